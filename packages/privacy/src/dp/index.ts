@@ -1,0 +1,2 @@
+// Differential privacy: explicit public exports are listed here.
+export {};

@@ -1,0 +1,2 @@
+// Secure aggregation: explicit public exports are listed here.
+export {};
