@@ -1,0 +1,64 @@
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+
+/** Which TensorFlow.js backend to train on. `auto` picks the fastest one available. */
+export type BackendPreference = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_PREFERENCES: readonly BackendPreference[] = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+export interface BackendInfo {
+  /** tfjs backend name in use: 'tensorflow' (tfjs-node / tfjs-node-gpu), 'wasm' or 'cpu'. */
+  name: string;
+  /** What was asked for. */
+  requested: BackendPreference;
+  /** The package that provides it, e.g. '@tensorflow/tfjs-node-gpu'. */
+  provider: string;
+}
+
+let current: BackendInfo | undefined;
+
+async function tryImport(pkg: string): Promise<boolean> {
+  try {
+    await import(/* @vite-ignore */ pkg);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Selects the tfjs backend. `auto` = tfjs-node-gpu if installed, then tfjs-node, then wasm,
+ * then cpu. The native backends are optional and never required.
+ */
+export async function selectBackend(preference: BackendPreference = 'auto'): Promise<BackendInfo> {
+  if (!BACKEND_PREFERENCES.includes(preference)) {
+    throw new RangeError(`backend must be one of ${BACKEND_PREFERENCES.join(', ')}; got '${String(preference)}'`);
+  }
+  const candidates: Array<[string, string]> =
+    preference === 'auto'
+      ? [['@tensorflow/tfjs-node-gpu', 'tensorflow'], ['@tensorflow/tfjs-node', 'tensorflow'], ['@tensorflow/tfjs-backend-wasm', 'wasm'], ['@tensorflow/tfjs', 'cpu']]
+      : preference === 'tensorflow-gpu'
+        ? [['@tensorflow/tfjs-node-gpu', 'tensorflow']]
+        : preference === 'tensorflow'
+          ? [['@tensorflow/tfjs-node', 'tensorflow']]
+          : preference === 'wasm'
+            ? [['@tensorflow/tfjs-backend-wasm', 'wasm']]
+            : [['@tensorflow/tfjs', 'cpu']];
+  for (const [pkg, name] of candidates) {
+    if (name === 'tensorflow' && !(await tryImport(pkg))) continue;
+    try {
+      if (await tf.setBackend(name)) {
+        await tf.ready();
+        current = { name, requested: preference, provider: pkg };
+        return current;
+      }
+    } catch {
+      // fall through to the next candidate
+    }
+  }
+  throw new Error(`backend '${preference}' is not available; install it or use --backend auto`);
+}
+
+/** The backend chosen by the last selectBackend call, if any. */
+export function currentBackend(): BackendInfo | undefined {
+  return current;
+}
