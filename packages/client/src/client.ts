@@ -1,0 +1,326 @@
+import * as tf from '@tensorflow/tfjs';
+import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import {
+  EVENTS,
+  FlockError,
+  PROTOCOL_VERSION,
+  ackSchema,
+  decodeFloat32,
+  encodeFloat32,
+  errorEnvelopeSchema,
+  hashModel,
+  roundEndSchema,
+  roundStartSchema,
+  specSize,
+  welcomeSchema,
+  type ModelSpec,
+  type RoundEnd,
+  type RoundStart,
+  type UpdateMeta,
+  type Welcome,
+} from '@flock/protocol';
+import { getFlatWeights, setFlatWeights, subtract, weightSpecOf } from '@flock/model';
+import { TypedEmitter } from './emitter.js';
+import { defaultPlatform, type ClientPlatform } from './platform.js';
+import { exampleCount, isTensorData, type LocalData, type TensorData } from './data.js';
+import { permutation } from './shuffle.js';
+
+export interface FlockClientOptions {
+  /** Coordinator base URL, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  /** Stable id of this client; default: a random one. */
+  clientId?: string;
+  /** Credential for the handshake (enrollment token), if the coordinator requires one. */
+  credential?: string;
+  /** Builds the local model; its architecture must match the federation's. Default: the coordinator's model.json. */
+  model?: () => tf.LayersModel | Promise<tf.LayersModel>;
+  /** Local training data (stays on this device). */
+  data: LocalData;
+  /** Local held-out data for evaluation rounds; default: the training data. */
+  evalData?: LocalData;
+  /** Loss for local training; default 'categoricalCrossentropy' (one-hot y). */
+  loss?: string;
+  /** Seeds local shuffling for reproducible simulations; default: crypto randomness. */
+  seed?: number;
+  platform?: ClientPlatform;
+  /** Extra socket.io-client options (transports, reconnection delays, TLS `ca`...). */
+  socket?: Partial<ManagerOptions & SocketOptions>;
+}
+
+/** What the SDK reports to the app after it finished its part of a round. */
+export interface RoundReport {
+  round: number;
+  roundId: string;
+  kind: 'train' | 'evaluate';
+  modelVersion: number;
+  numExamples: number;
+  metrics: Record<string, number>;
+  /** Seconds spent: download, train and upload. */
+  seconds: number;
+  accepted: boolean;
+  error?: FlockError;
+}
+
+export interface FlockClientEvents extends Record<string, unknown> {
+  welcome: Welcome;
+  'round:start': RoundStart;
+  'round:report': RoundReport;
+  'round:end': RoundEnd;
+  error: FlockError;
+  connect: undefined;
+  disconnect: string;
+}
+
+function randomId(platform: ClientPlatform): string {
+  return 'c-' + Array.from(platform.randomBytes(8), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * The Flock client SDK: connects to a coordinator, takes part in the rounds it is selected
+ * for (train locally, send the weight delta; or evaluate) and reports back. The app's data
+ * never leaves the device; only deltas do.
+ */
+export class FlockClient extends TypedEmitter<FlockClientEvents> {
+  readonly clientId: string;
+  private readonly options: FlockClientOptions;
+  private readonly platform: ClientPlatform;
+  private socket: Socket | undefined;
+  private welcome: Welcome | undefined;
+  private cached: { version: number; hash: string; weights: Float32Array } | undefined;
+  private topology: Record<string, unknown> | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private roundCounter = 0;
+
+  constructor(options: FlockClientOptions) {
+    super();
+    if (!options || typeof options !== 'object') throw new TypeError('options must be an object');
+    if (typeof options.url !== 'string' || !/^https?:\/\//.test(options.url)) throw new TypeError('options.url must be an http(s) URL');
+    if (!options.data) throw new TypeError('options.data is required (tensors {x, y} or a tf.data dataset)');
+    this.options = options;
+    this.platform = options.platform ?? defaultPlatform;
+    this.clientId = options.clientId ?? randomId(this.platform);
+  }
+
+  get connected(): boolean {
+    return this.socket?.connected ?? false;
+  }
+
+  /** Connects; resolves on the coordinator's welcome, rejects with a FlockError if refused. */
+  start(): Promise<Welcome> {
+    if (this.socket) throw new Error('client already started');
+    const socket = io(this.options.url.replace(/\/$/, ''), {
+      auth: { protocolVersion: PROTOCOL_VERSION, clientId: this.clientId, ...(this.options.credential ? { credential: this.options.credential } : {}) },
+      transports: ['websocket'],
+      reconnectionDelay: 200,
+      reconnectionDelayMax: 5000,
+      ...this.options.socket,
+    });
+    this.socket = socket;
+    socket.on('connect', () => this.emit('connect', undefined));
+    socket.on('disconnect', (reason) => this.emit('disconnect', reason));
+    socket.on(EVENTS.error, (raw: unknown) => {
+      const env = errorEnvelopeSchema.safeParse(raw);
+      this.emit('error', env.success ? FlockError.fromEnvelope(env.data) : new FlockError('BAD_MESSAGE', 'unparseable error event from coordinator'));
+    });
+    socket.on(EVENTS.roundStart, (raw: unknown) => {
+      const parsed = roundStartSchema.safeParse(raw);
+      if (!parsed.success) {
+        this.emit('error', new FlockError('BAD_MESSAGE', `invalid ${EVENTS.roundStart} from coordinator`));
+        return;
+      }
+      const start = parsed.data;
+      const receivedAt = this.platform.now();
+      this.emit('round:start', start);
+      // Rounds are handled one at a time; a start that waited past its time is skipped.
+      this.queue = this.queue.then(() => this.handleRound(start, receivedAt)).catch((err: unknown) => this.emit('error', toFlockError(err)));
+    });
+    socket.on(EVENTS.roundEnd, (raw: unknown) => {
+      const parsed = roundEndSchema.safeParse(raw);
+      if (parsed.success) this.emit('round:end', parsed.data);
+    });
+    return new Promise<Welcome>((resolve, reject) => {
+      const onWelcome = (raw: unknown): void => {
+        const parsed = welcomeSchema.safeParse(raw);
+        if (!parsed.success) {
+          reject(new FlockError('BAD_MESSAGE', 'invalid welcome from coordinator'));
+          return;
+        }
+        this.welcome = parsed.data;
+        this.emit('welcome', parsed.data);
+        resolve(parsed.data);
+      };
+      socket.on(EVENTS.welcome, onWelcome);
+      socket.once('connect_error', (err: Error & { data?: unknown }) => {
+        const env = errorEnvelopeSchema.safeParse(err.data);
+        if (env.success) {
+          // The coordinator refused us: stop retrying and report why.
+          socket.disconnect();
+          reject(FlockError.fromEnvelope(env.data));
+        } else if (!socket.active) {
+          reject(new FlockError('INTERNAL', `cannot connect to ${this.options.url}: ${err.message}`));
+        }
+      });
+    });
+  }
+
+  /** Disconnects and waits for a round in progress to finish its local work. */
+  async stop(): Promise<void> {
+    this.socket?.disconnect();
+    this.socket = undefined;
+    await this.queue.catch(() => undefined);
+  }
+
+  /** Simulates a network cut (tests, fault injection): the socket drops and reconnects later if asked. */
+  disconnectTransport(): void {
+    this.socket?.io.engine?.close();
+  }
+
+  private async handleRound(start: RoundStart, receivedAt: number): Promise<void> {
+    const t0 = this.platform.now();
+    if (t0 - receivedAt > start.timeoutMs) return; // stale: the coordinator has moved on
+    const socket = this.socket;
+    if (!socket) return;
+    const report: RoundReport = { round: start.round, roundId: start.roundId, kind: start.kind, modelVersion: start.modelVersion, numExamples: 0, metrics: {}, seconds: 0, accepted: false };
+    try {
+      if (start.kind === 'train' && (start.config.proximalMu ?? 0) > 0) {
+        await socket.timeout(10_000).emitWithAck(EVENTS.roundDecline, { roundId: start.roundId, reason: 'this client does not implement the FedProx proximal term' });
+        return;
+      }
+      const global = await this.fetchGlobal(start);
+      const model = await this.buildModel();
+      try {
+        setFlatWeights(model, global);
+        if (start.kind === 'train') {
+          const { numExamples, metrics } = await this.train(model, start);
+          const local = getFlatWeights(model);
+          const delta = subtract(local, global);
+          const meta: UpdateMeta = { roundId: start.roundId, modelVersion: start.modelVersion, numExamples, metrics };
+          report.numExamples = numExamples;
+          report.metrics = metrics;
+          const remaining = Math.max(1000, start.timeoutMs - (this.platform.now() - receivedAt));
+          await this.send(socket, remaining, EVENTS.roundUpdate, meta, encodeFloat32(delta));
+        } else {
+          const data = this.options.evalData ?? this.options.data;
+          const { numExamples, loss, accuracy } = await this.evaluate(model, data);
+          report.numExamples = numExamples;
+          report.metrics = { loss, accuracy };
+          const remaining = Math.max(1000, start.timeoutMs - (this.platform.now() - receivedAt));
+          await this.send(socket, remaining, EVENTS.roundEvaluate, { roundId: start.roundId, modelVersion: start.modelVersion, numExamples, loss, accuracy });
+        }
+        report.accepted = true;
+      } finally {
+        model.optimizer?.dispose();
+        model.dispose();
+      }
+    } catch (err) {
+      report.error = toFlockError(err);
+      this.emit('error', report.error);
+    } finally {
+      report.seconds = (this.platform.now() - t0) / 1000;
+      this.emit('round:report', report);
+    }
+  }
+
+  private async send(socket: Socket, timeoutMs: number, event: string, ...args: unknown[]): Promise<void> {
+    const raw: unknown = await socket.timeout(timeoutMs).emitWithAck(event, ...args);
+    const ack = ackSchema.safeParse(raw);
+    if (!ack.success) throw new FlockError('BAD_MESSAGE', `invalid ack for ${event}`);
+    if (!ack.data.ok) throw FlockError.fromEnvelope(ack.data.error);
+  }
+
+  private async buildModel(): Promise<tf.LayersModel> {
+    if (this.options.model) return await this.options.model();
+    if (!this.topology) {
+      const res = await this.platform.fetch(`${this.base()}/v1/models/latest/model.json`);
+      if (!res.ok) throw new FlockError('MODEL_NOT_FOUND', `GET model.json failed with HTTP ${res.status}`);
+      this.topology = (JSON.parse(await res.text()) as { modelTopology: Record<string, unknown> }).modelTopology;
+    }
+    return await tf.models.modelFromJSON({ modelTopology: this.topology } as tf.io.ModelJSON);
+  }
+
+  private base(): string {
+    return this.options.url.replace(/\/$/, '');
+  }
+
+  /** Downloads the round's model weights (cached per version) and checks their hash. */
+  private async fetchGlobal(start: RoundStart): Promise<Float32Array> {
+    if (this.cached && this.cached.version === start.modelVersion && this.cached.hash === start.modelHash) return this.cached.weights;
+    const spec = this.welcome?.spec;
+    if (!spec) throw new FlockError('BAD_MESSAGE', 'round started before the welcome message');
+    const res = await this.platform.fetch(`${this.base()}${start.modelPath}/weights.bin`);
+    if (!res.ok) throw new FlockError('MODEL_NOT_FOUND', `GET ${start.modelPath}/weights.bin failed with HTTP ${res.status}`);
+    const weights = decodeFloat32(new Uint8Array(await res.arrayBuffer()), specSize(spec));
+    if (hashModel(spec, weights) !== start.modelHash) {
+      throw new FlockError('MODEL_HASH_MISMATCH', `weights of version ${start.modelVersion} do not hash to the announced ${start.modelHash.slice(0, 12)}...`);
+    }
+    this.cached = { version: start.modelVersion, hash: start.modelHash, weights };
+    return weights;
+  }
+
+  private checkArchitecture(model: tf.LayersModel, spec: ModelSpec): void {
+    const local = weightSpecOf(model);
+    const same = local.weights.length === spec.weights.length && local.weights.every((w, i) => w.name === spec.weights[i]!.name && w.shape.join('x') === spec.weights[i]!.shape.join('x'));
+    if (!same) throw new FlockError('MODEL_HASH_MISMATCH', 'the local model architecture differs from the federation model (weight names or shapes)');
+  }
+
+  private async train(model: tf.LayersModel, start: RoundStart): Promise<{ numExamples: number; metrics: Record<string, number> }> {
+    if (this.welcome) this.checkArchitecture(model, this.welcome.spec);
+    const cfg = start.config;
+    const optimizer = cfg.momentum ? tf.train.momentum(cfg.learningRate, cfg.momentum) : tf.train.sgd(cfg.learningRate);
+    model.compile({ optimizer, loss: this.options.loss ?? 'categoricalCrossentropy', metrics: ['accuracy'] });
+    const data = this.options.data;
+    let history: tf.History;
+    let numExamples: number;
+    if (isTensorData(data)) {
+      const total = data.x.shape[0]!;
+      numExamples = cfg.maxExamples ? Math.min(cfg.maxExamples, total) : total;
+      let last: tf.History | undefined;
+      for (let epoch = 0; epoch < cfg.epochs; epoch++) {
+        // Shuffle ourselves (tfjs' fit shuffle uses Math.random): seeded in simulations.
+        const order = permutation(total, this.options.seed === undefined ? undefined : this.options.seed * 1_000_003 + start.round * 1009 + epoch, this.platform);
+        const idx = tf.tensor1d(order.subarray(0, numExamples), 'int32');
+        const xs = tf.gather(data.x, idx);
+        const ys = tf.gather(data.y, idx);
+        try {
+          last = await model.fit(xs, ys, { epochs: 1, batchSize: cfg.batchSize, shuffle: false, verbose: 0 });
+        } finally {
+          tf.dispose([idx, xs, ys]);
+        }
+      }
+      history = last!;
+    } else {
+      numExamples = exampleCount(data);
+      history = await model.fitDataset(data.batch(cfg.batchSize), { epochs: cfg.epochs, verbose: 0 });
+    }
+    const pick = (k: string): number | undefined => {
+      const series = history.history[k];
+      const v = series?.[series.length - 1];
+      return typeof v === 'number' ? v : undefined;
+    };
+    const metrics: Record<string, number> = {};
+    const loss = pick('loss');
+    const acc = pick('acc') ?? pick('accuracy');
+    if (loss !== undefined && Number.isFinite(loss)) metrics.loss = loss;
+    if (acc !== undefined && Number.isFinite(acc)) metrics.accuracy = acc;
+    this.roundCounter++;
+    return { numExamples, metrics };
+  }
+
+  private async evaluate(model: tf.LayersModel, data: LocalData): Promise<{ numExamples: number; loss: number; accuracy: number }> {
+    model.compile({ optimizer: 'sgd', loss: this.options.loss ?? 'categoricalCrossentropy', metrics: ['accuracy'] });
+    let out: tf.Scalar | tf.Scalar[];
+    if (isTensorData(data)) out = model.evaluate((data as TensorData).x, (data as TensorData).y, { batchSize: 512 }) as tf.Scalar | tf.Scalar[];
+    else out = (await model.evaluateDataset(data.batch(512) as tf.data.Dataset<{}>, {})) as tf.Scalar | tf.Scalar[];
+    const arr = Array.isArray(out) ? out : [out];
+    const values = arr.map((t) => t.dataSync()[0]!);
+    tf.dispose(arr);
+    return { numExamples: exampleCount(data), loss: values[0]!, accuracy: Math.min(1, Math.max(0, values[1] ?? 0)) };
+  }
+}
+
+function toFlockError(err: unknown): FlockError {
+  if (err instanceof FlockError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (/timed? ?out/i.test(message)) return new FlockError('LATE_UPDATE', `no acknowledgement before the round deadline: ${message}`);
+  return new FlockError('INTERNAL', message);
+}

@@ -1,0 +1,15 @@
+/**
+ * What the SDK needs from its platform. The defaults use web-standard globals that exist in
+ * browsers, Node >= 20, Deno and Electron; pass your own to run elsewhere (React Native...).
+ */
+export interface ClientPlatform {
+  fetch(url: string, init?: { headers?: Record<string, string> }): Promise<{ ok: boolean; status: number; arrayBuffer(): Promise<ArrayBuffer>; text(): Promise<string> }>;
+  randomBytes(n: number): Uint8Array;
+  now(): number;
+}
+
+export const defaultPlatform: ClientPlatform = {
+  fetch: (url, init) => globalThis.fetch(url, init),
+  randomBytes: (n) => globalThis.crypto.getRandomValues(new Uint8Array(n)),
+  now: () => Date.now(),
+};

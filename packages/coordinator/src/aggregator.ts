@@ -1,0 +1,54 @@
+import { FlockError } from '@flock/protocol';
+
+/** What an aggregator produces at the end of a round. */
+export interface AggregateResult {
+  /** Weighted mean of the client deltas (float32, spec order). */
+  meanDelta: Float32Array;
+  /** Sum of the client weights (example counts, possibly capped). */
+  totalWeight: number;
+  /** Number of updates that went in. */
+  count: number;
+}
+
+/** Consumes validated client deltas one by one; one instance per round. */
+export interface UpdateAggregator {
+  /** True when the aggregator needs each update on its own (robust aggregators); such aggregators cannot run under secure aggregation. */
+  readonly needsIndividualUpdates: boolean;
+  add(clientId: string, delta: Float32Array, weight: number): void;
+  result(): AggregateResult;
+}
+
+/**
+ * FedAvg's weighted mean as a streaming sum: memory is one float64 accumulator of the model
+ * size, whatever the number of clients. Sums run in float64 so the order of arrival barely
+ * matters; the coordinator also feeds updates in client-id order for bit-reproducible runs.
+ */
+export class WeightedMeanAggregator implements UpdateAggregator {
+  readonly needsIndividualUpdates = false;
+  private readonly sum: Float64Array;
+  private totalWeight = 0;
+  private count = 0;
+
+  constructor(readonly numParams: number) {
+    if (!Number.isInteger(numParams) || numParams <= 0) throw new RangeError('numParams must be a positive integer');
+    this.sum = new Float64Array(numParams);
+  }
+
+  add(_clientId: string, delta: Float32Array, weight: number): void {
+    if (!(delta instanceof Float32Array)) throw new TypeError('delta must be a Float32Array');
+    if (delta.length !== this.sum.length) throw new RangeError(`delta has ${delta.length} values; expected ${this.sum.length}`);
+    if (!(weight > 0) || !Number.isFinite(weight)) throw new RangeError('weight must be a positive finite number');
+    const sum = this.sum;
+    for (let i = 0; i < sum.length; i++) sum[i]! += weight * delta[i]!;
+    this.totalWeight += weight;
+    this.count++;
+  }
+
+  result(): AggregateResult {
+    if (this.count === 0) throw new FlockError('TOO_FEW_REPORTS', 'no updates to aggregate');
+    const mean = new Float32Array(this.sum.length);
+    const inv = 1 / this.totalWeight;
+    for (let i = 0; i < mean.length; i++) mean[i] = this.sum[i]! * inv;
+    return { meanDelta: mean, totalWeight: this.totalWeight, count: this.count };
+  }
+}

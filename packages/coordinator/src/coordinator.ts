@@ -1,0 +1,558 @@
+import { EventEmitter } from 'node:events';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { Server as IoServer, type Socket } from 'socket.io';
+import {
+  EVENTS,
+  FlockError,
+  PROTOCOL_VERSION,
+  asBytes,
+  badMessage,
+  binarySchema,
+  declineSchema,
+  decodeFloat32,
+  evaluateReportSchema,
+  firstNonFinite,
+  handshakeAuthSchema,
+  specSize,
+  updateMetaSchema,
+  type Ack,
+  type ErrorEnvelope,
+  type HandshakeAuth,
+  type RoundEnd,
+  type RoundStart,
+  type TrainConfig,
+  type Welcome,
+} from '@flock/protocol';
+import type { FlatModel } from '@flock/model';
+import { coordinatorSettingsSchema, type CoordinatorSettings, type CoordinatorSettingsInput } from './options.js';
+import { FedAvg, type FitContext, type Strategy } from './strategy.js';
+import { MemoryModelStore, type ModelStore } from './model-store.js';
+import { cohortSize, selectCohort, selectionKey } from './selection.js';
+import { handleHttp } from './http-api.js';
+import type { UpdateAggregator } from './aggregator.js';
+
+/** Minimal logger interface (pino, console or a test spy all fit). */
+export interface Logger {
+  info(obj: unknown, msg?: string): void;
+  warn(obj: unknown, msg?: string): void;
+  error(obj: unknown, msg?: string): void;
+}
+
+const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+
+export interface CoordinatorOptions {
+  /** The initial global model (topology + weights). */
+  model: FlatModel;
+  settings?: CoordinatorSettingsInput;
+  strategy?: Strategy;
+  /** Checks a handshake; throw a FlockError (e.g. UNAUTHORIZED) to refuse the connection. */
+  authenticate?: (auth: HandshakeAuth) => void | Promise<void>;
+  logger?: Logger;
+}
+
+/** What happened in one round; emitted as the `round` event and kept in the history. */
+export interface RoundSummary {
+  round: number;
+  roundId: string;
+  kind: 'train' | 'evaluate';
+  status: 'committed' | 'abandoned' | 'completed';
+  /** Model version after the round (unchanged if abandoned or evaluation). */
+  modelVersion: number;
+  modelHash: string;
+  selected: string[];
+  reporters: string[];
+  rejected: Array<{ clientId: string; code: string }>;
+  numExamples: number;
+  metrics: Record<string, number>;
+  reason?: ErrorEnvelope;
+  startedAt: string;
+  seconds: number;
+}
+
+interface ActiveRound {
+  roundId: string;
+  round: number;
+  kind: 'train' | 'evaluate';
+  modelVersion: number;
+  cohort: Set<string>;
+  /** Clients that need not be waited for any more (reported, rejected or declined). */
+  settled: Set<string>;
+  reporters: string[];
+  rejected: Array<{ clientId: string; code: string }>;
+  deadline: number;
+  collecting: boolean;
+  aggregator: UpdateAggregator | undefined;
+  /** Held only with deterministicOrder: updates are summed in client-id order at the end. */
+  held: Map<string, { delta: Float32Array; weight: number }>;
+  metricSums: Map<string, number>;
+  numExamples: number;
+  finish: () => void;
+}
+
+/** Pulls the trailing ack callback (if any) off socket.io event arguments. */
+function splitAck(args: unknown[]): { args: unknown[]; ack: ((a: Ack) => void) | undefined } {
+  const last = args[args.length - 1];
+  if (typeof last === 'function') return { args: args.slice(0, -1), ack: last as (a: Ack) => void };
+  return { args, ack: undefined };
+}
+
+/**
+ * The federation coordinator: a socket.io server that runs training rounds, aggregates
+ * client updates with a Strategy, commits model versions and serves them over HTTP.
+ *
+ * Events: 'round' (RoundSummary), 'commit' (ModelVersion), 'done' (all rounds ran),
+ * 'client:connect' / 'client:disconnect' (clientId), 'rejected' ({clientId, code}).
+ */
+export class Coordinator extends EventEmitter {
+  readonly settings: CoordinatorSettings;
+  readonly store: ModelStore;
+  readonly strategy: Strategy;
+  readonly numParams: number;
+  readonly http: HttpServer;
+  readonly io: IoServer;
+  private readonly logger: Logger;
+  private readonly authenticate: CoordinatorOptions['authenticate'];
+  private readonly clients = new Map<string, Socket>();
+  private readonly history: RoundSummary[] = [];
+  private active: ActiveRound | undefined;
+  private readonly endedRoundIds = new Set<string>();
+  private roundCounter = 0;
+  private trainRoundsCommitted = 0;
+  private running = false;
+  private closed = false;
+  private loopPromise: Promise<void> | undefined;
+  private clientWaiters: Array<() => void> = [];
+  /** Deterministic aggregation order, for reproducible simulations (holds updates until the round ends). */
+  deterministicOrder = false;
+
+  constructor(options: CoordinatorOptions) {
+    super();
+    const parsed = coordinatorSettingsSchema.safeParse(options.settings ?? {});
+    if (!parsed.success) throw badMessage('coordinator settings', parsed.error);
+    this.settings = parsed.data;
+    this.logger = options.logger ?? silentLogger;
+    this.authenticate = options.authenticate;
+    this.strategy = options.strategy ?? new FedAvg();
+    this.store = new MemoryModelStore(options.model.topology, options.model.spec, options.model.weights, this.settings.keepVersions);
+    this.numParams = specSize(this.store.spec);
+    this.http = createServer((req, res) => {
+      try {
+        if (!handleHttp({ store: this.store, status: () => this.status(), rounds: () => this.history.slice(-100) }, req, res)) {
+          // socket.io handles its own path; anything else is a 404.
+          if (!req.url?.startsWith('/socket.io')) {
+            res.writeHead(404, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ error: { code: 'MODEL_NOT_FOUND', message: 'not found; the API lives under /v1' } }));
+          }
+        }
+      } catch (err) {
+        this.logger.error({ err }, 'http handler failed');
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      }
+    });
+    this.io = new IoServer(this.http, {
+      // An update is one float32 per parameter plus a small envelope; anything larger
+      // closes only the offending connection (engine.io enforces this per message).
+      maxHttpBufferSize: this.settings.maxHttpBufferSize ?? this.numParams * 4 + 1024 * 1024,
+      serveClient: false,
+      cors: { origin: '*' },
+    });
+    this.io.use((socket, next) => {
+      this.admit(socket)
+        .then(() => next())
+        .catch((err: unknown) => {
+          const fe = err instanceof FlockError ? err : new FlockError('INTERNAL', 'handshake failed');
+          const e = new Error(fe.message) as Error & { data?: ErrorEnvelope };
+          e.data = fe.toEnvelope();
+          next(e);
+        });
+    });
+    this.io.on('connection', (socket) => this.onConnection(socket));
+  }
+
+  /** Starts listening; resolves with the base URL (http://host:port). */
+  async listen(port = 0, host = '127.0.0.1'): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(port, host, () => {
+        this.http.off('error', reject);
+        resolve();
+      });
+    });
+    return this.url;
+  }
+
+  get url(): string {
+    const addr = this.http.address() as AddressInfo | null;
+    if (!addr) throw new Error('coordinator is not listening');
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    return `http://${host}:${addr.port}`;
+  }
+
+  /** Starts the round loop (idempotent). */
+  start(): void {
+    if (this.running || this.closed) return;
+    this.running = true;
+    this.loopPromise = this.loop().catch((err: unknown) => {
+      this.logger.error({ err }, 'round loop failed');
+      this.emit('error', err);
+    });
+  }
+
+  /** Resolves when the configured number of training rounds has committed. */
+  async whenDone(): Promise<void> {
+    if (this.trainRoundsCommitted >= this.settings.rounds) return;
+    await new Promise<void>((resolve) => this.once('done', resolve));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.running = false;
+    this.active?.finish();
+    for (const w of this.clientWaiters) w();
+    this.clientWaiters = [];
+    await this.loopPromise;
+    await new Promise<void>((resolve) => this.io.close(() => resolve()));
+    if (this.http.listening) await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+
+  status(): Record<string, unknown> {
+    const latest = this.store.latest();
+    return {
+      ok: true,
+      federationId: this.settings.federationId,
+      protocolVersion: PROTOCOL_VERSION,
+      clients: this.clients.size,
+      round: this.roundCounter,
+      activeRound: this.active ? { round: this.active.round, kind: this.active.kind, selected: this.active.cohort.size, reported: this.active.reporters.length } : null,
+      modelVersion: latest.version,
+      modelHash: latest.hash,
+      trainRoundsCommitted: this.trainRoundsCommitted,
+    };
+  }
+
+  get connectedClients(): string[] {
+    return [...this.clients.keys()].sort();
+  }
+
+  get rounds(): readonly RoundSummary[] {
+    return this.history;
+  }
+
+  // ---- connections ----
+
+  private async admit(socket: Socket): Promise<void> {
+    const parsed = handshakeAuthSchema.safeParse(socket.handshake.auth);
+    if (!parsed.success) throw badMessage('handshake auth', parsed.error);
+    const auth = parsed.data;
+    if (auth.protocolVersion !== PROTOCOL_VERSION) {
+      throw new FlockError('PROTOCOL_VERSION_UNSUPPORTED', `client speaks protocol ${auth.protocolVersion}; this coordinator speaks ${PROTOCOL_VERSION}`);
+    }
+    if (this.clients.has(auth.clientId)) {
+      throw new FlockError('CLIENT_ID_IN_USE', `client id '${auth.clientId}' already has a live session; close it first`);
+    }
+    if (this.authenticate) await this.authenticate(auth);
+    socket.data.clientId = auth.clientId;
+  }
+
+  private onConnection(socket: Socket): void {
+    const clientId = socket.data.clientId as string;
+    if (this.clients.has(clientId)) {
+      // Two handshakes raced through admit(); keep the first.
+      socket.emit(EVENTS.error, new FlockError('CLIENT_ID_IN_USE').toEnvelope());
+      socket.disconnect(true);
+      return;
+    }
+    this.clients.set(clientId, socket);
+    this.logger.info({ clientId }, 'client connected');
+    this.emit('client:connect', clientId);
+    socket.on('disconnect', (reason) => {
+      if (this.clients.get(clientId) === socket) this.clients.delete(clientId);
+      this.logger.info({ clientId, reason }, 'client disconnected');
+      this.emit('client:disconnect', clientId);
+    });
+    socket.onAny((event: string, ...raw: unknown[]) => {
+      const { args, ack } = splitAck(raw);
+      const reply = (a: Ack): void => {
+        if (ack) ack(a);
+        else if (!a.ok) socket.emit(EVENTS.error, a.error);
+      };
+      try {
+        const result = this.dispatch(clientId, event, args);
+        reply(result);
+      } catch (err) {
+        const fe = err instanceof FlockError ? err : new FlockError('INTERNAL');
+        if (!(err instanceof FlockError)) this.logger.error({ err, clientId, event }, 'handler failed');
+        this.emit('rejected', { clientId, code: fe.code, event });
+        reply({ ok: false, error: fe.toEnvelope() });
+      }
+    });
+    const latest = this.store.latest();
+    const welcome: Welcome = {
+      federationId: this.settings.federationId,
+      protocolVersion: PROTOCOL_VERSION,
+      clientId,
+      modelVersion: latest.version,
+      modelHash: latest.hash,
+      modelPath: `/v1/models/${latest.version}`,
+      spec: this.store.spec,
+    };
+    socket.emit(EVENTS.welcome, welcome);
+    const waiters = this.clientWaiters;
+    this.clientWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private dispatch(clientId: string, event: string, args: unknown[]): Ack {
+    switch (event) {
+      case EVENTS.roundUpdate:
+        return this.onUpdate(clientId, args);
+      case EVENTS.roundEvaluate:
+        return this.onEvaluate(clientId, args);
+      case EVENTS.roundDecline:
+        return this.onDecline(clientId, args);
+      default:
+        throw new FlockError('UNKNOWN_EVENT', `unknown event '${String(event).slice(0, 64)}'; see protocol/v1.md`);
+    }
+  }
+
+  /** Common checks of a report against the active round; returns the round. */
+  private checkRound(clientId: string, roundId: string, kind: 'train' | 'evaluate'): ActiveRound {
+    const r = this.active;
+    if (!r || r.roundId !== roundId) {
+      if (this.endedRoundIds.has(roundId) || (r && r.roundId === roundId)) throw new FlockError('LATE_UPDATE', `round ${roundId} has already ended`);
+      throw new FlockError('ROUND_NOT_ACTIVE', `round ${roundId} is not the active round${r ? ` (${r.roundId})` : ''}`);
+    }
+    if (!r.cohort.has(clientId)) throw new FlockError('NOT_SELECTED', `client ${clientId} is not in the cohort of round ${r.round}`);
+    if (r.settled.has(clientId)) throw new FlockError('DUPLICATE_UPDATE', `client ${clientId} already reported for round ${r.round}`);
+    if (!r.collecting || Date.now() > r.deadline) throw new FlockError('LATE_UPDATE', `round ${r.round} stopped collecting at its deadline`);
+    if (r.kind !== kind) throw new FlockError('BAD_MESSAGE', `round ${r.round} is a ${r.kind} round; send ${r.kind === 'train' ? EVENTS.roundUpdate : EVENTS.roundEvaluate}`);
+    return r;
+  }
+
+  /** Marks a client as settled with a rejection (its report will not count) and rethrows. */
+  private settleRejected(r: ActiveRound, clientId: string, err: FlockError): never {
+    r.settled.add(clientId);
+    r.rejected.push({ clientId, code: err.code });
+    this.maybeFinish(r);
+    throw err;
+  }
+
+  private onUpdate(clientId: string, args: unknown[]): Ack {
+    const meta = updateMetaSchema.safeParse(args[0]);
+    if (!meta.success) throw badMessage(EVENTS.roundUpdate, meta.error);
+    const payload = binarySchema.safeParse(args[1]);
+    if (!payload.success || args.length !== 2) {
+      throw new FlockError('BAD_MESSAGE', `${EVENTS.roundUpdate} takes (meta, binary delta) and an ack; got ${args.length} arguments`);
+    }
+    const r = this.checkRound(clientId, meta.data.roundId, 'train');
+    if (meta.data.modelVersion !== r.modelVersion) {
+      this.settleRejected(r, clientId, new FlockError('MODEL_VERSION_MISMATCH', `update is for model version ${meta.data.modelVersion}; round ${r.round} trains version ${r.modelVersion}`));
+    }
+    let delta: Float32Array;
+    try {
+      delta = decodeFloat32(asBytes(payload.data), this.numParams);
+    } catch (err) {
+      this.settleRejected(r, clientId, err instanceof FlockError ? err : new FlockError('WRONG_SHAPE'));
+    }
+    const bad = firstNonFinite(delta);
+    if (bad >= 0) this.settleRejected(r, clientId, new FlockError('NON_FINITE', `update value ${bad} is ${delta[bad]}; NaN and Infinity are never aggregated`, { index: bad }));
+    const weight = Math.min(meta.data.numExamples, this.settings.maxExampleWeight);
+    if (this.deterministicOrder) r.held.set(clientId, { delta, weight });
+    else r.aggregator!.add(clientId, delta, weight);
+    this.recordReport(r, clientId, meta.data.numExamples, meta.data.metrics ?? {});
+    return { ok: true };
+  }
+
+  private onEvaluate(clientId: string, args: unknown[]): Ack {
+    const report = evaluateReportSchema.safeParse(args[0]);
+    if (!report.success || args.length !== 1) {
+      throw report.success ? new FlockError('BAD_MESSAGE', `${EVENTS.roundEvaluate} takes one object and an ack`) : badMessage(EVENTS.roundEvaluate, report.error);
+    }
+    const r = this.checkRound(clientId, report.data.roundId, 'evaluate');
+    if (report.data.modelVersion !== r.modelVersion) {
+      this.settleRejected(r, clientId, new FlockError('MODEL_VERSION_MISMATCH', `evaluation is of model version ${report.data.modelVersion}; round ${r.round} evaluates ${r.modelVersion}`));
+    }
+    this.recordReport(r, clientId, report.data.numExamples, { loss: report.data.loss, accuracy: report.data.accuracy });
+    return { ok: true };
+  }
+
+  private onDecline(clientId: string, args: unknown[]): Ack {
+    const d = declineSchema.safeParse(args[0]);
+    if (!d.success) throw badMessage(EVENTS.roundDecline, d.error);
+    const r = this.active;
+    if (r && r.roundId === d.data.roundId && r.cohort.has(clientId) && !r.settled.has(clientId)) {
+      r.settled.add(clientId);
+      r.rejected.push({ clientId, code: 'DECLINED' });
+      this.logger.info({ clientId, round: r.round, reason: d.data.reason }, 'client declined');
+      this.maybeFinish(r);
+    }
+    return { ok: true };
+  }
+
+  private recordReport(r: ActiveRound, clientId: string, numExamples: number, metrics: Record<string, number>): void {
+    r.settled.add(clientId);
+    r.reporters.push(clientId);
+    r.numExamples += numExamples;
+    for (const [k, v] of Object.entries(metrics)) r.metricSums.set(k, (r.metricSums.get(k) ?? 0) + v * numExamples);
+    this.maybeFinish(r);
+  }
+
+  private maybeFinish(r: ActiveRound): void {
+    if (r.settled.size >= r.cohort.size) r.finish();
+  }
+
+  // ---- rounds ----
+
+  private async waitForClients(n: number): Promise<void> {
+    while (!this.closed && this.clients.size < n) {
+      await new Promise<void>((resolve) => this.clientWaiters.push(resolve));
+    }
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.closed && this.trainRoundsCommitted < this.settings.rounds) {
+      await this.waitForClients(this.settings.minClients);
+      if (this.closed) break;
+      const summary = await this.runRound('train');
+      if (this.closed) break;
+      if (summary.status === 'committed') {
+        this.trainRoundsCommitted++;
+        const every = this.settings.evaluateEvery;
+        if (every > 0 && this.trainRoundsCommitted % every === 0) {
+          await this.waitForClients(this.settings.minClients);
+          if (!this.closed) await this.runRound('evaluate');
+        }
+      } else {
+        // Give clients a moment before retrying an abandoned round.
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    }
+    if (!this.closed) this.emit('done');
+  }
+
+  private async runRound(kind: 'train' | 'evaluate'): Promise<RoundSummary> {
+    const round = ++this.roundCounter;
+    const roundId = `${round}-${randomBytes(6).toString('hex')}`;
+    const startedAt = new Date();
+    const model = this.store.latest();
+    const available = this.connectedClients;
+    const size = cohortSize(available.length, { fraction: this.settings.fraction, min: this.settings.minClients, max: this.settings.maxClients });
+    const cohort = selectCohort(available, size, selectionKey(round, this.settings.selectionSeed));
+    const ctx: FitContext = { round, modelVersion: model.version, config: this.settings.train };
+    const config: TrainConfig = kind === 'train' ? this.strategy.configureFit(ctx) : this.settings.train;
+    const deadline = Date.now() + this.settings.roundTimeoutMs;
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const r: ActiveRound = {
+      roundId,
+      round,
+      kind,
+      modelVersion: model.version,
+      cohort: new Set(cohort),
+      settled: new Set(),
+      reporters: [],
+      rejected: [],
+      deadline,
+      collecting: true,
+      aggregator: kind === 'train' ? this.strategy.createAggregator(this.numParams) : undefined,
+      held: new Map(),
+      metricSums: new Map(),
+      numExamples: 0,
+      finish,
+    };
+    this.active = r;
+    const start: RoundStart = {
+      roundId,
+      round,
+      kind,
+      modelVersion: model.version,
+      modelHash: model.hash,
+      modelPath: `/v1/models/${model.version}`,
+      deadline,
+      timeoutMs: this.settings.roundTimeoutMs,
+      config,
+    };
+    this.logger.info({ round, kind, cohort: cohort.length, modelVersion: model.version }, 'round started');
+    for (const id of cohort) this.clients.get(id)?.emit(EVENTS.roundStart, start);
+    const timer = setTimeout(finish, this.settings.roundTimeoutMs);
+    await finished;
+    clearTimeout(timer);
+    r.collecting = false;
+
+    const metrics: Record<string, number> = {};
+    if (r.numExamples > 0) {
+      for (const [k, v] of r.metricSums) metrics[kind === 'train' ? `train_${k}` : `eval_${k}`] = v / r.numExamples;
+    }
+    let status: RoundSummary['status'];
+    let reason: ErrorEnvelope | undefined;
+    let version = model;
+    if (this.closed) {
+      status = 'abandoned';
+      reason = new FlockError('ROUND_ABANDONED', 'the coordinator is shutting down', { reason: 'shutdown' }).toEnvelope();
+    } else if (r.reporters.length < this.settings.minClients) {
+      status = 'abandoned';
+      reason = new FlockError('TOO_FEW_REPORTS', `${r.reporters.length} of ${cohort.length} selected clients reported; the round needs ${this.settings.minClients}`, {
+        reported: r.reporters.length,
+        selected: cohort.length,
+        required: this.settings.minClients,
+      }).toEnvelope();
+    } else if (kind === 'train') {
+      if (this.deterministicOrder) {
+        for (const id of [...r.held.keys()].sort()) {
+          const h = r.held.get(id)!;
+          r.aggregator!.add(id, h.delta, h.weight);
+        }
+        r.held.clear();
+      }
+      const aggregate = r.aggregator!.result();
+      const next = this.strategy.aggregateFit(model.weights, aggregate, ctx);
+      version = this.store.commit(next, round, { ...metrics, clients: r.reporters.length, examples: r.numExamples });
+      status = 'committed';
+      this.emit('commit', version);
+    } else {
+      status = 'completed';
+      this.store.annotate(model.version, metrics);
+    }
+    r.aggregator = undefined;
+    this.active = undefined;
+    this.endedRoundIds.add(roundId);
+    if (this.endedRoundIds.size > 64) this.endedRoundIds.delete(this.endedRoundIds.values().next().value!);
+
+    const summary: RoundSummary = {
+      round,
+      roundId,
+      kind,
+      status,
+      modelVersion: version.version,
+      modelHash: version.hash,
+      selected: cohort,
+      reporters: [...r.reporters].sort(),
+      rejected: r.rejected,
+      numExamples: r.numExamples,
+      metrics,
+      ...(reason ? { reason } : {}),
+      startedAt: startedAt.toISOString(),
+      seconds: (Date.now() - startedAt.getTime()) / 1000,
+    };
+    this.history.push(summary);
+    if (this.history.length > 10_000) this.history.shift();
+    const end: RoundEnd = {
+      roundId,
+      round,
+      kind,
+      status,
+      modelVersion: version.version,
+      modelHash: version.hash,
+      ...(reason ? { reason } : {}),
+      metrics,
+    };
+    for (const id of cohort) this.clients.get(id)?.emit(EVENTS.roundEnd, end);
+    this.logger.info({ round, kind, status, reporters: r.reporters.length, modelVersion: version.version, reason: reason?.code }, 'round ended');
+    this.emit('round', summary);
+    return summary;
+  }
+}

@@ -1,0 +1,92 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { encodeFloat32, FlockError, specSize, type ErrorEnvelope, type ModelInfo } from '@flock/protocol';
+import { modelJsonOf } from '@flock/model';
+import type { ModelStore, ModelVersion } from './model-store.js';
+
+/** Read-only HTTP API: model metadata and TensorFlow.js artifacts, cacheable per version. */
+export interface HttpApiContext {
+  store: ModelStore;
+  status(): Record<string, unknown>;
+  rounds(): unknown[];
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, status: number, error: ErrorEnvelope): void {
+  sendJson(res, status, { error }, { 'cache-control': 'no-store' });
+}
+
+export function modelInfo(store: ModelStore, v: ModelVersion): ModelInfo {
+  return {
+    version: v.version,
+    hash: v.hash,
+    round: v.round,
+    metrics: v.metrics,
+    createdAt: v.createdAt,
+    numParams: specSize(store.spec),
+    modelJson: `/v1/models/${v.version}/model.json`,
+    weights: `/v1/models/${v.version}/weights.bin`,
+  };
+}
+
+/** Returns true when the request was handled. Unknown /v1 paths get a typed 404. */
+export function handleHttp(ctx: HttpApiContext, req: IncomingMessage, res: ServerResponse): boolean {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  if (!url.pathname.startsWith('/v1/')) return false;
+  res.setHeader('access-control-allow-origin', '*');
+  res.setHeader('access-control-expose-headers', 'etag');
+  if (req.method === 'OPTIONS') {
+    res.writeHead(204, { 'access-control-allow-methods': 'GET, HEAD, OPTIONS', 'access-control-allow-headers': 'if-none-match' });
+    res.end();
+    return true;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    sendError(res, 405, { code: 'BAD_MESSAGE', message: 'only GET and HEAD are supported on /v1' });
+    return true;
+  }
+  if (url.pathname === '/v1/health') {
+    sendJson(res, 200, ctx.status(), { 'cache-control': 'no-store' });
+    return true;
+  }
+  if (url.pathname === '/v1/rounds') {
+    sendJson(res, 200, { rounds: ctx.rounds() }, { 'cache-control': 'no-store' });
+    return true;
+  }
+  const m = /^\/v1\/models\/(latest|\d{1,15})(?:\/(model\.json|weights\.bin))?$/.exec(url.pathname);
+  if (!m) {
+    sendError(res, 404, { code: 'MODEL_NOT_FOUND', message: `no such endpoint: ${url.pathname}; see docs/reference/http-api.md` });
+    return true;
+  }
+  const latest = m[1] === 'latest';
+  const v = latest ? ctx.store.latest() : ctx.store.get(Number(m[1]));
+  if (!v) {
+    const err = new FlockError('MODEL_NOT_FOUND', `model version ${m[1]} does not exist (latest is ${ctx.store.latest().version})`);
+    sendError(res, 404, err.toEnvelope());
+    return true;
+  }
+  const part = m[2] ?? 'info';
+  // A version's content never changes: its ETag is its hash, and versioned URLs are immutable.
+  const etag = `"${v.hash}-${part}"`;
+  const cache = latest ? 'no-cache' : 'public, max-age=31536000, immutable';
+  if (req.headers['if-none-match'] === etag) {
+    res.writeHead(304, { etag, 'cache-control': cache });
+    res.end();
+    return true;
+  }
+  if (part === 'info') {
+    sendJson(res, 200, modelInfo(ctx.store, v), { etag, 'cache-control': cache });
+  } else if (part === 'model.json') {
+    // Relative to .../models/<latest|N>/model.json, '../N/weights.bin' always names the
+    // exact version, so `latest` can't change between the two fetches of a loader.
+    sendJson(res, 200, modelJsonOf(ctx.store.topology, ctx.store.spec, `../${v.version}/weights.bin`), { etag, 'cache-control': cache });
+  } else {
+    const bytes = encodeFloat32(v.weights);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.byteLength, etag, 'cache-control': cache, 'x-flock-model-hash': v.hash });
+    res.end(req.method === 'HEAD' ? undefined : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  }
+  return true;
+}

@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { trainConfigSchema } from '@flock/protocol';
+
+/** Settings of a federation, validated at start-up (from flags, a config file or code). */
+export const coordinatorSettingsSchema = z.object({
+  federationId: z.string().min(1).max(128).default('default'),
+  /** A round starts only when at least this many clients are connected, and commits only with at least this many reports. */
+  minClients: z.number().int().positive().default(2),
+  /** Fraction of connected clients selected per round. */
+  fraction: z.number().gt(0).max(1).default(1),
+  /** Upper bound on the cohort size. */
+  maxClients: z.number().int().positive().default(1_000_000),
+  /** Training rounds to run (then the coordinator idles and keeps serving the model). */
+  rounds: z.number().int().positive().default(10),
+  /** Milliseconds clients have to report, from round:start. */
+  roundTimeoutMs: z.number().int().positive().default(60_000),
+  /** Run a federated evaluation round after every N training rounds (0 = never). */
+  evaluateEvery: z.number().int().nonnegative().default(0),
+  /** Client training settings sent with each round. */
+  train: trainConfigSchema.default({ epochs: 1, batchSize: 32, learningRate: 0.05 }),
+  /** Cap on the weight (example count) one client's update carries. */
+  maxExampleWeight: z.number().int().positive().default(1_000_000),
+  /** Fixes cohort selection for reproducible simulations; leave unset in production (crypto randomness). */
+  selectionSeed: z.number().int().optional(),
+  /** Largest socket.io message accepted, in bytes; default: the model's size + 1 MiB. */
+  maxHttpBufferSize: z.number().int().positive().optional(),
+  /** How many model versions stay downloadable. */
+  keepVersions: z.number().int().positive().default(1000),
+});
+
+export type CoordinatorSettings = z.infer<typeof coordinatorSettingsSchema>;
+export type CoordinatorSettingsInput = z.input<typeof coordinatorSettingsSchema>;

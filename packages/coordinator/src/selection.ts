@@ -1,0 +1,59 @@
+import { sha256 } from '@noble/hashes/sha2.js';
+import { utf8ToBytes } from '@noble/hashes/utils.js';
+
+export interface CohortSpec {
+  /** Fraction of available clients to select (0, 1]. */
+  fraction: number;
+  /** Never select fewer than this many (a round needs at least this many available). */
+  min: number;
+  /** Never select more than this many. */
+  max: number;
+}
+
+/** Cohort size for a number of available clients. */
+export function cohortSize(available: number, spec: CohortSpec): number {
+  return Math.min(available, spec.max, Math.max(spec.min, Math.ceil(spec.fraction * available)));
+}
+
+/**
+ * Picks `size` clients out of `available` by a keyed shuffle: sort ids, then Fisher-Yates
+ * driven by SHA-256(key | counter). With a random key (production) the choice is
+ * unpredictable; with a key derived from a simulation seed it is reproducible.
+ */
+export function selectCohort(available: readonly string[], size: number, key: Uint8Array): string[] {
+  const ids = [...available].sort();
+  let counter = 0;
+  let pool = new Uint8Array(0);
+  let pos = 0;
+  const next32 = (): number => {
+    if (pos + 4 > pool.length) {
+      const block = new Uint8Array(key.length + 4);
+      block.set(key);
+      new DataView(block.buffer).setUint32(key.length, counter++, true);
+      pool = sha256(block);
+      pos = 0;
+    }
+    const v = new DataView(pool.buffer, pool.byteOffset + pos, 4).getUint32(0, true);
+    pos += 4;
+    return v;
+  };
+  // Unbiased integer in [0, n) by rejection.
+  const below = (n: number): number => {
+    const limit = Math.floor(0x1_0000_0000 / n) * n;
+    for (;;) {
+      const v = next32();
+      if (v < limit) return v % n;
+    }
+  };
+  for (let i = ids.length - 1; i > 0; i--) {
+    const j = below(i + 1);
+    [ids[i], ids[j]] = [ids[j]!, ids[i]!];
+  }
+  return ids.slice(0, size).sort();
+}
+
+/** Selection key for a round: from a seed (reproducible) or from crypto randomness. */
+export function selectionKey(round: number, seed: number | undefined): Uint8Array {
+  if (seed === undefined) return globalThis.crypto.getRandomValues(new Uint8Array(32));
+  return sha256(utf8ToBytes(`flock/select/v1|${seed}|${round}`));
+}

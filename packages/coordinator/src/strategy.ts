@@ -1,0 +1,44 @@
+import type { TrainConfig } from '@flock/protocol';
+import { WeightedMeanAggregator, type AggregateResult, type UpdateAggregator } from './aggregator.js';
+
+/** What a strategy sees when it configures a round. */
+export interface FitContext {
+  round: number;
+  modelVersion: number;
+  /** The federation's default client training settings. */
+  config: TrainConfig;
+}
+
+/**
+ * A federated learning strategy, split as in Flower: `configureFit` says what clients do in a
+ * round; `aggregateFit` turns the aggregate into the next global model. Privacy (secure
+ * aggregation, differential privacy) wraps a strategy rather than editing it: it only ever
+ * hands the strategy the aggregate, never individual updates.
+ */
+export interface Strategy {
+  readonly name: string;
+  configureFit(ctx: FitContext): TrainConfig;
+  /** A fresh aggregator for a round's updates. */
+  createAggregator(numParams: number): UpdateAggregator;
+  /** The next global weights from the current ones and the round's aggregate. */
+  aggregateFit(global: Float32Array, aggregate: AggregateResult, ctx: FitContext): Float32Array;
+}
+
+/** FedAvg (McMahan et al. 2017): the new model is the example-weighted mean of the clients' models. */
+export class FedAvg implements Strategy {
+  readonly name: string = 'fedavg';
+
+  configureFit(ctx: FitContext): TrainConfig {
+    return ctx.config;
+  }
+
+  createAggregator(numParams: number): UpdateAggregator {
+    return new WeightedMeanAggregator(numParams);
+  }
+
+  aggregateFit(global: Float32Array, aggregate: AggregateResult): Float32Array {
+    const next = new Float32Array(global.length);
+    for (let i = 0; i < next.length; i++) next[i] = global[i]! + aggregate.meanDelta[i]!;
+    return next;
+  }
+}

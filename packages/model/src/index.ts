@@ -1,0 +1,8 @@
+// Public API of @flock/model: tfjs glue shared by the client, the coordinator and simulations.
+export { selectBackend, currentBackend, BACKEND_PREFERENCES } from './backend.js';
+export type { BackendPreference, BackendInfo } from './backend.js';
+export { createPresetModel, MODEL_PRESETS } from './presets.js';
+export type { ModelPreset, PresetOptions } from './presets.js';
+export { weightSpecOf, getFlatWeights, setFlatWeights, subtract } from './weights.js';
+export { flatModelOf, modelJsonOf, flatModelFromArtifacts } from './artifacts.js';
+export type { FlatModel } from './artifacts.js';

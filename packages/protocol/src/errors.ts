@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+/**
+ * Every error that crosses a process boundary carries one of these codes.
+ * The text is what the reader should do about it; docs/reference/errors.md lists them all.
+ */
+export const ERROR_CODES = {
+  BAD_MESSAGE: 'A message did not match its schema. Fix the sender; details.issues lists the fields.',
+  UNKNOWN_EVENT: 'The event name is not part of the protocol. Check protocol/v1.md for the event list.',
+  PROTOCOL_VERSION_UNSUPPORTED: 'The client speaks another protocol version. Upgrade the client or the coordinator.',
+  UNAUTHORIZED: 'The handshake credential is missing or invalid. Ask the operator for an enrollment token.',
+  CLIENT_ID_IN_USE: 'Another live session uses this client id. Close it or pick another id.',
+  ROUND_NOT_ACTIVE: 'The message names a round that is not the active one (stale or future). Wait for the next round:start.',
+  NOT_SELECTED: 'This client is not in the cohort of the round. Wait for a round that selects it.',
+  DUPLICATE_UPDATE: 'This client already reported for the round; only the first report counts.',
+  LATE_UPDATE: 'The round deadline passed before the report arrived. Train faster or ask for a longer deadline.',
+  MODEL_VERSION_MISMATCH: 'The update was computed on another model version than the round announced. Download the announced version.',
+  WRONG_SHAPE: 'The update payload does not match the model spec (byte length or dtype). Send one little-endian float32 per parameter.',
+  NON_FINITE: 'The update contains NaN or Infinity. Lower the learning rate or clip the update.',
+  PAYLOAD_TOO_LARGE: 'The payload exceeds the configured size bound. Check the model size or raise maxUpdateBytes.',
+  MODEL_HASH_MISMATCH: 'Downloaded weights do not hash to the announced model hash, or the local model architecture differs from the federation model.',
+  MODEL_NOT_FOUND: 'No model with that version exists. GET /v1/models/latest for the current version.',
+  ROUND_ABANDONED: 'The round ended without a new model (details.reason says why); the model is unchanged.',
+  TOO_FEW_REPORTS: 'Fewer clients reported than minClients before the deadline; the round was abandoned.',
+  RATE_LIMITED: 'Too many messages in a short time. Slow down and retry later.',
+  INTERNAL: 'The coordinator hit an unexpected error; it was logged. Retry; report it if it persists.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+export const errorCodeSchema = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]);
+
+/** The one error envelope used in acks, `connect_error` data and HTTP error bodies. */
+export const errorEnvelopeSchema = z.object({
+  code: errorCodeSchema,
+  message: z.string(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+export type ErrorEnvelope = z.infer<typeof errorEnvelopeSchema>;
+
+/** A typed error with a stable code. Thrown by Flock APIs and carried on the wire as an ErrorEnvelope. */
+export class FlockError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
+    super(message ?? ERROR_CODES[code]);
+    this.name = 'FlockError';
+    this.code = code;
+    this.details = details;
+  }
+
+  toEnvelope(): ErrorEnvelope {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+
+  static fromEnvelope(envelope: ErrorEnvelope): FlockError {
+    return new FlockError(envelope.code, envelope.message, envelope.details);
+  }
+}
+
+/** Turns zod issues into the BAD_MESSAGE envelope, naming each failing path. */
+export function badMessage(what: string, error: z.ZodError): FlockError {
+  const issues = error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
+  const first = issues[0];
+  return new FlockError(
+    'BAD_MESSAGE',
+    `${what}: ${first ? `${first.path}: ${first.message}` : 'invalid'}${issues.length > 1 ? ` (+${issues.length - 1} more)` : ''}`,
+    { issues },
+  );
+}

@@ -1,0 +1,39 @@
+// Public API of @flock/protocol (wire protocol v1, see protocol/v1.md).
+export { PROTOCOL_VERSION } from './version.js';
+export { ERROR_CODES, errorCodeSchema, errorEnvelopeSchema, FlockError, badMessage } from './errors.js';
+export type { ErrorCode, ErrorEnvelope } from './errors.js';
+export { EVENTS, CLIENT_EVENTS } from './events.js';
+export type { EventName } from './events.js';
+export {
+  clientIdSchema,
+  roundIdSchema,
+  handshakeAuthSchema,
+  weightSpecSchema,
+  modelSpecSchema,
+  welcomeSchema,
+  trainConfigSchema,
+  roundStartSchema,
+  metricsSchema,
+  updateMetaSchema,
+  binarySchema,
+  evaluateReportSchema,
+  declineSchema,
+  ackSchema,
+  roundEndSchema,
+  modelInfoSchema,
+} from './messages.js';
+export type {
+  HandshakeAuth,
+  WeightSpec,
+  ModelSpec,
+  Welcome,
+  TrainConfig,
+  RoundStart,
+  UpdateMeta,
+  EvaluateReport,
+  Decline,
+  Ack,
+  RoundEnd,
+  ModelInfo,
+} from './messages.js';
+export { specSize, canonicalSpec, encodeFloat32, decodeFloat32, asBytes, firstNonFinite, hashModel } from './tensor-codec.js';

@@ -1,0 +1,136 @@
+import { z } from 'zod';
+import { errorEnvelopeSchema } from './errors.js';
+
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (SHA-256)');
+const finite = z.number().finite();
+const nonNegInt = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const posInt = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+/** Client ids: printable, URL-safe, bounded. */
+export const clientIdSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'use letters, digits and . _ : -');
+export const roundIdSchema = z.string().min(1).max(64);
+
+/** socket.io handshake `auth` payload. */
+export const handshakeAuthSchema = z.object({
+  protocolVersion: z.number().int(),
+  clientId: clientIdSchema,
+  credential: z.string().max(4096).optional(),
+});
+export type HandshakeAuth = z.infer<typeof handshakeAuthSchema>;
+
+export const weightSpecSchema = z.object({
+  name: z.string().min(1).max(256),
+  shape: z.array(z.number().int().nonnegative()).max(8),
+  dtype: z.literal('float32'),
+});
+export type WeightSpec = z.infer<typeof weightSpecSchema>;
+
+/** The ordered list of weights a model has; the binary payload follows this order. */
+export const modelSpecSchema = z.object({
+  format: z.literal('flock-weights/v1'),
+  weights: z.array(weightSpecSchema).min(1).max(10_000),
+});
+export type ModelSpec = z.infer<typeof modelSpecSchema>;
+
+/** S->C `federation:welcome`. */
+export const welcomeSchema = z.object({
+  federationId: z.string(),
+  protocolVersion: z.number().int(),
+  clientId: clientIdSchema,
+  modelVersion: nonNegInt,
+  modelHash: hex64,
+  /** Path of the model on the coordinator's HTTP API, e.g. `/v1/models/3`. */
+  modelPath: z.string(),
+  spec: modelSpecSchema,
+});
+export type Welcome = z.infer<typeof welcomeSchema>;
+
+/** Local training settings a round asks for. */
+export const trainConfigSchema = z.object({
+  epochs: posInt.max(1000),
+  batchSize: posInt.max(65_536),
+  learningRate: finite.positive(),
+  momentum: finite.min(0).max(1).optional(),
+  /** FedProx proximal term mu (0 = plain FedAvg). */
+  proximalMu: finite.min(0).optional(),
+  /** Train on at most this many local examples per round (0 or absent = all). */
+  maxExamples: nonNegInt.optional(),
+});
+export type TrainConfig = z.infer<typeof trainConfigSchema>;
+
+/** S->C `round:start`. */
+export const roundStartSchema = z.object({
+  roundId: roundIdSchema,
+  round: posInt,
+  kind: z.enum(['train', 'evaluate']),
+  modelVersion: nonNegInt,
+  modelHash: hex64,
+  modelPath: z.string(),
+  /** Milliseconds since the Unix epoch after which reports are rejected. */
+  deadline: nonNegInt,
+  /** Milliseconds the client has from receipt (clock-skew-free form of the deadline). */
+  timeoutMs: posInt,
+  config: trainConfigSchema,
+});
+export type RoundStart = z.infer<typeof roundStartSchema>;
+
+export const metricsSchema = z.record(z.string().max(64), finite).refine((m) => Object.keys(m).length <= 32, 'at most 32 metrics');
+
+/** C->S `round:update` first argument; the second argument is the binary delta. */
+export const updateMetaSchema = z.object({
+  roundId: roundIdSchema,
+  modelVersion: nonNegInt,
+  numExamples: posInt,
+  metrics: metricsSchema.optional(),
+});
+export type UpdateMeta = z.infer<typeof updateMetaSchema>;
+
+/** Binary payloads arrive as Buffer (Node) or ArrayBuffer/Uint8Array (browsers). */
+export const binarySchema = z.union([z.instanceof(Uint8Array), z.instanceof(ArrayBuffer)]);
+
+/** C->S `round:evaluate`. */
+export const evaluateReportSchema = z.object({
+  roundId: roundIdSchema,
+  modelVersion: nonNegInt,
+  numExamples: posInt,
+  loss: finite,
+  accuracy: finite.min(0).max(1),
+});
+export type EvaluateReport = z.infer<typeof evaluateReportSchema>;
+
+/** C->S `round:decline`. */
+export const declineSchema = z.object({ roundId: roundIdSchema, reason: z.string().max(512) });
+export type Decline = z.infer<typeof declineSchema>;
+
+/** Every ack: success or the error envelope. */
+export const ackSchema = z.union([
+  z.object({ ok: z.literal(true) }),
+  z.object({ ok: z.literal(false), error: errorEnvelopeSchema }),
+]);
+export type Ack = z.infer<typeof ackSchema>;
+
+/** S->C `round:end`. */
+export const roundEndSchema = z.object({
+  roundId: roundIdSchema,
+  round: posInt,
+  kind: z.enum(['train', 'evaluate']),
+  status: z.enum(['committed', 'abandoned', 'completed']),
+  modelVersion: nonNegInt,
+  modelHash: hex64,
+  reason: errorEnvelopeSchema.optional(),
+  metrics: metricsSchema.optional(),
+});
+export type RoundEnd = z.infer<typeof roundEndSchema>;
+
+/** HTTP `GET /v1/models/latest` and `/v1/models/:version`. */
+export const modelInfoSchema = z.object({
+  version: nonNegInt,
+  hash: hex64,
+  round: nonNegInt,
+  metrics: metricsSchema,
+  createdAt: z.string(),
+  numParams: nonNegInt,
+  modelJson: z.string(),
+  weights: z.string(),
+});
+export type ModelInfo = z.infer<typeof modelInfoSchema>;
