@@ -1,0 +1,95 @@
+import { stat } from 'node:fs/promises';
+import { Command } from 'commander';
+import { FlockClient } from '@flock/client';
+import { BACKEND_PREFERENCES, createPresetModel, MODEL_PRESETS, selectBackend, type BackendPreference, type ModelPreset } from '@flock/model';
+import { loadCsvData, loadFashionMnist, toTensors } from '@flock/sim';
+import { err, out, UsageError } from '../output.js';
+import { int, oneOf } from '../parse.js';
+
+interface ClientFlags {
+  url: string;
+  data?: string;
+  id?: string;
+  credential?: string;
+  model?: ModelPreset;
+  shard?: string;
+  limit?: number;
+  seed?: number;
+  backend: BackendPreference;
+  exitAfter?: number;
+}
+
+/** Loads local data: a Fashion-MNIST IDX directory or a CSV file (label,pixels...). */
+async function loadLocalData(source: string | undefined, limit: number | undefined): Promise<{ images: Float32Array; labels: Uint8Array; count: number; description: string }> {
+  if (source && /\.csv(\.gz)?$/.test(source)) {
+    const csv = await loadCsvData(source);
+    return { images: csv.images, labels: csv.labels, count: csv.count, description: source };
+  }
+  if (source) {
+    const s = await stat(source).catch(() => undefined);
+    if (!s) throw new UsageError(`--data ${source} does not exist (give an IDX directory or a .csv file)`);
+  }
+  const d = await loadFashionMnist({ dir: source, split: 'train', limit });
+  return { images: d.images, labels: d.labels, count: d.count, description: d.description };
+}
+
+function parseShard(s: string | undefined): { index: number; count: number } | undefined {
+  if (!s) return undefined;
+  const m = /^(\d+)\/(\d+)$/.exec(s);
+  if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw new UsageError(`--shard must look like I/N with 0 <= I < N (e.g. 0/3); got '${s}'`);
+  return { index: Number(m[1]), count: Number(m[2]) };
+}
+
+export function clientCommand(): Command {
+  return new Command('client')
+    .description('join a federation as a client, training on local data')
+    .requiredOption('--url <url>', 'coordinator URL, e.g. http://127.0.0.1:8080')
+    .option('--data <dir|file.csv>', 'local data: a Fashion-MNIST IDX directory or a CSV file (default: the Fashion-MNIST lookup of flock sim)')
+    .option('--id <clientId>', 'client id (default: random)')
+    .option('--credential <token>', 'enrollment token, if the coordinator requires one')
+    .option('--model <preset>', `local model preset (default: the coordinator's model.json): ${MODEL_PRESETS.join(', ')}`, oneOf(MODEL_PRESETS))
+    .option('--shard <I/N>', 'use only the I-th of N equal slices of the data (to give processes disjoint data)')
+    .option('--limit <n>', 'use at most N examples', int(1))
+    .option('--seed <n>', 'seed for local shuffling', int(0))
+    .option('--backend <name>', `tfjs backend: ${BACKEND_PREFERENCES.join(', ')}`, oneOf(BACKEND_PREFERENCES), 'auto')
+    .option('--exit-after <rounds>', 'exit after reporting for this many rounds', int(1))
+    .action(async (f: ClientFlags) => {
+      if (!/^https?:\/\//.test(f.url)) throw new UsageError(`--url must start with http:// or https://; got '${f.url}'`);
+      const shard = parseShard(f.shard);
+      const backend = await selectBackend(f.backend);
+      const data = await loadLocalData(f.data, shard ? undefined : f.limit);
+      let indices: Uint32Array | undefined;
+      if (shard) {
+        const per = Math.floor(data.count / shard.count);
+        const n = Math.min(per, f.limit ?? per);
+        indices = new Uint32Array(n).map((_, i) => shard.index * per + i);
+      }
+      const tensors = toTensors(data.images, data.labels, indices);
+      const client = new FlockClient({
+        url: f.url,
+        ...(f.id ? { clientId: f.id } : {}),
+        ...(f.credential ? { credential: f.credential } : {}),
+        ...(f.model ? { model: () => createPresetModel(f.model!) } : {}),
+        ...(f.seed !== undefined ? { seed: f.seed } : {}),
+        data: tensors,
+      });
+      let reported = 0;
+      let finish!: () => void;
+      const done = new Promise<void>((resolve) => (finish = resolve));
+      client.on('error', (e) => err(JSON.stringify({ event: 'error', code: e.code, message: e.message })));
+      client.on('round:report', (r) => {
+        out(JSON.stringify({ event: 'report', round: r.round, kind: r.kind, accepted: r.accepted, numExamples: r.numExamples, metrics: r.metrics, seconds: r.seconds }));
+        if (r.accepted && ++reported >= (f.exitAfter ?? Infinity)) finish();
+      });
+      client.on('disconnect', (reason) => {
+        err(JSON.stringify({ event: 'disconnect', reason }));
+        if (reason === 'io server disconnect') finish();
+      });
+      const welcome = await client.start();
+      out(JSON.stringify({ event: 'joined', clientId: client.clientId, federationId: welcome.federationId, modelVersion: welcome.modelVersion, examples: tensors.x.shape[0], backend: backend.name, data: data.description }));
+      process.once('SIGINT', finish);
+      process.once('SIGTERM', finish);
+      await done;
+      await client.stop();
+    });
+}

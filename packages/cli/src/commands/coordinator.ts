@@ -1,0 +1,127 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Command } from 'commander';
+import { z } from 'zod';
+import { badMessage } from '@flock/protocol';
+import { createPresetModel, flatModelFromArtifacts, flatModelOf, MODEL_PRESETS, selectBackend, type FlatModel, type ModelPreset } from '@flock/model';
+import { Coordinator, coordinatorSettingsSchema, type Logger } from '@flock/coordinator';
+import { err, out, UsageError } from '../output.js';
+import { int, num } from '../parse.js';
+
+/** Loads the initial model: a preset name, or a TensorFlow.js model.json with its weight files. */
+export async function loadInitialModel(model: string, seed: number): Promise<FlatModel> {
+  if ((MODEL_PRESETS as readonly string[]).includes(model)) {
+    await selectBackend('cpu');
+    const m = createPresetModel(model as ModelPreset, { seed });
+    try {
+      return await flatModelOf(m);
+    } finally {
+      m.dispose();
+    }
+  }
+  if (!model.endsWith('.json')) throw new UsageError(`--model must be one of ${MODEL_PRESETS.join(', ')} or a path to a TensorFlow.js model.json; got '${model}'`);
+  let doc: { weightsManifest?: Array<{ paths: string[] }> };
+  try {
+    doc = JSON.parse(await readFile(model, 'utf8')) as typeof doc;
+  } catch (e) {
+    throw new UsageError(`cannot read ${model}: ${(e as Error).message}`);
+  }
+  const files = (doc.weightsManifest ?? []).flatMap((g) => g.paths);
+  const bytes = await Promise.all(files.map(async (p) => new Uint8Array(await readFile(path.resolve(path.dirname(model), p)))));
+  return flatModelFromArtifacts(doc, bytes);
+}
+
+const configFileSchema = coordinatorSettingsSchema.partial().extend({
+  port: z.number().int().min(0).max(65535).optional(),
+  host: z.string().optional(),
+  model: z.string().optional(),
+  seed: z.number().int().optional(),
+}).strict();
+
+/** JSON-lines logger on stderr (one object per line; pipe it anywhere). */
+export function jsonLogger(): Logger {
+  const line = (level: string) => (obj: unknown, msg?: string) => {
+    const o = obj instanceof Error ? { err: obj.message } : (obj as Record<string, unknown>);
+    const fields = o && typeof o === 'object' ? Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v instanceof Error ? v.message : v])) : { value: o };
+    err(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
+  };
+  return { info: line('info'), warn: line('warn'), error: line('error') };
+}
+
+interface CoordinatorFlags {
+  config?: string;
+  port?: number;
+  host?: string;
+  model?: string;
+  seed?: number;
+  minClients?: number;
+  fraction?: number;
+  rounds?: number;
+  timeout?: number;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  evaluateEvery?: number;
+}
+
+export function coordinatorCommand(): Command {
+  return new Command('coordinator')
+    .description('run a coordinator: socket.io rounds plus the model over HTTP')
+    .option('--config <file>', 'JSON config file (flags override it); keys as in docs/reference/coordinator-config.md')
+    .option('--port <port>', 'TCP port (0 = any free port)', int(0, 65535))
+    .option('--host <host>', 'interface to bind (default 127.0.0.1; 0.0.0.0 for all)')
+    .option('--model <preset|model.json>', `initial model: ${MODEL_PRESETS.join(', ')} or a TensorFlow.js model.json`)
+    .option('--seed <n>', 'seed for the initial preset weights', int(0))
+    .option('--min-clients <n>', 'clients needed to start and to commit a round', int(1))
+    .option('--fraction <f>', 'fraction of connected clients selected per round', num(0, 1, true))
+    .option('--rounds <n>', 'training rounds to run, then keep serving', int(1))
+    .option('--timeout <seconds>', 'round deadline', num(1))
+    .option('--epochs <n>', 'client local epochs', int(1, 1000))
+    .option('--batch-size <n>', 'client batch size', int(1, 65536))
+    .option('--lr <rate>', 'client learning rate', num(0, Infinity, true))
+    .option('--evaluate-every <n>', 'federated evaluation round after every N training rounds (0 = never)', int(0))
+    .action(async (f: CoordinatorFlags) => {
+      let file: z.infer<typeof configFileSchema> = {};
+      if (f.config) {
+        let raw: unknown;
+        try {
+          raw = JSON.parse(await readFile(f.config, 'utf8'));
+        } catch (e) {
+          throw new UsageError(`--config ${f.config}: ${(e as Error).message}`);
+        }
+        const parsed = configFileSchema.safeParse(raw);
+        if (!parsed.success) throw badMessage(`config file ${f.config}`, parsed.error);
+        file = parsed.data;
+      }
+      const { port: filePort, host: fileHost, model: fileModel, seed: fileSeed, ...fileSettings } = file;
+      const train = { ...coordinatorSettingsSchema.parse({}).train, ...fileSettings.train };
+      if (f.epochs !== undefined) train.epochs = f.epochs;
+      if (f.batchSize !== undefined) train.batchSize = f.batchSize;
+      if (f.lr !== undefined) train.learningRate = f.lr;
+      const settings = {
+        ...fileSettings,
+        ...(f.minClients !== undefined ? { minClients: f.minClients } : {}),
+        ...(f.fraction !== undefined ? { fraction: f.fraction } : {}),
+        ...(f.rounds !== undefined ? { rounds: f.rounds } : {}),
+        ...(f.timeout !== undefined ? { roundTimeoutMs: Math.round(f.timeout * 1000) } : {}),
+        ...(f.evaluateEvery !== undefined ? { evaluateEvery: f.evaluateEvery } : {}),
+        train,
+      };
+      const model = await loadInitialModel(f.model ?? fileModel ?? 'mlp', f.seed ?? fileSeed ?? 0);
+      const logger = jsonLogger();
+      const coordinator = new Coordinator({ model, settings, logger });
+      const url = await coordinator.listen(f.port ?? filePort ?? 8080, f.host ?? fileHost ?? '127.0.0.1');
+      // The first stdout line is machine-readable so scripts and tests can find the port.
+      out(JSON.stringify({ event: 'listening', url, modelVersion: coordinator.store.latest().version, numParams: coordinator.numParams }));
+      coordinator.on('round', (s: { round: number; kind: string; status: string; modelVersion: number; reporters: string[] }) =>
+        out(JSON.stringify({ event: 'round', round: s.round, kind: s.kind, status: s.status, modelVersion: s.modelVersion, reporters: s.reporters.length })),
+      );
+      coordinator.on('done', () => out(JSON.stringify({ event: 'done', modelVersion: coordinator.store.latest().version, url: `${url}/v1/models/latest/model.json` })));
+      coordinator.start();
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await coordinator.close();
+    });
+}

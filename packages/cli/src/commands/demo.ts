@@ -1,0 +1,38 @@
+import { Command } from 'commander';
+import { runSimulation } from '@flock/sim';
+import { err, out } from '../output.js';
+import { addSimOptions, simOptionsFrom, type SimFlags } from './sim.js';
+import { simulationProgress } from '../progress.js';
+
+/** `npm start`: a small federation on Fashion-MNIST that finishes in about a minute. */
+export function demoCommand(): Command {
+  return addSimOptions(new Command('demo').description('run a small federation on Fashion-MNIST and print the accuracy and the served model URL'), {
+    clients: 5,
+    rounds: 5,
+    partition: 'iid',
+    epochs: 1,
+    lr: 0.1,
+    workers: 1,
+  })
+    .option('--serve', 'keep the coordinator serving the model after the last round (Ctrl-C to stop)')
+    .action(async (f: SimFlags & { serve?: boolean }) => {
+      const progress = simulationProgress(f.rounds, f.quiet === true);
+      const result = await runSimulation({ ...simOptionsFrom(f), keepServing: f.serve === true, onProgress: progress.onProgress });
+      progress.stop();
+      const s = result.summary;
+      const modelUrl = `${s.url}/v1/models/${s.modelVersion}/model.json`;
+      if (f.json) {
+        out(JSON.stringify(s));
+      } else {
+        out(`Flock demo: ${s.clients} clients, ${s.rounds} rounds of FedAvg on Fashion-MNIST (${s.partition}, backend ${s.backend})`);
+        out(`test accuracy ${s.accuracy.toFixed(4)}, loss ${s.loss.toFixed(4)}, ${s.wallSeconds}s`);
+        out(`model v${s.modelVersion} (sha256 ${s.modelHash})`);
+        out(`served at ${modelUrl}${f.serve ? '' : '  (run `npm start -- --serve` to keep it up)'}`);
+      }
+      if (result.coordinator) {
+        err(`flock: serving ${modelUrl}; load it with tf.loadLayersModel('${modelUrl}'). Ctrl-C to stop.`);
+        await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+        await result.coordinator.close();
+      }
+    });
+}

@@ -1,0 +1,95 @@
+import { availableParallelism } from 'node:os';
+import { Command } from 'commander';
+import { BACKEND_PREFERENCES, MODEL_PRESETS, type BackendPreference, type ModelPreset } from '@flock/model';
+import { formatPartitionSummary, parsePartitionSpec, runSimulation, type SimulationOptions } from '@flock/sim';
+import { err, out, UsageError } from '../output.js';
+import { int, num, oneOf } from '../parse.js';
+import { simulationProgress } from '../progress.js';
+
+export interface SimFlags {
+  clients: number;
+  rounds: number;
+  partition: string;
+  seed: number;
+  model: ModelPreset;
+  data?: string;
+  backend: BackendPreference;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  momentum?: number;
+  fraction: number;
+  timeout: number;
+  trainLimit?: number;
+  testLimit?: number;
+  workers: number;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** Options shared by `flock sim` and `flock demo`. */
+export function addSimOptions(cmd: Command, defaults: Partial<SimFlags>): Command {
+  return cmd
+    .option('--clients <n>', 'number of simulated clients', int(1, 100_000), defaults.clients ?? 10)
+    .option('--rounds <n>', 'training rounds', int(1, 100_000), defaults.rounds ?? 10)
+    .option('--partition <spec>', 'data split: iid, dirichlet:ALPHA, shards:C, quantity:ALPHA', defaults.partition ?? 'iid')
+    .option('--seed <n>', 'seed for the split, sampling and initial model', int(0), defaults.seed ?? 1)
+    .option('--model <preset>', `model preset: ${MODEL_PRESETS.join(', ')}`, oneOf(MODEL_PRESETS), defaults.model ?? 'mlp')
+    .option('--data <dir>', 'Fashion-MNIST directory (default: $FLOCK_DATA, /usr/share/datasets/fashion-mnist, then the shipped subset)')
+    .option('--backend <name>', `tfjs backend: ${BACKEND_PREFERENCES.join(', ')}`, oneOf(BACKEND_PREFERENCES), 'auto')
+    .option('--epochs <n>', 'local epochs per round', int(1, 1000), defaults.epochs ?? 1)
+    .option('--batch-size <n>', 'local batch size', int(1, 65536), defaults.batchSize ?? 32)
+    .option('--lr <rate>', 'client learning rate', num(0, Infinity, true), defaults.lr ?? 0.1)
+    .option('--momentum <m>', 'client SGD momentum (0-1)', num(0, 1))
+    .option('--fraction <f>', 'fraction of clients per round', num(0, 1, true), 1)
+    .option('--timeout <seconds>', 'round deadline', num(1), 600)
+    .option('--train-limit <n>', 'use only the first N training examples', int(1))
+    .option('--test-limit <n>', 'use only the first N test examples', int(1))
+    .option('--workers <n>', 'worker threads training the clients (default: number of cores; 1 = main thread)', int(1, 256), defaults.workers ?? availableParallelism())
+    .option('--json', 'print one final JSON summary line on stdout')
+    .option('--quiet', 'no progress output');
+}
+
+export function simOptionsFrom(f: SimFlags): SimulationOptions {
+  try {
+    parsePartitionSpec(f.partition);
+  } catch (e) {
+    throw new UsageError(`--partition: ${(e as Error).message}`);
+  }
+  return {
+    clients: f.clients,
+    rounds: f.rounds,
+    partition: f.partition,
+    seed: f.seed,
+    model: f.model,
+    ...(f.data ? { dataDir: f.data } : {}),
+    backend: f.backend,
+    epochs: f.epochs,
+    batchSize: f.batchSize,
+    learningRate: f.lr,
+    ...(f.momentum !== undefined ? { momentum: f.momentum } : {}),
+    fraction: f.fraction,
+    workers: f.workers,
+    roundTimeoutMs: Math.round(f.timeout * 1000),
+    ...(f.trainLimit ? { trainLimit: f.trainLimit } : {}),
+    ...(f.testLimit ? { testLimit: f.testLimit } : {}),
+  };
+}
+
+export function simCommand(): Command {
+  return addSimOptions(new Command('sim').description('simulate a federation: one coordinator and N clients over socket.io on loopback'), {}).action(async (f: SimFlags) => {
+    const progress = simulationProgress(f.rounds, f.quiet === true);
+    const opts = simOptionsFrom(f);
+    const result = await runSimulation({
+      ...opts,
+      onProgress: (e) => {
+        if (e.type === 'setup' && !f.quiet && !f.json) err(formatPartitionSummary(e.partition));
+        progress.onProgress(e);
+      },
+    });
+    progress.stop();
+    const s = result.summary;
+    if (f.json) out(JSON.stringify(s));
+    else out(`accuracy ${s.accuracy.toFixed(4)} after ${s.rounds} rounds (${s.wallSeconds}s, backend ${s.backend}); model v${s.modelVersion} ${s.modelHash.slice(0, 12)}`);
+  });
+}

@@ -1,0 +1,49 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { FlockClient } from '@flock/client';
+import { createPresetModel, selectBackend, type BackendPreference, type ModelPreset } from '@flock/model';
+import { loadFashionMnist } from './data/index.js';
+import { partition } from './partition/index.js';
+import { toTensors } from './tensors.js';
+import { clientIdOf, clientSeedOf } from './clients.js';
+
+/** What the parent sends a client worker. */
+export interface ClientWorkerInit {
+  entry: string;
+  url: string;
+  dataDir?: string;
+  trainLimit?: number;
+  partition: string;
+  seed: number;
+  numClients: number;
+  /** Which clients (by index) this worker runs. */
+  indices: number[];
+  model: ModelPreset;
+  backend: BackendPreference;
+}
+
+export type ClientWorkerMessage = { type: 'ready'; backend: string } | { type: 'error'; message: string } | { type: 'stopped' };
+
+async function main(): Promise<void> {
+  const init = workerData as ClientWorkerInit;
+  const port = parentPort!;
+  const backend = await selectBackend(init.backend);
+  // Every worker recomputes the same split from the seed: no data crosses threads.
+  const train = await loadFashionMnist({ dir: init.dataDir, split: 'train', limit: init.trainLimit });
+  const parts = partition(train.labels, init.numClients, init.partition, init.seed);
+  const tensors = init.indices.map((i) => toTensors(train.images, train.labels, parts[i]!));
+  const clients = init.indices.map(
+    (i, k) => new FlockClient({ url: init.url, clientId: clientIdOf(i), model: () => createPresetModel(init.model), data: tensors[k]!, seed: clientSeedOf(init.seed, i) }),
+  );
+  await Promise.all(clients.map((c) => c.start()));
+  port.postMessage({ type: 'ready', backend: backend.name } satisfies ClientWorkerMessage);
+  port.on('message', (m: { type: string }) => {
+    if (m.type !== 'stop') return;
+    void Promise.all(clients.map((c) => c.stop())).then(() => {
+      for (const t of tensors) tf.dispose([t.x, t.y]);
+      port.postMessage({ type: 'stopped' } satisfies ClientWorkerMessage);
+    });
+  });
+}
+
+main().catch((err: unknown) => parentPort!.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) } satisfies ClientWorkerMessage));

@@ -1,0 +1,16 @@
+// Public API of @flock/sim: datasets, partitions and the simulation runner.
+export { runSimulation } from './runner.js';
+export type { SimulationOptions, SimulationEvent, SimulationSummary, SimulationResult, RoundRecord } from './runner.js';
+export { toTensors } from './tensors.js';
+export { evaluateWeights } from './evaluate.js';
+export {
+  loadFashionMnist,
+  resolveFashionMnistDir,
+  loadCsvData,
+  parseCsvData,
+  FASHION_MNIST_CLASSES,
+  DatasetError,
+} from './data/index.js';
+export type { FashionMnistData, CsvData } from './data/index.js';
+export { partition, parsePartitionSpec, formatPartitionSpec, partitionSummary, formatPartitionSummary, PARTITION_FORMS } from './partition/index.js';
+export type { PartitionSpec, PartitionSummary } from './partition/index.js';

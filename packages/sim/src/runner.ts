@@ -1,0 +1,184 @@
+import * as tf from '@tensorflow/tfjs';
+import { Coordinator, type Logger } from '@flock/coordinator';
+import { FlockClient } from '@flock/client';
+import { createPresetModel, flatModelOf, selectBackend, type BackendPreference, type ModelPreset } from '@flock/model';
+import { loadFashionMnist } from './data/index.js';
+import { formatPartitionSpec, parsePartitionSpec, partition, partitionSummary, type PartitionSummary } from './partition/index.js';
+import { toTensors } from './tensors.js';
+import { evaluateWeights } from './evaluate.js';
+import { clientIdOf, clientSeedOf } from './clients.js';
+import { ClientWorkerPool } from './worker-pool.js';
+
+export interface SimulationOptions {
+  clients: number;
+  rounds: number;
+  /** `iid`, `dirichlet:ALPHA`, `shards:C`, `quantity:ALPHA`. */
+  partition: string;
+  seed: number;
+  model: ModelPreset;
+  /** Fashion-MNIST directory; default: FLOCK_DATA, Debian's location, then the shipped subset. */
+  dataDir?: string;
+  backend?: BackendPreference;
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  momentum?: number;
+  /** Fraction of clients per round. */
+  fraction?: number;
+  roundTimeoutMs?: number;
+  /** Use only the first N training / test examples. */
+  trainLimit?: number;
+  testLimit?: number;
+  /**
+   * Worker threads training the clients. 1 (default) trains them all on the main thread;
+   * N > 1 spreads them over N threads. Same seed, same backend: same final model either way.
+   */
+  workers?: number;
+  /** Keep the coordinator running after the last round (the demo's --serve). */
+  keepServing?: boolean;
+  onProgress?: (event: SimulationEvent) => void;
+  logger?: Logger;
+}
+
+export type SimulationEvent =
+  | { type: 'setup'; backend: string; dataSource: string; trainExamples: number; testExamples: number; partition: PartitionSummary; url: string }
+  | { type: 'round'; round: number; rounds: number; accuracy: number; loss: number; participants: number; seconds: number; status: string };
+
+export interface RoundRecord {
+  round: number;
+  modelVersion: number;
+  accuracy: number;
+  loss: number;
+  participants: number;
+  seconds: number;
+}
+
+/** The final JSON summary line of `flock sim --json` and `flock demo --json`. */
+export interface SimulationSummary {
+  rounds: number;
+  accuracy: number;
+  loss: number;
+  wallSeconds: number;
+  backend: string;
+  workers: number;
+  clients: number;
+  partition: string;
+  seed: number;
+  model: ModelPreset;
+  modelVersion: number;
+  modelHash: string;
+  dataSource: string;
+  url: string;
+}
+
+export interface SimulationResult {
+  summary: SimulationSummary;
+  history: RoundRecord[];
+  /** Present with keepServing: the coordinator still serving the final model; close it when done. */
+  coordinator?: Coordinator;
+}
+
+/**
+ * Runs a federation on one machine: one real coordinator and N real SDK clients talking
+ * socket.io over loopback, on Fashion-MNIST split by `partition`. Central evaluation of each
+ * committed model on the test set gives the accuracy curve.
+ */
+export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
+  const t0 = performance.now();
+  if (!Number.isInteger(options.clients) || options.clients < 1) throw new RangeError('clients must be a positive integer');
+  if (!Number.isInteger(options.rounds) || options.rounds < 1) throw new RangeError('rounds must be a positive integer');
+  if (!Number.isSafeInteger(options.seed)) throw new RangeError('seed must be an integer');
+  const spec = parsePartitionSpec(options.partition);
+  const backend = await selectBackend(options.backend ?? 'auto');
+  const train = await loadFashionMnist({ dir: options.dataDir, split: 'train', limit: options.trainLimit });
+  const test = await loadFashionMnist({ dir: options.dataDir, split: 'test', limit: options.testLimit });
+  const parts = partition(train.labels, options.clients, spec, options.seed);
+  const summaryTable = partitionSummary(train.labels, parts, 10);
+
+  const initial = createPresetModel(options.model, { seed: options.seed });
+  const flat = await flatModelOf(initial);
+  const minClients = Math.max(1, Math.min(options.clients, Math.ceil(options.clients * (options.fraction ?? 1))));
+  const coordinator = new Coordinator({
+    model: flat,
+    settings: {
+      federationId: 'sim',
+      minClients,
+      fraction: options.fraction ?? 1,
+      rounds: options.rounds,
+      roundTimeoutMs: options.roundTimeoutMs ?? 600_000,
+      train: { epochs: options.epochs ?? 1, batchSize: options.batchSize ?? 32, learningRate: options.learningRate ?? 0.05, ...(options.momentum ? { momentum: options.momentum } : {}) },
+      selectionSeed: options.seed,
+    },
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+  coordinator.deterministicOrder = true;
+  const url = await coordinator.listen(0, '127.0.0.1');
+  options.onProgress?.({ type: 'setup', backend: backend.name, dataSource: train.description, trainExamples: train.count, testExamples: test.count, partition: summaryTable, url });
+
+  const testTensors = toTensors(test.images, test.labels, undefined);
+  const workers = options.workers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1) throw new RangeError('workers must be a positive integer');
+  // With worker threads, each thread loads the data and rebuilds the same split itself.
+  const clientTensors = workers > 1 ? [] : parts.map((idx) => toTensors(train.images, train.labels, idx));
+  const clients = clientTensors.map(
+    (data, i) => new FlockClient({ url, clientId: clientIdOf(i), model: () => createPresetModel(options.model), data, seed: clientSeedOf(options.seed, i) }),
+  );
+  let pool: ClientWorkerPool | undefined;
+  const history: RoundRecord[] = [];
+  let evalChain = Promise.resolve();
+  coordinator.on('round', (r: { kind: string; status: string; round: number; modelVersion: number; reporters: string[]; seconds: number }) => {
+    if (r.kind !== 'train' || r.status !== 'committed') return;
+    const version = coordinator.store.get(r.modelVersion)!;
+    evalChain = evalChain.then(() => {
+      const { loss, accuracy } = evaluateWeights(initial, version.weights, testTensors.x, testTensors.y);
+      coordinator.store.annotate(version.version, { test_accuracy: accuracy, test_loss: loss });
+      const rec: RoundRecord = { round: history.length + 1, modelVersion: version.version, accuracy, loss, participants: r.reporters.length, seconds: r.seconds };
+      history.push(rec);
+      options.onProgress?.({ type: 'round', round: rec.round, rounds: options.rounds, accuracy, loss, participants: rec.participants, seconds: r.seconds, status: r.status });
+    });
+  });
+  try {
+    if (workers > 1) {
+      pool = await ClientWorkerPool.start(workers, {
+        url,
+        ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+        ...(options.trainLimit ? { trainLimit: options.trainLimit } : {}),
+        partition: options.partition,
+        seed: options.seed,
+        numClients: options.clients,
+        model: options.model,
+        backend: options.backend ?? 'auto',
+      });
+    }
+    await Promise.all(clients.map((c) => c.start()));
+    coordinator.start();
+    await coordinator.whenDone();
+    await evalChain;
+  } finally {
+    await Promise.all(clients.map((c) => c.stop()));
+    await pool?.stop();
+    for (const t of clientTensors) tf.dispose([t.x, t.y]);
+    tf.dispose([testTensors.x, testTensors.y]);
+    initial.dispose();
+    if (!options.keepServing) await coordinator.close();
+  }
+  const latest = coordinator.store.latest();
+  const last = history[history.length - 1];
+  const summary: SimulationSummary = {
+    rounds: history.length,
+    accuracy: last?.accuracy ?? NaN,
+    loss: last?.loss ?? NaN,
+    wallSeconds: Math.round((performance.now() - t0) / 10) / 100,
+    backend: backend.name,
+    workers,
+    clients: options.clients,
+    partition: formatPartitionSpec(spec),
+    seed: options.seed,
+    model: options.model,
+    modelVersion: latest.version,
+    modelHash: latest.hash,
+    dataSource: train.description,
+    url,
+  };
+  return { summary, history, ...(options.keepServing ? { coordinator } : {}) };
+}

@@ -1,0 +1,93 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const FLOCK = fileURLToPath(new URL('../packages/cli/bin/flock.mjs', import.meta.url));
+
+interface Proc {
+  child: ChildProcess;
+  lines: Array<Record<string, unknown>>;
+  stderr: string[];
+  waitFor(pred: (l: Record<string, unknown>) => boolean, timeoutMs: number): Promise<Record<string, unknown>>;
+}
+
+/** Spawns `flock ...` and parses its JSON stdout lines. */
+function flock(args: string[]): Proc {
+  const child = spawn(process.execPath, [FLOCK, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLOCK_DATA: '' } });
+  const lines: Array<Record<string, unknown>> = [];
+  const stderr: string[] = [];
+  const waiters: Array<() => void> = [];
+  createInterface({ input: child.stdout! }).on('line', (l) => {
+    try {
+      lines.push(JSON.parse(l) as Record<string, unknown>);
+    } catch {
+      lines.push({ raw: l });
+    }
+    for (const w of waiters.splice(0)) w();
+  });
+  createInterface({ input: child.stderr! }).on('line', (l) => stderr.push(l));
+  return {
+    child,
+    lines,
+    stderr,
+    waitFor(pred, timeoutMs) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timeout; stdout: ${JSON.stringify(lines).slice(-2000)}; stderr: ${stderr.join('\n').slice(-2000)}`)), timeoutMs);
+        const check = (): void => {
+          const hit = lines.find(pred);
+          if (hit) {
+            clearTimeout(timer);
+            resolve(hit);
+          } else if (child.exitCode !== null) {
+            clearTimeout(timer);
+            reject(new Error(`flock ${args[0]} exited with ${child.exitCode}: ${stderr.join('\n').slice(-2000)}`));
+          } else waiters.push(check);
+        };
+        child.once('exit', () => check());
+        check();
+      });
+    },
+  };
+}
+
+const procs: Proc[] = [];
+afterEach(() => {
+  for (const p of procs.splice(0)) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+});
+
+describe('separate processes, as deployed', () => {
+  it('flock coordinator and three flock client processes complete 3 rounds; the coordinator serves version 3', async () => {
+    const coord = flock(['coordinator', '--port', '0', '--min-clients', '3', '--rounds', '3', '--timeout', '120', '--lr', '0.1']);
+    procs.push(coord);
+    const listening = await coord.waitFor((l) => l.event === 'listening', 60_000);
+    const url = listening.url as string;
+    for (let i = 0; i < 3; i++) {
+      const c = flock(['client', '--url', url, '--id', `proc-${i}`, '--shard', `${i}/3`, '--limit', '300', '--model', 'mlp', '--seed', String(i)]);
+      procs.push(c);
+    }
+    await coord.waitFor((l) => l.event === 'done', 240_000);
+    const info = (await (await fetch(`${url}/v1/models/latest`)).json()) as { version: number; metrics: Record<string, number> };
+    expect(info.version).toBe(3);
+    expect(info.metrics.clients).toBe(3);
+    const rounds = coord.lines.filter((l) => l.event === 'round');
+    expect(rounds.map((r) => r.status)).toEqual(['committed', 'committed', 'committed']);
+    // Every client reported an accepted update for each round.
+    for (const c of procs.slice(1)) expect(c.lines.filter((l) => l.event === 'report' && l.accepted === true).length).toBe(3);
+    coord.child.kill('SIGTERM');
+    await new Promise((r) => coord.child.once('exit', r));
+    expect(coord.child.exitCode).toBe(0);
+  });
+
+  it('a wrong flag is a usage error with exit code 2 and a message naming the flag', async () => {
+    const p = flock(['sim', '--clients', 'lots']);
+    procs.push(p);
+    const code = await new Promise<number | null>((r) => p.child.once('exit', r));
+    expect(code).toBe(2);
+    expect(p.stderr.join('\n')).toContain('--clients');
+    const q = flock(['sim', '--partition', 'dirichlet:-1']);
+    procs.push(q);
+    expect(await new Promise<number | null>((r) => q.child.once('exit', r))).toBe(2);
+    expect(q.stderr.join('\n')).toMatch(/partition/);
+  });
+});
