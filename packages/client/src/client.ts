@@ -117,6 +117,20 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     });
     this.socket = socket;
     socket.on('connect', () => this.emit('connect', undefined));
+    // After a network cut the coordinator may not have noticed our old session yet and
+    // refuses the new one with CLIENT_ID_IN_USE; socket.io does not retry middleware
+    // refusals, so retry that one case ourselves with a growing delay.
+    let retryDelay = 250;
+    socket.on('connect', () => (retryDelay = 250));
+    socket.on('connect_error', (err: Error & { data?: unknown }) => {
+      const env = errorEnvelopeSchema.safeParse(err.data);
+      if (this.welcome && env.success && env.data.code === 'CLIENT_ID_IN_USE' && this.socket === socket) {
+        setTimeout(() => {
+          if (this.socket === socket && !socket.connected) socket.connect();
+        }, retryDelay);
+        retryDelay = Math.min(retryDelay * 2, 5000);
+      }
+    });
     socket.on('disconnect', (reason) => this.emit('disconnect', reason));
     socket.on(EVENTS.error, (raw: unknown) => {
       const env = errorEnvelopeSchema.safeParse(raw);

@@ -88,6 +88,8 @@ interface ActiveRound {
   held: Map<string, { delta: Float32Array; weight: number }>;
   metricSums: Map<string, number>;
   numExamples: number;
+  /** The round:start message, re-sent to a cohort member that reconnects mid-round. */
+  start: RoundStart | undefined;
   finish: () => void;
 }
 
@@ -301,6 +303,10 @@ export class Coordinator extends EventEmitter {
       spec: this.store.spec,
     };
     socket.emit(EVENTS.welcome, welcome);
+    // A selected client that lost its connection mid-round gets the round again; its
+    // report still counts once (settled clients are not re-sent anything).
+    const r = this.active;
+    if (r?.start && r.collecting && r.cohort.has(clientId) && !r.settled.has(clientId)) socket.emit(EVENTS.roundStart, r.start);
     const waiters = this.clientWaiters;
     this.clientWaiters = [];
     for (const w of waiters) w();
@@ -462,6 +468,7 @@ export class Coordinator extends EventEmitter {
       held: new Map(),
       metricSums: new Map(),
       numExamples: 0,
+      start: undefined,
       finish,
     };
     this.active = r;
@@ -476,6 +483,7 @@ export class Coordinator extends EventEmitter {
       timeoutMs: this.settings.roundTimeoutMs,
       config,
     };
+    r.start = start;
     this.logger.info({ round, kind, cohort: cohort.length, modelVersion: model.version }, 'round started');
     for (const id of cohort) this.clients.get(id)?.emit(EVENTS.roundStart, start);
     const timer = setTimeout(finish, this.settings.roundTimeoutMs);

@@ -1,0 +1,62 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { FlockClient } from '@flock/client';
+import { createPresetModel } from '@flock/model';
+import { fashionSlices, nextRound, startCoordinator, waitFor } from './helpers.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+describe('the client SDK', () => {
+  it('trains from a tf.data dataset and loads the model from the coordinator when no factory is given', async () => {
+    const { coordinator, url } = await startCoordinator({ minClients: 2, rounds: 1, roundTimeoutMs: 60_000 });
+    cleanups.push(() => coordinator.close());
+    const [a, b] = await fashionSlices(2, 96);
+    cleanups.push(() => tf.dispose([a!.x, a!.y, b!.x, b!.y]));
+    const dataset = tf.data.zip({ xs: tf.data.array(tf.unstack(a!.x)), ys: tf.data.array(tf.unstack(a!.y)) }) as unknown as tf.data.Dataset<tf.TensorContainer>;
+    const fromDataset = new FlockClient({ url, clientId: 'dataset', data: dataset });
+    const fromTensors = new FlockClient({ url, clientId: 'tensors', data: b! });
+    cleanups.push(() => Promise.all([fromDataset.stop(), fromTensors.stop()]).then(() => undefined));
+    const reports: Array<{ id: string; n: number; ok: boolean }> = [];
+    fromDataset.on('round:report', (r) => reports.push({ id: 'dataset', n: r.numExamples, ok: r.accepted }));
+    fromTensors.on('round:report', (r) => reports.push({ id: 'tensors', n: r.numExamples, ok: r.accepted }));
+    await Promise.all([fromDataset.start(), fromTensors.start()]);
+    const round = nextRound(coordinator);
+    coordinator.start();
+    const s = await round;
+    expect(s.status).toBe('committed');
+    await waitFor(() => reports.length === 2, 10_000, 'two reports');
+    expect(reports.sort((x, y) => x.id.localeCompare(y.id))).toEqual([
+      { id: 'dataset', n: 96, ok: true },
+      { id: 'tensors', n: 96, ok: true },
+    ]);
+  });
+
+  it('reconnects after a network cut and takes part in the next round', async () => {
+    const { coordinator, url } = await startCoordinator({ minClients: 2, rounds: 2, roundTimeoutMs: 60_000 });
+    cleanups.push(() => coordinator.close());
+    const data = await fashionSlices(2, 64);
+    const clients = data.map((d, i) => new FlockClient({ url, clientId: `rc-${i}`, model: () => createPresetModel('mlp'), data: d }));
+    cleanups.push(async () => {
+      await Promise.all(clients.map((c) => c.stop()));
+      for (const d of data) tf.dispose([d.x, d.y]);
+    });
+    await Promise.all(clients.map((c) => c.start()));
+    const first = nextRound(coordinator);
+    coordinator.start();
+    expect((await first).status).toBe('committed');
+    let reconnected = false;
+    clients[0]!.on('connect', () => (reconnected = true));
+    clients[0]!.disconnectTransport();
+    await waitFor(() => reconnected && coordinator.connectedClients.includes('rc-0'), 20_000, 'the reconnect');
+    await coordinator.whenDone();
+    const second = coordinator.rounds.filter((r) => r.kind === 'train').at(-1)!;
+    expect(second.status).toBe('committed');
+    expect(second.reporters).toContain('rc-0');
+    // The cut cost no round and no deadline: round 2 was not abandoned or left waiting.
+    expect(coordinator.rounds.filter((r) => r.status === 'abandoned')).toEqual([]);
+    expect(second.seconds).toBeLessThan(30);
+  });
+});
