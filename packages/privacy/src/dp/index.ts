@@ -1,2 +1,48 @@
 // Differential privacy: explicit public exports are listed here.
-export {};
+
+// Accounting
+export { computeEpsilon, computeSigma, RdpAccountant } from './accountant.js';
+export type {
+  AccountingOptions,
+  AccountantEvent,
+  ComputeEpsilonParams,
+  ComputeSigmaParams,
+  RdpAccountantJSON,
+} from './accountant.js';
+export { epsilonFromRdp } from './conversion.js';
+export type { Conversion, EpsilonResult } from './conversion.js';
+export { ORDER_GRIDS, DEFAULT_ORDER_GRID } from './orders.js';
+export type { OrderGridName } from './orders.js';
+export { rdpSubsampledGaussian } from './rdp.js';
+
+// Noise
+export {
+  DiscreteGaussianSampler,
+  MAX_DISCRETE_SIGMA,
+  sampleDiscreteGaussian,
+  sampleDiscreteGaussianVector,
+} from './discrete-gaussian.js';
+export { varianceToRational } from './rational.js';
+export type { Rational } from './rational.js';
+export { addGaussianNoise, sampleGaussian, sampleGaussianVector } from './gaussian.js';
+
+// Clipping
+export { clipL2, l2Norm } from './clip.js';
+export type { ClipResult } from './clip.js';
+export { AdaptiveClipper, adaptiveClipUpdate, updateNoiseMultiplier } from './adaptive-clip.js';
+export type { AdaptiveClipOptions, AdaptiveClipStep } from './adaptive-clip.js';
+
+// Modes
+export { DP_MODES, planNoise } from './distributed.js';
+export type { DpMode, NoisePlan, NoisePlanParams } from './distributed.js';
+
+// Receipts
+export {
+  canonicalReceiptBytes,
+  PrivacyReceiptSchema,
+  RECEIPT_DOMAIN,
+  SignedReceiptSchema,
+  signReceipt,
+  verifyReceipt,
+} from './receipt.js';
+export type { PrivacyReceipt, SignedReceipt } from './receipt.js';
