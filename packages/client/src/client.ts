@@ -23,7 +23,8 @@ import { getFlatWeights, setFlatWeights, subtract, weightSpecOf } from '@flock/m
 import { TypedEmitter } from './emitter.js';
 import { defaultPlatform, type ClientPlatform } from './platform.js';
 import { exampleCount, isTensorData, type LocalData, type TensorData } from './data.js';
-import { permutation } from './shuffle.js';
+import { permutation, permuteRows } from './shuffle.js';
+import { fitProximal } from './fedprox.js';
 
 export interface FlockClientOptions {
   /** Coordinator base URL, e.g. `http://127.0.0.1:8080`. */
@@ -40,6 +41,11 @@ export interface FlockClientOptions {
   evalData?: LocalData;
   /** Loss for local training; default 'categoricalCrossentropy' (one-hot y). */
   loss?: string;
+  /**
+   * Keep one local model across rounds (default true: no per-round rebuild). Simulations
+   * with many virtual clients pass false so idle clients hold data, not model copies.
+   */
+  reuseModel?: boolean;
   /** Seeds local shuffling for reproducible simulations; default: crypto randomness. */
   seed?: number;
   platform?: ClientPlatform;
@@ -88,6 +94,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
   private welcome: Welcome | undefined;
   private cached: { version: number; hash: string; weights: Float32Array } | undefined;
   private topology: Record<string, unknown> | undefined;
+  private kept: tf.LayersModel | undefined;
   private queue: Promise<void> = Promise.resolve();
   private roundCounter = 0;
 
@@ -182,6 +189,8 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     this.socket?.disconnect();
     this.socket = undefined;
     await this.queue.catch(() => undefined);
+    this.kept?.dispose();
+    this.kept = undefined;
   }
 
   /** Simulates a network cut (tests, fault injection): the socket drops and reconnects later if asked. */
@@ -196,16 +205,17 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     if (!socket) return;
     const report: RoundReport = { round: start.round, roundId: start.roundId, kind: start.kind, modelVersion: start.modelVersion, numExamples: 0, metrics: {}, seconds: 0, accepted: false };
     try {
-      if (start.kind === 'train' && (start.config.proximalMu ?? 0) > 0) {
-        await socket.timeout(10_000).emitWithAck(EVENTS.roundDecline, { roundId: start.roundId, reason: 'this client does not implement the FedProx proximal term' });
+      if (start.kind === 'train' && (start.config.proximalMu ?? 0) > 0 && !isTensorData(this.options.data)) {
+        await socket.timeout(10_000).emitWithAck(EVENTS.roundDecline, { roundId: start.roundId, reason: 'FedProx (proximalMu > 0) needs tensor data; this client trains from a tf.data dataset' });
         return;
       }
       const global = await this.fetchGlobal(start);
-      const model = await this.buildModel();
+      const reuse = this.options.reuseModel !== false;
+      const model = reuse ? (this.kept ??= await this.buildModel()) : await this.buildModel();
       try {
         setFlatWeights(model, global);
         if (start.kind === 'train') {
-          const { numExamples, metrics } = await this.train(model, start);
+          const { numExamples, metrics } = await this.train(model, start, global);
           const local = getFlatWeights(model);
           const delta = subtract(local, global);
           const meta: UpdateMeta = { roundId: start.roundId, modelVersion: start.modelVersion, numExamples, metrics };
@@ -224,7 +234,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
         report.accepted = true;
       } finally {
         model.optimizer?.dispose();
-        model.dispose();
+        if (!reuse) model.dispose();
       }
     } catch (err) {
       report.error = toFlockError(err);
@@ -277,7 +287,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     if (!same) throw new FlockError('MODEL_HASH_MISMATCH', 'the local model architecture differs from the federation model (weight names or shapes)');
   }
 
-  private async train(model: tf.LayersModel, start: RoundStart): Promise<{ numExamples: number; metrics: Record<string, number> }> {
+  private async train(model: tf.LayersModel, start: RoundStart, global: Float32Array): Promise<{ numExamples: number; metrics: Record<string, number> }> {
     if (this.welcome) this.checkArchitecture(model, this.welcome.spec);
     const cfg = start.config;
     const optimizer = cfg.momentum ? tf.train.momentum(cfg.learningRate, cfg.momentum) : tf.train.sgd(cfg.learningRate);
@@ -288,17 +298,31 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     if (isTensorData(data)) {
       const total = data.x.shape[0]!;
       numExamples = cfg.maxExamples ? Math.min(cfg.maxExamples, total) : total;
+      const mu = cfg.proximalMu ?? 0;
+      if (mu > 0) {
+        // FedProx: the local objective adds mu/2 * ||w - w_global||^2 (a custom loop).
+        let result = { loss: NaN, accuracy: NaN };
+        for (let epoch = 0; epoch < cfg.epochs; epoch++) {
+          const order = permutation(total, this.options.seed === undefined ? undefined : this.options.seed * 1_000_003 + start.round * 1009 + epoch, this.platform);
+          result = await fitProximal(model, data.x, data.y, { epochs: 1, batchSize: cfg.batchSize, mu, global, optimizer, loss: this.options.loss ?? 'categoricalCrossentropy', seedOrder: order.subarray(0, numExamples) });
+        }
+        this.roundCounter++;
+        const metrics: Record<string, number> = {};
+        if (Number.isFinite(result.loss)) metrics.loss = result.loss;
+        if (Number.isFinite(result.accuracy)) metrics.accuracy = result.accuracy;
+        return { numExamples, metrics };
+      }
       let last: tf.History | undefined;
       for (let epoch = 0; epoch < cfg.epochs; epoch++) {
         // Shuffle ourselves (tfjs' fit shuffle uses Math.random): seeded in simulations.
         const order = permutation(total, this.options.seed === undefined ? undefined : this.options.seed * 1_000_003 + start.round * 1009 + epoch, this.platform);
-        const idx = tf.tensor1d(order.subarray(0, numExamples), 'int32');
-        const xs = tf.gather(data.x, idx);
-        const ys = tf.gather(data.y, idx);
+        const rows = order.subarray(0, numExamples);
+        const xs = permuteRows(data.x, rows);
+        const ys = permuteRows(data.y, rows);
         try {
           last = await model.fit(xs, ys, { epochs: 1, batchSize: cfg.batchSize, shuffle: false, verbose: 0 });
         } finally {
-          tf.dispose([idx, xs, ys]);
+          tf.dispose([xs, ys]);
         }
       }
       history = last!;

@@ -4,3 +4,5 @@ export type { FlockClientOptions, FlockClientEvents, RoundReport } from './clien
 export { defaultPlatform } from './platform.js';
 export type { ClientPlatform } from './platform.js';
 export type { LocalData, TensorData } from './data.js';
+export { fitProximal, PROXIMAL_LOSSES } from './fedprox.js';
+export type { FitProximalOptions, FitProximalResult } from './fedprox.js';

@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import type { ClientPlatform } from './platform.js';
 
 /**
@@ -37,4 +38,21 @@ export function permutation(n: number, seed: number | undefined, platform: Clien
     out[j] = t;
   }
   return out;
+}
+
+/**
+ * Rows of `t` (first axis) in the given order, as a new tensor. A typed-array copy: on the
+ * wasm backend this is ~100x faster than tf.gather for whole datasets.
+ */
+export function permuteRows(t: tf.Tensor, rows: Int32Array): tf.Tensor {
+  const n = t.shape[0]!;
+  const width = n === 0 ? 0 : t.size / n;
+  const src = t.dataSync() as Float32Array | Int32Array | Uint8Array;
+  const out = new (src.constructor as Float32ArrayConstructor)(rows.length * width);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    if (r < 0 || r >= n) throw new RangeError(`row ${r} is out of range [0, ${n})`);
+    out.set(src.subarray(r * width, (r + 1) * width), i * width);
+  }
+  return tf.tensor(out, [rows.length, ...t.shape.slice(1)], t.dtype);
 }

@@ -66,6 +66,10 @@ export interface RoundSummary {
   rejected: Array<{ clientId: string; code: string }>;
   numExamples: number;
   metrics: Record<string, number>;
+  /** Update payload bytes received during the round (accepted or not). */
+  bytesUp: number;
+  /** Model weight bytes served over HTTP during the round. */
+  bytesDown: number;
   reason?: ErrorEnvelope;
   startedAt: string;
   seconds: number;
@@ -126,6 +130,8 @@ export class Coordinator extends EventEmitter {
   private closed = false;
   private loopPromise: Promise<void> | undefined;
   private clientWaiters: Array<() => void> = [];
+  /** Bytes of update payloads received and model weights served, since start. */
+  readonly traffic = { up: 0, down: 0 };
   /** Deterministic aggregation order, for reproducible simulations (holds updates until the round ends). */
   deterministicOrder = false;
 
@@ -141,7 +147,8 @@ export class Coordinator extends EventEmitter {
     this.numParams = specSize(this.store.spec);
     this.http = createServer((req, res) => {
       try {
-        if (!handleHttp({ store: this.store, status: () => this.status(), rounds: () => this.history.slice(-100) }, req, res)) {
+        const ctx = { store: this.store, status: () => this.status(), rounds: () => this.history.slice(-100), onWeightsServed: (n: number) => (this.traffic.down += n) };
+        if (!handleHttp(ctx, req, res)) {
           // socket.io handles its own path; anything else is a 404.
           if (!req.url?.startsWith('/socket.io')) {
             res.writeHead(404, { 'content-type': 'application/json' });
@@ -354,6 +361,7 @@ export class Coordinator extends EventEmitter {
     if (!payload.success || args.length !== 2) {
       throw new FlockError('BAD_MESSAGE', `${EVENTS.roundUpdate} takes (meta, binary delta) and an ack; got ${args.length} arguments`);
     }
+    this.traffic.up += asBytes(payload.data).byteLength;
     const r = this.checkRound(clientId, meta.data.roundId, 'train');
     if (meta.data.modelVersion !== r.modelVersion) {
       this.settleRejected(r, clientId, new FlockError('MODEL_VERSION_MISMATCH', `update is for model version ${meta.data.modelVersion}; round ${r.round} trains version ${r.modelVersion}`));
@@ -444,6 +452,7 @@ export class Coordinator extends EventEmitter {
     const round = ++this.roundCounter;
     const roundId = `${round}-${randomBytes(6).toString('hex')}`;
     const startedAt = new Date();
+    const traffic0 = { ...this.traffic };
     const model = this.store.latest();
     const available = this.connectedClients;
     const size = cohortSize(available.length, { fraction: this.settings.fraction, min: this.settings.minClients, max: this.settings.maxClients });
@@ -542,6 +551,8 @@ export class Coordinator extends EventEmitter {
       rejected: r.rejected,
       numExamples: r.numExamples,
       metrics,
+      bytesUp: this.traffic.up - traffic0.up,
+      bytesDown: this.traffic.down - traffic0.down,
       ...(reason ? { reason } : {}),
       startedAt: startedAt.toISOString(),
       seconds: (Date.now() - startedAt.getTime()) / 1000,

@@ -6,6 +6,8 @@ import type { ModelStore, ModelVersion } from './model-store.js';
 /** Read-only HTTP API: model metadata and TensorFlow.js artifacts, cacheable per version. */
 export interface HttpApiContext {
   store: ModelStore;
+  /** Counts weight bytes served, for per-round traffic figures. */
+  onWeightsServed?(bytes: number): void;
   status(): Record<string, unknown>;
   rounds(): unknown[];
 }
@@ -87,6 +89,7 @@ export function handleHttp(ctx: HttpApiContext, req: IncomingMessage, res: Serve
     const bytes = encodeFloat32(v.weights);
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.byteLength, etag, 'cache-control': cache, 'x-flock-model-hash': v.hash });
     res.end(req.method === 'HEAD' ? undefined : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    if (req.method !== 'HEAD') ctx.onWeightsServed?.(bytes.byteLength);
   }
   return true;
 }

@@ -11,3 +11,39 @@ export { MemoryModelStore } from './model-store.js';
 export type { ModelStore, ModelVersion } from './model-store.js';
 export { cohortSize, selectCohort, selectionKey } from './selection.js';
 export type { CohortSpec } from './selection.js';
+export {
+  StrategyConfigError,
+  ServerOptimizerStrategy,
+  isStatefulStrategy,
+  serverOptimizerStateSchema,
+  FedAvgM,
+  FedAdam,
+  FedYogi,
+  FedAdagrad,
+  FedProx,
+  BufferedAggregator,
+  CoordinateMedianAggregator,
+  FedMedian,
+  TrimmedMeanAggregator,
+  FedTrimmedMean,
+  assertSecAggCompatible,
+  needsIndividualUpdates,
+  createStrategy,
+  parseStrategySpec,
+  describeStrategies,
+  STRATEGY_NAMES,
+  STRATEGY_PARAMETERS,
+} from './strategies/index.js';
+export type {
+  StrategyErrorCode,
+  StatefulStrategy,
+  ServerOptimizerState,
+  FedAvgMOptions,
+  AdaptiveOptions,
+  FedAdagradOptions,
+  FedProxOptions,
+  FedTrimmedMeanOptions,
+  StrategyName,
+  StrategySpec,
+  StrategyParameter,
+} from './strategies/index.js';

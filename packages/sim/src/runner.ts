@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Coordinator, type Logger } from '@flock/coordinator';
+import { Coordinator, createStrategy, type Logger, type RoundSummary } from '@flock/coordinator';
 import { FlockClient } from '@flock/client';
 import { createPresetModel, flatModelOf, selectBackend, type BackendPreference, type ModelPreset } from '@flock/model';
 import { loadFashionMnist } from './data/index.js';
@@ -23,6 +23,8 @@ export interface SimulationOptions {
   batchSize?: number;
   learningRate?: number;
   momentum?: number;
+  /** Strategy spec, e.g. `fedavg`, `fedadam:eta=0.01`, `fedprox:mu=0.01` (default fedavg). */
+  strategy?: string;
   /** Fraction of clients per round. */
   fraction?: number;
   roundTimeoutMs?: number;
@@ -50,6 +52,10 @@ export interface RoundRecord {
   accuracy: number;
   loss: number;
   participants: number;
+  /** Selected clients that did not deliver an accepted update. */
+  dropouts: number;
+  bytesUp: number;
+  bytesDown: number;
   seconds: number;
 }
 
@@ -63,6 +69,7 @@ export interface SimulationSummary {
   workers: number;
   clients: number;
   partition: string;
+  strategy: string;
   seed: number;
   model: ModelPreset;
   modelVersion: number;
@@ -89,6 +96,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   if (!Number.isInteger(options.rounds) || options.rounds < 1) throw new RangeError('rounds must be a positive integer');
   if (!Number.isSafeInteger(options.seed)) throw new RangeError('seed must be an integer');
   const spec = parsePartitionSpec(options.partition);
+  const strategy = createStrategy(options.strategy ?? 'fedavg');
   const backend = await selectBackend(options.backend ?? 'auto');
   const train = await loadFashionMnist({ dir: options.dataDir, split: 'train', limit: options.trainLimit });
   const test = await loadFashionMnist({ dir: options.dataDir, split: 'test', limit: options.testLimit });
@@ -109,6 +117,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       train: { epochs: options.epochs ?? 1, batchSize: options.batchSize ?? 32, learningRate: options.learningRate ?? 0.05, ...(options.momentum ? { momentum: options.momentum } : {}) },
       selectionSeed: options.seed,
     },
+    strategy,
     ...(options.logger ? { logger: options.logger } : {}),
   });
   coordinator.deterministicOrder = true;
@@ -126,13 +135,23 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   let pool: ClientWorkerPool | undefined;
   const history: RoundRecord[] = [];
   let evalChain = Promise.resolve();
-  coordinator.on('round', (r: { kind: string; status: string; round: number; modelVersion: number; reporters: string[]; seconds: number }) => {
+  coordinator.on('round', (r: RoundSummary) => {
     if (r.kind !== 'train' || r.status !== 'committed') return;
     const version = coordinator.store.get(r.modelVersion)!;
     evalChain = evalChain.then(() => {
       const { loss, accuracy } = evaluateWeights(initial, version.weights, testTensors.x, testTensors.y);
       coordinator.store.annotate(version.version, { test_accuracy: accuracy, test_loss: loss });
-      const rec: RoundRecord = { round: history.length + 1, modelVersion: version.version, accuracy, loss, participants: r.reporters.length, seconds: r.seconds };
+      const rec: RoundRecord = {
+        round: history.length + 1,
+        modelVersion: version.version,
+        accuracy,
+        loss,
+        participants: r.reporters.length,
+        dropouts: r.selected.length - r.reporters.length,
+        bytesUp: r.bytesUp,
+        bytesDown: r.bytesDown,
+        seconds: r.seconds,
+      };
       history.push(rec);
       options.onProgress?.({ type: 'round', round: rec.round, rounds: options.rounds, accuracy, loss, participants: rec.participants, seconds: r.seconds, status: r.status });
     });
@@ -173,6 +192,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     workers,
     clients: options.clients,
     partition: formatPartitionSpec(spec),
+    strategy: options.strategy ?? 'fedavg',
     seed: options.seed,
     model: options.model,
     modelVersion: latest.version,

@@ -6,7 +6,14 @@ type Suite = (opts: { quick?: boolean }) => AsyncGenerator<Record<string, unknow
 /** Benchmark suites; each yields one JSON object per configuration, machine included. */
 const SUITES: Record<string, () => Promise<Suite>> = {
   secagg: async () => (await import('../bench/secagg.js')).benchSecAgg,
-  train: async () => (await import('../bench/train.js')).benchTrain,
+  train: async () => {
+    const [{ benchTrain }, { benchSdkOverhead, benchSimWorkers }] = await Promise.all([import('../bench/train.js'), import('../bench/sdk-overhead.js')]);
+    return async function* (opts) {
+      yield* benchTrain(opts);
+      yield* benchSdkOverhead(opts);
+      yield* benchSimWorkers(opts);
+    };
+  },
 };
 
 export function benchCommand(): Command {

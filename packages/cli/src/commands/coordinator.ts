@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { z } from 'zod';
 import { badMessage } from '@flock/protocol';
 import { createPresetModel, flatModelFromArtifacts, flatModelOf, MODEL_PRESETS, selectBackend, type FlatModel, type ModelPreset } from '@flock/model';
-import { Coordinator, coordinatorSettingsSchema, type Logger } from '@flock/coordinator';
+import { Coordinator, coordinatorSettingsSchema, createStrategy, type Logger } from '@flock/coordinator';
 import { err, out, UsageError } from '../output.js';
 import { int, num } from '../parse.js';
 
@@ -36,6 +36,7 @@ const configFileSchema = coordinatorSettingsSchema.partial().extend({
   host: z.string().optional(),
   model: z.string().optional(),
   seed: z.number().int().optional(),
+  strategy: z.string().optional(),
 }).strict();
 
 /** JSON-lines logger on stderr (one object per line; pipe it anywhere). */
@@ -62,6 +63,7 @@ interface CoordinatorFlags {
   batchSize?: number;
   lr?: number;
   evaluateEvery?: number;
+  strategy?: string;
 }
 
 export function coordinatorCommand(): Command {
@@ -79,6 +81,7 @@ export function coordinatorCommand(): Command {
     .option('--epochs <n>', 'client local epochs', int(1, 1000))
     .option('--batch-size <n>', 'client batch size', int(1, 65536))
     .option('--lr <rate>', 'client learning rate', num(0, Infinity, true))
+    .option('--strategy <spec>', 'aggregation strategy, e.g. fedavg, fedadam:eta=0.01, fedprox:mu=0.01, median (see docs/how-to/strategies.md)')
     .option('--evaluate-every <n>', 'federated evaluation round after every N training rounds (0 = never)', int(0))
     .action(async (f: CoordinatorFlags) => {
       let file: z.infer<typeof configFileSchema> = {};
@@ -93,7 +96,13 @@ export function coordinatorCommand(): Command {
         if (!parsed.success) throw badMessage(`config file ${f.config}`, parsed.error);
         file = parsed.data;
       }
-      const { port: filePort, host: fileHost, model: fileModel, seed: fileSeed, ...fileSettings } = file;
+      const { port: filePort, host: fileHost, model: fileModel, seed: fileSeed, strategy: fileStrategy, ...fileSettings } = file;
+      let strategy;
+      try {
+        strategy = createStrategy(f.strategy ?? fileStrategy ?? 'fedavg');
+      } catch (e) {
+        throw new UsageError(`--strategy: ${(e as Error).message}`);
+      }
       const train = { ...coordinatorSettingsSchema.parse({}).train, ...fileSettings.train };
       if (f.epochs !== undefined) train.epochs = f.epochs;
       if (f.batchSize !== undefined) train.batchSize = f.batchSize;
@@ -109,7 +118,7 @@ export function coordinatorCommand(): Command {
       };
       const model = await loadInitialModel(f.model ?? fileModel ?? 'mlp', f.seed ?? fileSeed ?? 0);
       const logger = jsonLogger();
-      const coordinator = new Coordinator({ model, settings, logger });
+      const coordinator = new Coordinator({ model, settings, logger, strategy });
       const url = await coordinator.listen(f.port ?? filePort ?? 8080, f.host ?? fileHost ?? '127.0.0.1');
       // The first stdout line is machine-readable so scripts and tests can find the port.
       out(JSON.stringify({ event: 'listening', url, modelVersion: coordinator.store.latest().version, numParams: coordinator.numParams }));

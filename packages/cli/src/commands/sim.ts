@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
 import { BACKEND_PREFERENCES, MODEL_PRESETS, type BackendPreference, type ModelPreset } from '@flock/model';
 import { formatPartitionSummary, parsePartitionSpec, runSimulation, type SimulationOptions } from '@flock/sim';
+import { createStrategy } from '@flock/coordinator';
 import { err, out, UsageError } from '../output.js';
 import { int, num, oneOf } from '../parse.js';
 import { simulationProgress } from '../progress.js';
@@ -12,6 +13,7 @@ export interface SimFlags {
   partition: string;
   seed: number;
   model: ModelPreset;
+  strategy: string;
   data?: string;
   backend: BackendPreference;
   epochs: number;
@@ -36,6 +38,7 @@ export function addSimOptions(cmd: Command, defaults: Partial<SimFlags>): Comman
     .option('--seed <n>', 'seed for the split, sampling and initial model', int(0), defaults.seed ?? 1)
     .option('--model <preset>', `model preset: ${MODEL_PRESETS.join(', ')}`, oneOf(MODEL_PRESETS), defaults.model ?? 'mlp')
     .option('--data <dir>', 'Fashion-MNIST directory (default: $FLOCK_DATA, /usr/share/datasets/fashion-mnist, then the shipped subset)')
+    .option('--strategy <spec>', 'fedavg, fedavgm, fedadam, fedyogi, fedadagrad, fedprox, median, trimmed-mean; parameters as name:key=value,...', defaults.strategy ?? 'fedavg')
     .option('--backend <name>', `tfjs backend: ${BACKEND_PREFERENCES.join(', ')}`, oneOf(BACKEND_PREFERENCES), 'auto')
     .option('--epochs <n>', 'local epochs per round', int(1, 1000), defaults.epochs ?? 1)
     .option('--batch-size <n>', 'local batch size', int(1, 65536), defaults.batchSize ?? 32)
@@ -56,12 +59,18 @@ export function simOptionsFrom(f: SimFlags): SimulationOptions {
   } catch (e) {
     throw new UsageError(`--partition: ${(e as Error).message}`);
   }
+  try {
+    createStrategy(f.strategy);
+  } catch (e) {
+    throw new UsageError(`--strategy: ${(e as Error).message}`);
+  }
   return {
     clients: f.clients,
     rounds: f.rounds,
     partition: f.partition,
     seed: f.seed,
     model: f.model,
+    strategy: f.strategy,
     ...(f.data ? { dataDir: f.data } : {}),
     backend: f.backend,
     epochs: f.epochs,

@@ -1,0 +1,98 @@
+import * as tf from '@tensorflow/tfjs';
+import { Coordinator } from '@flock/coordinator';
+import { FlockClient } from '@flock/client';
+import { createPresetModel, flatModelOf, selectBackend, type BackendPreference } from '@flock/model';
+import { loadFashionMnist, runSimulation, toTensors } from '@flock/sim';
+import { machineInfo } from './machine.js';
+
+export interface SdkBenchOptions {
+  quick?: boolean;
+  backend?: BackendPreference;
+}
+
+/**
+ * The SDK's cost around training: one client's round (download, fit, delta, encode, upload,
+ * as timed by the SDK from round:start to the ack) versus a bare `model.fit` of the same
+ * model on the same data with the same settings, measured alternately in the same process.
+ */
+export async function* benchSdkOverhead(opts: SdkBenchOptions = {}): AsyncGenerator<Record<string, unknown>> {
+  const backend = await selectBackend(opts.backend ?? 'auto');
+  const n = opts.quick ? 1000 : 4000;
+  const rounds = opts.quick ? 3 : 6;
+  const train = await loadFashionMnist({ split: 'train', limit: n });
+  const data = toTensors(train.images, train.labels, undefined);
+  const config = { epochs: 1, batchSize: 32, learningRate: 0.05 };
+  const init = createPresetModel('mlp', { seed: 1 });
+  const coordinator = new Coordinator({ model: await flatModelOf(init), settings: { minClients: 1, rounds: rounds + 1, roundTimeoutMs: 600_000, train: config } });
+  init.dispose();
+  const url = await coordinator.listen();
+  const client = new FlockClient({ url, clientId: 'bench', model: () => createPresetModel('mlp'), data, seed: 1 });
+  const sdkSeconds: number[] = [];
+  const bareSeconds: number[] = [];
+  const bareFit = async (): Promise<void> => {
+    const model = createPresetModel('mlp');
+    model.compile({ optimizer: tf.train.sgd(config.learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+    const t0 = performance.now();
+    await model.fit(data.x, data.y, { epochs: config.epochs, batchSize: config.batchSize, shuffle: true, verbose: 0 });
+    bareSeconds.push((performance.now() - t0) / 1000);
+    model.optimizer?.dispose();
+    model.dispose();
+  };
+  // Bare fits before and after the SDK rounds, never at the same time.
+  for (let i = 0; i < Math.ceil((rounds + 1) / 2); i++) await bareFit();
+  client.on('round:report', (r) => sdkSeconds.push(r.seconds));
+  await client.start();
+  coordinator.start();
+  await coordinator.whenDone();
+  await client.stop();
+  await coordinator.close();
+  for (let i = 0; i < Math.ceil((rounds + 1) / 2); i++) await bareFit();
+  tf.dispose([data.x, data.y]);
+  // The first SDK round and the first bare fit are warm-ups (kernel compilation, caches).
+  const median = (a: number[]): number => {
+    const s = a.slice(1).sort((x, y) => x - y);
+    return s[Math.floor(s.length / 2)]!;
+  };
+  const sdk = median(sdkSeconds);
+  const bare = median(bareSeconds);
+  yield {
+    bench: 'sdk-overhead',
+    model: 'mlp',
+    backend: backend.name,
+    examples: n,
+    rounds,
+    sdkRoundSeconds: sdk,
+    bareFitSeconds: bare,
+    overheadRatio: (sdk - bare) / bare,
+    baseline: 'bare model.fit on the same data in the same process, run before and after the SDK rounds (medians)',
+    machine: machineInfo(),
+  };
+}
+
+/** A 10-client simulation's training throughput with the clients on 1 and on 2 worker threads. */
+export async function* benchSimWorkers(opts: SdkBenchOptions = {}): AsyncGenerator<Record<string, unknown>> {
+  const results: Record<number, number> = {};
+  for (const workers of [1, 2]) {
+    const rounds = opts.quick ? 2 : 4;
+    const { history, summary } = await runSimulation({ clients: 10, rounds, partition: 'iid', seed: 1, model: 'mlp', workers, backend: opts.backend ?? 'auto' });
+    // Skip round 1 (worker start-up, kernel warm-up); samples per round = all training examples.
+    const steady = history.slice(1);
+    const examples = 8000;
+    const seconds = steady.reduce((a, r) => a + r.seconds, 0);
+    const samplesPerSecond = (examples * steady.length) / seconds;
+    results[workers] = samplesPerSecond;
+    yield {
+      bench: 'sim-workers',
+      model: 'mlp',
+      backend: summary.backend,
+      clients: 10,
+      workers,
+      roundsMeasured: steady.length,
+      samplesPerSecond,
+      ...(workers > 1 ? { speedupVsOneWorker: samplesPerSecond / results[1]! } : {}),
+      modelHash: summary.modelHash,
+      baseline: 'the same simulation with --workers 1, same run',
+      machine: machineInfo(),
+    };
+  }
+}

@@ -1,0 +1,23 @@
+// The strategy library: server optimizers, FedProx, robust aggregators, and the spec parser.
+export { StrategyConfigError } from './errors.js';
+export type { StrategyErrorCode } from './errors.js';
+export { ServerOptimizerStrategy, isStatefulStrategy } from './server-optimizer.js';
+export type { StatefulStrategy } from './server-optimizer.js';
+export { serverOptimizerStateSchema } from './state.js';
+export type { ServerOptimizerState } from './state.js';
+export { FedAvgM } from './fedavgm.js';
+export type { FedAvgMOptions } from './fedavgm.js';
+export { FedAdam } from './fedadam.js';
+export type { AdaptiveOptions, AdaptiveDefaults } from './fedadam.js';
+export { FedYogi } from './fedyogi.js';
+export { FedAdagrad } from './fedadagrad.js';
+export type { FedAdagradOptions } from './fedadagrad.js';
+export { FedProx } from './fedprox.js';
+export type { FedProxOptions } from './fedprox.js';
+export { BufferedAggregator } from './buffered-aggregator.js';
+export { CoordinateMedianAggregator, FedMedian, medianOfSorted } from './median.js';
+export { TrimmedMeanAggregator, FedTrimmedMean, trimmedMeanOfSorted, trimCount } from './trimmed-mean.js';
+export type { FedTrimmedMeanOptions } from './trimmed-mean.js';
+export { assertSecAggCompatible, needsIndividualUpdates } from './secagg.js';
+export { createStrategy, parseStrategySpec, describeStrategies, STRATEGY_NAMES, STRATEGY_PARAMETERS } from './create.js';
+export type { StrategyName, StrategySpec, StrategyParameter } from './create.js';
