@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 
 /** Model presets shared by the demo, simulations and benchmarks. */
-export type ModelPreset = 'mlp' | 'cnn';
-export const MODEL_PRESETS: readonly ModelPreset[] = ['mlp', 'cnn'];
+export type ModelPreset = 'mlp' | 'cnn' | 'logreg';
+export const MODEL_PRESETS: readonly ModelPreset[] = ['mlp', 'cnn', 'logreg'];
 
 export interface PresetOptions {
   /** Number of classes of the output layer (default 10). */
@@ -15,6 +15,8 @@ export interface PresetOptions {
  * Builds an uncompiled preset model for 28x28x1 images.
  * - `mlp`: the FedAvg paper's 2NN (784-200-200-10, ReLU).
  * - `cnn`: the FedAvg paper's CNN (conv5x5x32, maxpool, conv5x5x64, maxpool, dense 512, dense 10).
+ * - `logreg`: multinomial logistic regression (7,850 parameters): small enough for very
+ *   large simulations and to learn under strong differential-privacy noise.
  */
 export function createPresetModel(preset: ModelPreset, options: PresetOptions = {}): tf.LayersModel {
   if (typeof preset !== 'string') throw new TypeError('preset must be a string');
@@ -44,6 +46,14 @@ export function createPresetModel(preset: ModelPreset, options: PresetOptions = 
           tf.layers.flatten({ name: 'flatten' }),
           tf.layers.dense({ units: 512, activation: 'relu', kernelInitializer: init(3), name: 'dense1' }),
           tf.layers.dense({ units: numClasses, activation: 'softmax', kernelInitializer: init(4), name: 'logits' }),
+        ],
+      });
+    case 'logreg':
+      return tf.sequential({
+        name: 'logreg',
+        layers: [
+          tf.layers.flatten({ inputShape: [28, 28, 1], name: 'flatten' }),
+          tf.layers.dense({ units: numClasses, activation: 'softmax', kernelInitializer: init(1), name: 'logits' }),
         ],
       });
     default:

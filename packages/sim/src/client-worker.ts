@@ -33,7 +33,8 @@ async function main(): Promise<void> {
   const parts = partition(train.labels, init.numClients, init.partition, init.seed);
   const tensors = init.indices.map((i) => toTensors(train.images, train.labels, parts[i]!));
   const clients = init.indices.map(
-    (i, k) => new FlockClient({ url: init.url, clientId: clientIdOf(i), model: () => createPresetModel(init.model), data: tensors[k]!, seed: clientSeedOf(init.seed, i) }),
+    (i, k) =>
+      new FlockClient({ url: init.url, clientId: clientIdOf(i), model: () => createPresetModel(init.model), data: tensors[k]!, seed: clientSeedOf(init.seed, i), reuseModel: init.numClients <= 64 }),
   );
   await Promise.all(clients.map((c) => c.start()));
   port.postMessage({ type: 'ready', backend: backend.name } satisfies ClientWorkerMessage);

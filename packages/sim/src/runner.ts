@@ -76,6 +76,8 @@ export interface SimulationSummary {
   modelHash: string;
   dataSource: string;
   url: string;
+  /** Peak resident set size of this process, MiB (worker threads included; separate processes not). */
+  peakRssMiB: number;
 }
 
 export interface SimulationResult {
@@ -130,7 +132,16 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   // With worker threads, each thread loads the data and rebuilds the same split itself.
   const clientTensors = workers > 1 ? [] : parts.map((idx) => toTensors(train.images, train.labels, idx));
   const clients = clientTensors.map(
-    (data, i) => new FlockClient({ url, clientId: clientIdOf(i), model: () => createPresetModel(options.model), data, seed: clientSeedOf(options.seed, i) }),
+    (data, i) =>
+      new FlockClient({
+        url,
+        clientId: clientIdOf(i),
+        model: () => createPresetModel(options.model),
+        data,
+        seed: clientSeedOf(options.seed, i),
+        // Many virtual clients: hold data only, build the model when selected.
+        reuseModel: options.clients <= 64,
+      }),
   );
   let pool: ClientWorkerPool | undefined;
   const history: RoundRecord[] = [];
@@ -199,6 +210,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     modelHash: latest.hash,
     dataSource: train.description,
     url,
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
   };
   return { summary, history, ...(options.keepServing ? { coordinator } : {}) };
 }
