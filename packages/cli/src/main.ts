@@ -6,6 +6,7 @@ import { coordinatorCommand } from './commands/coordinator.js';
 import { clientCommand } from './commands/client.js';
 import { benchCommand } from './commands/bench.js';
 import { privacyCommand } from './commands/privacy.js';
+import { compareCommand } from './commands/compare.js';
 
 export function buildProgram(): Command {
   const program = new Command('flock')
@@ -13,7 +14,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const c of [demoCommand(), simCommand(), coordinatorCommand(), clientCommand(), benchCommand(), privacyCommand()]) {
+  for (const c of [demoCommand(), simCommand(), compareCommand(), coordinatorCommand(), clientCommand(), benchCommand(), privacyCommand()]) {
     program.addCommand(c.exitOverride().showHelpAfterError('(run with --help for usage)'));
   }
   for (const c of program.commands) for (const sub of c.commands) sub.exitOverride();

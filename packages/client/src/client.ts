@@ -18,7 +18,13 @@ import {
   type RoundStart,
   type UpdateMeta,
   type Welcome,
+  SECAGG_EVENTS,
+  secAggUnmaskRequestSchema,
+  unpackRoster,
+  unpackShares,
 } from '@flock/protocol';
+import { generateIdentityKeyPair, webPlatform, type IdentityKeyPair, type PlatformCrypto } from '@flock/privacy';
+import { SecureSession, type DropStage } from './secure-session.js';
 import { getFlatWeights, setFlatWeights, subtract, weightSpecOf } from '@flock/model';
 import { TypedEmitter } from './emitter.js';
 import { defaultPlatform, type ClientPlatform } from './platform.js';
@@ -49,6 +55,12 @@ export interface FlockClientOptions {
   /** Seeds local shuffling for reproducible simulations; default: crypto randomness. */
   seed?: number;
   platform?: ClientPlatform;
+  /** Long-term Ed25519 identity (signs the per-round secure-aggregation keys); default: a fresh one. */
+  identity?: IdentityKeyPair;
+  /** Crypto for secure aggregation; default WebCrypto. In Node pass nodePlatform from '@flock/privacy/node' (faster). */
+  crypto?: PlatformCrypto;
+  /** Fault injection for simulations: the stage before which this client goes silent in a round. */
+  faults?: { dropBefore?(round: number): DropStage | undefined };
   /** Extra socket.io-client options (transports, reconnection delays, TLS `ca`...). */
   socket?: Partial<ManagerOptions & SocketOptions>;
 }
@@ -72,6 +84,8 @@ export interface FlockClientEvents extends Record<string, unknown> {
   'round:start': RoundStart;
   'round:report': RoundReport;
   'round:end': RoundEnd;
+  /** The training delta this client is about to send (masked, under secure aggregation), for audits and tests. */
+  update: { round: number; delta: Float32Array; numExamples: number };
   error: FlockError;
   connect: undefined;
   disconnect: string;
@@ -95,6 +109,10 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
   private cached: { version: number; hash: string; weights: Float32Array } | undefined;
   private topology: Record<string, unknown> | undefined;
   private kept: tf.LayersModel | undefined;
+  private secure: SecureSession | undefined;
+  /** Set by stop(): acks cut short by our own disconnect are not errors. */
+  private stopping = false;
+  private identity: IdentityKeyPair | undefined;
   private queue: Promise<void> = Promise.resolve();
   private roundCounter = 0;
 
@@ -155,9 +173,28 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
       // Rounds are handled one at a time; a start that waited past its time is skipped.
       this.queue = this.queue.then(() => this.handleRound(start, receivedAt)).catch((err: unknown) => this.emit('error', toFlockError(err)));
     });
+    // Secure-aggregation stages run alongside training, outside the round queue.
+    const route = <T extends { session: string; round: number }>(parse: (raw: unknown) => T, handle: (s: SecureSession, m: T) => void | Promise<void>) => (raw: unknown) => {
+      let msg: T;
+      try {
+        msg = parse(raw);
+      } catch {
+        this.emit('error', new FlockError('BAD_MESSAGE', 'invalid secure-aggregation message from coordinator'));
+        return;
+      }
+      const s = this.secure;
+      if (!s || s.session !== msg.session || s.round !== msg.round) return; // stale or replayed: ignore
+      Promise.resolve(handle(s, msg)).catch((err: unknown) => s.fail(err));
+    };
+    socket.on(SECAGG_EVENTS.roster, route(unpackRoster, (s, m) => s.onRoster(m)));
+    socket.on(SECAGG_EVENTS.shareDelivery, route((raw) => unpackShares('share-delivery', raw), (s, m) => s.onDelivery(m)));
+    socket.on(SECAGG_EVENTS.unmaskRequest, route((raw) => secAggUnmaskRequestSchema.parse(raw), (s, m) => s.onUnmaskRequest(m)));
     socket.on(EVENTS.roundEnd, (raw: unknown) => {
       const parsed = roundEndSchema.safeParse(raw);
-      if (parsed.success) this.emit('round:end', parsed.data);
+      if (parsed.success) {
+        if (this.secure && this.secure.round === parsed.data.round) this.secure.stop();
+        this.emit('round:end', parsed.data);
+      }
     });
     return new Promise<Welcome>((resolve, reject) => {
       const onWelcome = (raw: unknown): void => {
@@ -186,6 +223,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
 
   /** Disconnects and waits for a round in progress to finish its local work. */
   async stop(): Promise<void> {
+    this.stopping = true;
     this.socket?.disconnect();
     this.socket = undefined;
     await this.queue.catch(() => undefined);
@@ -209,6 +247,14 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
         await socket.timeout(10_000).emitWithAck(EVENTS.roundDecline, { roundId: start.roundId, reason: 'FedProx (proximalMu > 0) needs tensor data; this client trains from a tf.data dataset' });
         return;
       }
+      const dropBefore = this.options.faults?.dropBefore?.(start.round);
+      let session: SecureSession | undefined;
+      if (start.kind === 'train' && start.secagg) {
+        this.identity ??= this.options.identity ?? generateIdentityKeyPair(this.options.crypto ?? webPlatform);
+        session = new SecureSession(socket, start, start.secagg, this.clientId, this.identity, this.options.crypto ?? webPlatform, dropBefore);
+        this.secure = session;
+        session.begin().catch((err: unknown) => session!.fail(err));
+      }
       const global = await this.fetchGlobal(start);
       const reuse = this.options.reuseModel !== false;
       const model = reuse ? (this.kept ??= await this.buildModel()) : await this.buildModel();
@@ -221,8 +267,17 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
           const meta: UpdateMeta = { roundId: start.roundId, modelVersion: start.modelVersion, numExamples, metrics };
           report.numExamples = numExamples;
           report.metrics = metrics;
-          const remaining = Math.max(1000, start.timeoutMs - (this.platform.now() - receivedAt));
-          await this.send(socket, remaining, EVENTS.roundUpdate, meta, encodeFloat32(delta));
+          this.emit('update', { round: start.round, delta, numExamples });
+          if (session) {
+            // Only the masked sum reaches the coordinator; it acknowledges each stage.
+            await session.submit(delta, numExamples);
+            await session.done;
+          } else if (dropBefore === 'masked-input' || dropBefore === 'advertise-keys' || dropBefore === 'share-keys') {
+            return; // simulated dropout: silent for this round
+          } else {
+            const remaining = Math.max(1000, start.timeoutMs - (this.platform.now() - receivedAt));
+            await this.send(socket, remaining, EVENTS.roundUpdate, meta, encodeFloat32(delta));
+          }
         } else {
           const data = this.options.evalData ?? this.options.data;
           const { numExamples, loss, accuracy } = await this.evaluate(model, data);
@@ -238,8 +293,9 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
       }
     } catch (err) {
       report.error = toFlockError(err);
-      this.emit('error', report.error);
+      if (!this.stopping) this.emit('error', report.error);
     } finally {
+      if (this.secure?.round === start.round) this.secure = undefined;
       report.seconds = (this.platform.now() - t0) / 1000;
       this.emit('round:report', report);
     }

@@ -24,6 +24,7 @@ import {
   type RoundStart,
   type TrainConfig,
   type Welcome,
+  SECAGG_EVENTS,
 } from '@flock/protocol';
 import type { FlatModel } from '@flock/model';
 import { coordinatorSettingsSchema, type CoordinatorSettings, type CoordinatorSettingsInput } from './options.js';
@@ -31,7 +32,10 @@ import { FedAvg, type FitContext, type Strategy } from './strategy.js';
 import { MemoryModelStore, type ModelStore } from './model-store.js';
 import { cohortSize, selectCohort, selectionKey } from './selection.js';
 import { handleHttp } from './http-api.js';
-import type { UpdateAggregator } from './aggregator.js';
+import type { AggregateResult, UpdateAggregator } from './aggregator.js';
+import { SecureCollector } from './secure-collector.js';
+import { assertSecAggCompatible } from './strategies/index.js';
+import { nodePlatform } from '@flock/privacy/node';
 
 /** Minimal logger interface (pino, console or a test spy all fit). */
 export interface Logger {
@@ -92,6 +96,8 @@ interface ActiveRound {
   held: Map<string, { delta: Float32Array; weight: number }>;
   metricSums: Map<string, number>;
   numExamples: number;
+  /** Present when the round aggregates securely. */
+  secure: SecureCollector | undefined;
   /** The round:start message, re-sent to a cohort member that reconnects mid-round. */
   start: RoundStart | undefined;
   finish: () => void;
@@ -130,6 +136,8 @@ export class Coordinator extends EventEmitter {
   private closed = false;
   private loopPromise: Promise<void> | undefined;
   private clientWaiters: Array<() => void> = [];
+  /** Bound into every secure-aggregation message: a new value per coordinator run. */
+  private readonly session: string;
   /** Bytes of update payloads received and model weights served, since start. */
   readonly traffic = { up: 0, down: 0 };
   /** Deterministic aggregation order, for reproducible simulations (holds updates until the round ends). */
@@ -145,6 +153,14 @@ export class Coordinator extends EventEmitter {
     this.strategy = options.strategy ?? new FedAvg();
     this.store = new MemoryModelStore(options.model.topology, options.model.spec, options.model.weights, this.settings.keepVersions);
     this.numParams = specSize(this.store.spec);
+    if (this.settings.secureAggregation.enabled) {
+      try {
+        assertSecAggCompatible(this.strategy);
+      } catch (err) {
+        throw new FlockError('SECAGG_UNAVAILABLE', (err as Error).message, { strategy: this.strategy.name });
+      }
+    }
+    this.session = `${this.settings.federationId}:${randomBytes(8).toString('hex')}`;
     this.http = createServer((req, res) => {
       try {
         const ctx = { store: this.store, status: () => this.status(), rounds: () => this.history.slice(-100), onWeightsServed: (n: number) => (this.traffic.down += n) };
@@ -221,6 +237,7 @@ export class Coordinator extends EventEmitter {
     this.closed = true;
     this.running = false;
     this.active?.finish();
+    this.active?.secure?.cancel();
     for (const w of this.clientWaiters) w();
     this.clientWaiters = [];
     await this.loopPromise;
@@ -289,14 +306,18 @@ export class Coordinator extends EventEmitter {
         if (ack) ack(a);
         else if (!a.ok) socket.emit(EVENTS.error, a.error);
       };
-      try {
-        const result = this.dispatch(clientId, event, args);
-        reply(result);
-      } catch (err) {
+      const fail = (err: unknown): void => {
         const fe = err instanceof FlockError ? err : new FlockError('INTERNAL');
         if (!(err instanceof FlockError)) this.logger.error({ err, clientId, event }, 'handler failed');
         this.emit('rejected', { clientId, code: fe.code, event });
         reply({ ok: false, error: fe.toEnvelope() });
+      };
+      try {
+        const result = this.dispatch(clientId, event, args);
+        if (result instanceof Promise) result.then(reply, fail);
+        else reply(result);
+      } catch (err) {
+        fail(err);
       }
     });
     const latest = this.store.latest();
@@ -319,7 +340,14 @@ export class Coordinator extends EventEmitter {
     for (const w of waiters) w();
   }
 
-  private dispatch(clientId: string, event: string, args: unknown[]): Ack {
+  private dispatch(clientId: string, event: string, args: unknown[]): Ack | Promise<Ack> {
+    if (event.startsWith('secagg:')) {
+      const r = this.active;
+      if (!r?.secure || !r.cohort.has(clientId)) {
+        throw new FlockError('ROUND_NOT_ACTIVE', 'no secure-aggregation round is active for this client');
+      }
+      return r.secure.handle(clientId, event, args);
+    }
     switch (event) {
       case EVENTS.roundUpdate:
         return this.onUpdate(clientId, args);
@@ -363,6 +391,7 @@ export class Coordinator extends EventEmitter {
     }
     this.traffic.up += asBytes(payload.data).byteLength;
     const r = this.checkRound(clientId, meta.data.roundId, 'train');
+    if (r.secure) throw new FlockError('BAD_MESSAGE', `round ${r.round} aggregates securely: send the secagg stage messages, not ${EVENTS.roundUpdate}`);
     if (meta.data.modelVersion !== r.modelVersion) {
       this.settleRejected(r, clientId, new FlockError('MODEL_VERSION_MISMATCH', `update is for model version ${meta.data.modelVersion}; round ${r.round} trains version ${r.modelVersion}`));
     }
@@ -477,9 +506,26 @@ export class Coordinator extends EventEmitter {
       held: new Map(),
       metricSums: new Map(),
       numExamples: 0,
+      secure: undefined,
       start: undefined,
       finish,
     };
+    let secureError: FlockError | undefined;
+    if (kind === 'train' && this.settings.secureAggregation.enabled) {
+      try {
+        r.secure = new SecureCollector({
+          session: this.session,
+          round,
+          cohort,
+          numParams: this.numParams,
+          settings: this.settings.secureAggregation,
+          platform: nodePlatform,
+          send: (id, event, payload) => this.clients.get(id)?.emit(event, payload),
+        });
+      } catch (err) {
+        secureError = err instanceof FlockError ? err : new FlockError('SECAGG_UNAVAILABLE', (err as Error).message);
+      }
+    }
     this.active = r;
     const start: RoundStart = {
       roundId,
@@ -491,14 +537,32 @@ export class Coordinator extends EventEmitter {
       deadline,
       timeoutMs: this.settings.roundTimeoutMs,
       config,
+      ...(r.secure ? { secagg: r.secure.config } : {}),
     };
     r.start = start;
     this.logger.info({ round, kind, cohort: cohort.length, modelVersion: model.version }, 'round started');
-    for (const id of cohort) this.clients.get(id)?.emit(EVENTS.roundStart, start);
-    const timer = setTimeout(finish, this.settings.roundTimeoutMs);
-    await finished;
-    clearTimeout(timer);
+    let secureResult: (AggregateResult & { survivors: string[] }) | undefined;
+    if (!secureError) for (const id of cohort) this.clients.get(id)?.emit(EVENTS.roundStart, start);
+    if (secureError) {
+      // Nothing to collect: the round cannot run securely.
+    } else if (r.secure) {
+      try {
+        secureResult = await r.secure.run(deadline);
+        for (const id of secureResult.survivors) {
+          r.reporters.push(id);
+          r.settled.add(id);
+        }
+        r.numExamples = secureResult.totalWeight;
+      } catch (err) {
+        secureError = err instanceof FlockError ? err : new FlockError('INTERNAL', (err as Error).message);
+      }
+    } else {
+      const timer = setTimeout(finish, this.settings.roundTimeoutMs);
+      await finished;
+      clearTimeout(timer);
+    }
     r.collecting = false;
+    if (r.secure) this.traffic.up += r.secure.bytesUp;
 
     const metrics: Record<string, number> = {};
     if (r.numExamples > 0) {
@@ -510,6 +574,9 @@ export class Coordinator extends EventEmitter {
     if (this.closed) {
       status = 'abandoned';
       reason = new FlockError('ROUND_ABANDONED', 'the coordinator is shutting down', { reason: 'shutdown' }).toEnvelope();
+    } else if (secureError) {
+      status = 'abandoned';
+      reason = secureError.toEnvelope();
     } else if (r.reporters.length < this.settings.minClients) {
       status = 'abandoned';
       reason = new FlockError('TOO_FEW_REPORTS', `${r.reporters.length} of ${cohort.length} selected clients reported; the round needs ${this.settings.minClients}`, {
@@ -525,7 +592,7 @@ export class Coordinator extends EventEmitter {
         }
         r.held.clear();
       }
-      const aggregate = r.aggregator!.result();
+      const aggregate = secureResult ?? r.aggregator!.result();
       const next = this.strategy.aggregateFit(model.weights, aggregate, ctx);
       version = this.store.commit(next, round, { ...metrics, clients: r.reporters.length, examples: r.numExamples });
       status = 'committed';

@@ -24,6 +24,26 @@ export const coordinatorSettingsSchema = z.object({
   selectionSeed: z.number().int().optional(),
   /** Largest socket.io message accepted, in bytes; default: the model's size + 1 MiB. */
   maxHttpBufferSize: z.number().int().positive().optional(),
+  /**
+   * Secure aggregation (SecAgg+): the coordinator only ever sees the sum of the cohort's
+   * masked, quantized updates. Needs cohorts of at least 3 and a strategy that works on
+   * aggregates (not median / trimmed mean).
+   */
+  secureAggregation: z
+    .object({
+      enabled: z.boolean().default(false),
+      /** Neighbourhood size (graph degree); default: the full graph for cohorts up to 256. */
+      k: z.number().int().min(2).max(255).optional(),
+      /** Shamir threshold; default ceil(2k/3). */
+      t: z.number().int().min(2).max(255).optional(),
+      /** Per-coordinate clip of each weighted delta before quantization. */
+      clip: z.number().positive().finite().default(1),
+      /** Cap on the example-count weight of one update. */
+      weightCap: z.number().int().positive().max(2 ** 20).default(10_000),
+      /** Deadline of each key stage (advertise, share keys, unmask), ms. */
+      stageTimeoutMs: z.number().int().positive().default(30_000),
+    })
+    .default({ enabled: false, clip: 1, weightCap: 10_000, stageTimeoutMs: 30_000 }),
   /** How many model versions stay downloadable. */
   keepVersions: z.number().int().positive().default(1000),
 });

@@ -2,3 +2,4 @@
 // in its own barrel (dp/index.ts, secagg/index.ts, crypto/index.ts).
 export * from './dp/index.js';
 export * from './secagg/index.js';
+export * from './crypto/index.js';

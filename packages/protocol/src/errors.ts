@@ -22,6 +22,9 @@ export const ERROR_CODES = {
   MODEL_NOT_FOUND: 'No model with that version exists. GET /v1/models/latest for the current version.',
   ROUND_ABANDONED: 'The round ended without a new model (details.reason says why); the model is unchanged.',
   TOO_FEW_REPORTS: 'Fewer clients reported than minClients before the deadline; the round was abandoned.',
+  SECAGG_REJECTED: 'A secure-aggregation stage message was refused (details.reason: replay, wrong stage, bad signature...). The client drops out of this round.',
+  SECAGG_ABORTED: 'Too many clients dropped out during secure aggregation; the round was abandoned and nothing was revealed.',
+  SECAGG_UNAVAILABLE: 'Secure aggregation cannot run with this setup (cohort too small, or a strategy that needs individual updates). details say which.',
   RATE_LIMITED: 'Too many messages in a short time. Slow down and retry later.',
   INTERNAL: 'The coordinator hit an unexpected error; it was logged. Retry; report it if it persists.',
 } as const;

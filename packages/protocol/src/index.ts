@@ -37,3 +37,46 @@ export type {
   ModelInfo,
 } from './messages.js';
 export { specSize, canonicalSpec, encodeFloat32, decodeFloat32, asBytes, firstNonFinite, hashModel } from './tensor-codec.js';
+export {
+  SECAGG_MAX_NEIGHBOURS,
+  SECAGG_MAX_COHORT,
+  SECAGG_SHARE_CIPHERTEXT_BYTES,
+  SECAGG_SHARE_BYTES,
+  SECAGG_EVENTS,
+  secAggAdvertiseKeysSchema,
+  secAggRosterSchema,
+  secAggShareKeysSchema,
+  secAggShareDeliverySchema,
+  secAggMaskedInputSchema,
+  secAggUnmaskRequestSchema,
+  secAggUnmaskResponseSchema,
+  secAggConfigSchema,
+} from './secagg.js';
+export type {
+  SecAggAdvertiseKeys,
+  SecAggRoster,
+  SecAggShareKeys,
+  SecAggShareDelivery,
+  SecAggMaskedInput,
+  SecAggUnmaskRequest,
+  SecAggUnmaskResponse,
+  SecAggConfig,
+} from './secagg.js';
+export {
+  SECAGG_KEY_RECORD_BYTES,
+  wireAdvertiseSchema,
+  wireRosterSchema,
+  wireSharesSchema,
+  wireMaskedInputSchema,
+  wireUnmaskSchema,
+  packAdvertise,
+  unpackAdvertise,
+  packRoster,
+  unpackRoster,
+  packShares,
+  unpackShares,
+  packMaskedInput,
+  unpackMaskedInput,
+  packUnmask,
+  unpackUnmask,
+} from './secagg-wire.js';

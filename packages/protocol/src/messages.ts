@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { errorEnvelopeSchema } from './errors.js';
+import { secAggConfigSchema } from './secagg.js';
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (SHA-256)');
 const finite = z.number().finite();
@@ -71,6 +72,8 @@ export const roundStartSchema = z.object({
   /** Milliseconds the client has from receipt (clock-skew-free form of the deadline). */
   timeoutMs: posInt,
   config: trainConfigSchema,
+  /** Present when the round aggregates securely (SecAgg+, protocol/secagg.md): no round:update, the stages instead. */
+  secagg: secAggConfigSchema.optional(),
 });
 export type RoundStart = z.infer<typeof roundStartSchema>;
 

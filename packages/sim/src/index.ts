@@ -14,3 +14,5 @@ export {
 export type { FashionMnistData, CsvData } from './data/index.js';
 export { partition, parsePartitionSpec, formatPartitionSpec, partitionSummary, formatPartitionSummary, PARTITION_FORMS } from './partition/index.js';
 export type { PartitionSpec, PartitionSummary } from './partition/index.js';
+// Experiments as files: config files, run directories, metrics, plots, compare (explicit list in experiment/index.ts).
+export * from './experiment/index.js';

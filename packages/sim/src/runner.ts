@@ -44,7 +44,20 @@ export interface SimulationOptions {
 
 export type SimulationEvent =
   | { type: 'setup'; backend: string; dataSource: string; trainExamples: number; testExamples: number; partition: PartitionSummary; url: string }
-  | { type: 'round'; round: number; rounds: number; accuracy: number; loss: number; participants: number; seconds: number; status: string };
+  | {
+      type: 'round';
+      round: number;
+      rounds: number;
+      modelVersion: number;
+      accuracy: number;
+      loss: number;
+      participants: number;
+      dropouts: number;
+      bytesUp: number;
+      bytesDown: number;
+      seconds: number;
+      status: string;
+    };
 
 export interface RoundRecord {
   round: number;
@@ -164,7 +177,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         seconds: r.seconds,
       };
       history.push(rec);
-      options.onProgress?.({ type: 'round', round: rec.round, rounds: options.rounds, accuracy, loss, participants: rec.participants, seconds: r.seconds, status: r.status });
+      options.onProgress?.({ type: 'round', ...rec, rounds: options.rounds, status: r.status });
     });
   });
   try {

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
 import { BACKEND_PREFERENCES, MODEL_PRESETS, type BackendPreference, type ModelPreset } from '@flock/model';
-import { formatPartitionSummary, parsePartitionSpec, runSimulation, type SimulationOptions } from '@flock/sim';
+import { explicitFlagNames, formatPartitionSummary, loadSimConfig, mergeConfig, parsePartitionSpec, RunDirError, RunRecorder, runSimulation, SimConfigError, type SimulationOptions } from '@flock/sim';
 import { createStrategy } from '@flock/coordinator';
 import { err, out, UsageError } from '../output.js';
 import { int, num, oneOf } from '../parse.js';
@@ -86,19 +86,54 @@ export function simOptionsFrom(f: SimFlags): SimulationOptions {
 }
 
 export function simCommand(): Command {
-  return addSimOptions(new Command('sim').description('simulate a federation: one coordinator and N clients over socket.io on loopback'), {}).action(async (f: SimFlags) => {
-    const progress = simulationProgress(f.rounds, f.quiet === true);
+  const cmd = addSimOptions(new Command('sim').description('simulate a federation: one coordinator and N clients over socket.io on loopback'), {})
+    .option('--config <file>', 'read settings from a JSON file (keys: camelCase flag names); flags typed here win')
+    .option('--out [dir]', 'record the run (config, metrics.jsonl, summary, plots) in DIR; without DIR in runs/<time>-sim-s<seed>');
+  return cmd.action(async (cliFlags: SimFlags & { config?: string; out?: string | true }, command: Command) => {
+    let f = cliFlags;
+    if (cliFlags.config !== undefined) {
+      try {
+        f = mergeConfig(await loadSimConfig(cliFlags.config), cliFlags, explicitFlagNames(command));
+      } catch (e) {
+        if (e instanceof SimConfigError) throw new UsageError(e.message);
+        throw e;
+      }
+    }
     const opts = simOptionsFrom(f);
-    const result = await runSimulation({
-      ...opts,
-      onProgress: (e) => {
-        if (e.type === 'setup' && !f.quiet && !f.json) err(formatPartitionSummary(e.partition));
-        progress.onProgress(e);
-      },
-    });
+    let recorder: RunRecorder | undefined;
+    if (f.out !== undefined) {
+      try {
+        recorder = await RunRecorder.create(f.out, { label: `sim-s${f.seed}` });
+      } catch (e) {
+        if (e instanceof RunDirError) throw new UsageError(e.message);
+        throw e;
+      }
+      recorder.writeConfig(f);
+    }
+    const progress = simulationProgress(f.rounds, f.quiet === true);
+    let result;
+    try {
+      result = await runSimulation({
+        ...opts,
+        onProgress: (e) => {
+          if (e.type === 'setup' && !f.quiet && !f.json) err(formatPartitionSummary(e.partition));
+          recorder?.onProgress(e);
+          progress.onProgress(e);
+        },
+      });
+    } catch (e) {
+      progress.stop();
+      await recorder?.fail(e);
+      throw e;
+    }
     progress.stop();
     const s = result.summary;
-    if (f.json) out(JSON.stringify(s));
-    else out(`accuracy ${s.accuracy.toFixed(4)} after ${s.rounds} rounds (${s.wallSeconds}s, backend ${s.backend}); model v${s.modelVersion} ${s.modelHash.slice(0, 12)}`);
+    const recorded = await recorder?.finish(s);
+    for (const w of recorded?.warnings ?? []) err(`flock: warning: ${w}`);
+    if (f.json) out(JSON.stringify(recorded ? { ...s, runDir: recorded.dir } : s));
+    else {
+      out(`accuracy ${s.accuracy.toFixed(4)} after ${s.rounds} rounds (${s.wallSeconds}s, backend ${s.backend}); model v${s.modelVersion} ${s.modelHash.slice(0, 12)}`);
+      if (recorded) out(`run directory: ${recorded.dir}`);
+    }
   });
 }

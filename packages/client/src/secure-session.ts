@@ -1,0 +1,131 @@
+import {
+  FlockError,
+  SECAGG_EVENTS,
+  ackSchema,
+  packAdvertise,
+  packMaskedInput,
+  packShares,
+  packUnmask,
+  type RoundStart,
+  type SecAggConfig,
+  type SecAggRoster,
+  type SecAggShareDelivery,
+  type SecAggUnmaskRequest,
+} from '@flock/protocol';
+import { SecAggClient, WeightedEncoder, type IdentityKeyPair, type PlatformCrypto } from '@flock/privacy';
+import type { Socket } from 'socket.io-client';
+
+/** The SecAgg+ stage a simulated client goes silent before (fault injection). */
+export type DropStage = 'advertise-keys' | 'share-keys' | 'masked-input' | 'unmask';
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(v: T): void;
+  reject(e: unknown): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined); // a stage the client never reaches must not be an unhandled rejection
+  return { promise, resolve, reject };
+}
+
+/**
+ * One client's part in a secure-aggregation round over socket.io. Keys are advertised as
+ * soon as the round starts, shares are exchanged while the model trains, and the masked
+ * update is sent when training is done. The coordinator only ever receives masked data.
+ */
+export class SecureSession {
+  readonly round: number;
+  readonly session: string;
+  private readonly engine: SecAggClient;
+  private readonly encoder: WeightedEncoder;
+  private readonly delivery = deferred<SecAggShareDelivery>();
+  private readonly finished = deferred<void>();
+  private stopped = false;
+
+  constructor(
+    private readonly socket: Socket,
+    start: RoundStart,
+    private readonly cfg: SecAggConfig,
+    clientId: string,
+    identity: IdentityKeyPair,
+    platform: PlatformCrypto,
+    private readonly dropBefore: DropStage | undefined,
+  ) {
+    this.round = start.round;
+    this.session = cfg.session;
+    this.engine = new SecAggClient({ session: cfg.session, round: start.round, k: cfg.k, t: cfg.t, vectorLength: cfg.vectorLength, clientId, identity, platform });
+    this.encoder = new WeightedEncoder({ clip: cfg.clip, nMax: cfg.nMax, weightCap: cfg.weightCap, platform });
+  }
+
+  /** Resolves when this client has done its last stage (or gave up). */
+  get done(): Promise<void> {
+    return this.finished.promise;
+  }
+
+  private silent(stage: DropStage): boolean {
+    if (this.dropBefore === stage) {
+      this.stop();
+      return true;
+    }
+    return this.stopped;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.delivery.reject(new FlockError('ROUND_ABANDONED', 'secure session stopped'));
+    this.finished.resolve();
+  }
+
+  fail(err: unknown): void {
+    this.stopped = true;
+    this.delivery.reject(err);
+    this.finished.reject(err);
+  }
+
+  private async send(event: string, payload: unknown): Promise<void> {
+    const raw: unknown = await this.socket.timeout(this.cfg.deadlinesMs.maskedInput + 60_000).emitWithAck(event, payload);
+    const ack = ackSchema.safeParse(raw);
+    if (!ack.success) throw new FlockError('BAD_MESSAGE', `invalid ack for ${event}`);
+    if (!ack.data.ok) throw FlockError.fromEnvelope(ack.data.error);
+  }
+
+  /** Stage 1: advertise fresh round keys. */
+  async begin(): Promise<void> {
+    if (this.silent('advertise-keys')) return;
+    await this.send(SECAGG_EVENTS.advertiseKeys, packAdvertise(await this.engine.advertiseKeys()));
+  }
+
+  /** Stage 2, on the roster: encrypted shares for every neighbour. */
+  async onRoster(roster: SecAggRoster): Promise<void> {
+    if (this.silent('share-keys')) return;
+    await this.send(SECAGG_EVENTS.shareKeys, packShares(await this.engine.shareKeys(roster)));
+  }
+
+  onDelivery(delivery: SecAggShareDelivery): void {
+    this.delivery.resolve(delivery);
+  }
+
+  /** Stage 3, after training: the weighted, clipped, quantized and masked update. */
+  async submit(delta: Float32Array, numExamples: number): Promise<void> {
+    const delivery = await this.delivery.promise;
+    if (this.silent('masked-input')) return;
+    const encoded = await this.encoder.encode(delta, numExamples);
+    const msg = await this.engine.maskedInput(delivery, encoded);
+    encoded.fill(0);
+    await this.send(SECAGG_EVENTS.maskedInput, packMaskedInput(msg));
+  }
+
+  /** Stage 4, on the unmask request: shares that remove the survivors' masks. */
+  async onUnmaskRequest(request: SecAggUnmaskRequest): Promise<void> {
+    if (this.silent('unmask')) return;
+    await this.send(SECAGG_EVENTS.unmask, packUnmask(await this.engine.unmask(request)));
+    this.finished.resolve();
+  }
+}

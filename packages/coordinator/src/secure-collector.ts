@@ -1,0 +1,194 @@
+import {
+  FlockError,
+  SECAGG_EVENTS,
+  packRoster,
+  packShares,
+  unpackAdvertise,
+  unpackMaskedInput,
+  unpackShares,
+  unpackUnmask,
+  type Ack,
+  type SecAggConfig,
+} from '@flock/protocol';
+import { SecAggServer, WeightedEncoder, isSecAggError, secAggParameters, type PlatformCrypto } from '@flock/privacy';
+import type { AggregateResult } from './aggregator.js';
+
+export interface SecureAggregationSettings {
+  k?: number | undefined;
+  t?: number | undefined;
+  /** Per-coordinate clip of the (weighted) delta before quantization. */
+  clip: number;
+  /** Cap on the integer weight (examples) a client's update carries. */
+  weightCap: number;
+  /** Deadline of each key stage (advertise, share, unmask), ms. */
+  stageTimeoutMs: number;
+}
+
+export interface SecureCollectorOptions {
+  session: string;
+  round: number;
+  cohort: readonly string[];
+  numParams: number;
+  settings: SecureAggregationSettings;
+  platform: PlatformCrypto;
+  /** Sends a stage message to one client (if it is still connected). */
+  send(clientId: string, event: string, payload: unknown): void;
+}
+
+type Stage = 'advertise' | 'share' | 'masked' | 'unmask' | 'done';
+
+/**
+ * Runs the SecAgg+ stages of one training round over the coordinator's sockets:
+ * advertise keys -> roster -> share keys -> deliveries -> masked input -> unmask request ->
+ * unmask -> the sum of the survivors' encoded updates. Holds only the running masked sum.
+ */
+export class SecureCollector {
+  readonly config: SecAggConfig;
+  readonly encoder: WeightedEncoder;
+  private readonly server: SecAggServer;
+  private readonly opts: SecureCollectorOptions;
+  private stage: Stage = 'advertise';
+  private expected = new Set<string>();
+  private received = new Set<string>();
+  private wake: (() => void) | undefined;
+  /** Update payload bytes received (masked vectors), for traffic figures. */
+  bytesUp = 0;
+
+  constructor(opts: SecureCollectorOptions) {
+    this.opts = opts;
+    const n = opts.cohort.length;
+    if (n < 3) throw new FlockError('SECAGG_UNAVAILABLE', `secure aggregation needs a cohort of at least 3 clients; this round has ${n}`, { cohort: n });
+    const p = secAggParameters({ cohortSize: n, ...(opts.settings.k ? { k: opts.settings.k } : {}), ...(opts.settings.t ? { t: opts.settings.t } : {}) });
+    const vectorLength = opts.numParams + 1; // weighted FedAvg: the weight rides as the last element
+    const s = opts.settings;
+    this.config = {
+      session: opts.session,
+      k: p.k,
+      t: p.t,
+      vectorLength,
+      clip: s.clip,
+      nMax: n,
+      weightCap: s.weightCap,
+      deadlinesMs: { advertiseKeys: s.stageTimeoutMs, shareKeys: s.stageTimeoutMs, maskedInput: s.stageTimeoutMs, unmask: s.stageTimeoutMs },
+    };
+    this.encoder = new WeightedEncoder({ clip: s.clip, nMax: n, weightCap: s.weightCap, platform: opts.platform });
+    this.server = new SecAggServer({ session: opts.session, round: opts.round, k: p.k, t: p.t, vectorLength, cohort: [...opts.cohort], nMax: n, platform: opts.platform });
+    this.expected = new Set(opts.cohort);
+  }
+
+  /** Handles one inbound SecAgg event from an authenticated client. */
+  async handle(clientId: string, event: string, args: unknown[]): Promise<Ack> {
+    const payload = args[0];
+    try {
+      // Every stage message is parsed from its packed wire form (zod) before the engine sees it.
+      switch (event) {
+        case SECAGG_EVENTS.advertiseKeys: {
+          const m = unpackAdvertise(payload);
+          this.checkSender(clientId, m.clientId, 'advertise');
+          await this.server.receiveAdvertise(m);
+          break;
+        }
+        case SECAGG_EVENTS.shareKeys: {
+          const m = unpackShares('share-keys', payload);
+          this.checkSender(clientId, m.clientId, 'share');
+          this.server.receiveShareKeys(m);
+          break;
+        }
+        case SECAGG_EVENTS.maskedInput: {
+          const m = unpackMaskedInput(payload);
+          this.checkSender(clientId, m.clientId, 'masked');
+          this.bytesUp += m.masked.byteLength;
+          this.server.receiveMaskedInput(m);
+          break;
+        }
+        case SECAGG_EVENTS.unmask: {
+          const m = unpackUnmask(payload);
+          this.checkSender(clientId, m.clientId, 'unmask');
+          this.server.receiveUnmask(m);
+          break;
+        }
+        default:
+          throw new FlockError('UNKNOWN_EVENT', `unknown secure-aggregation event '${event}'`);
+      }
+    } catch (err) {
+      if (isSecAggError(err)) throw new FlockError('SECAGG_REJECTED', err.message, { reason: err.code });
+      throw err;
+    }
+    this.received.add(clientId);
+    if ([...this.expected].every((id) => this.received.has(id))) this.wake?.();
+    return { ok: true };
+  }
+
+  private checkSender(socketClient: string, claimed: string, stage: Stage): void {
+    if (claimed !== socketClient) throw new FlockError('SECAGG_REJECTED', `message claims to be from '${claimed}' but arrived on the session of '${socketClient}'`, { reason: 'SENDER_MISMATCH' });
+    if (stage !== this.stage) throw new FlockError('SECAGG_REJECTED', `the ${stage} stage is not open (current: ${this.stage})`, { reason: 'SECAGG_STAGE' });
+    if (!this.expected.has(socketClient)) throw new FlockError('SECAGG_REJECTED', `client '${socketClient}' is not expected at the ${stage} stage`, { reason: 'SECAGG_STAGE' });
+  }
+
+  /** Waits until every expected client sent this stage's message, the deadline passes or `abort` is called. */
+  private async waitStage(deadline: number): Promise<void> {
+    if (this.cancelled || [...this.expected].every((id) => this.received.has(id))) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wake = undefined;
+  }
+
+  private nextStage(stage: Stage, expected: Iterable<string>): void {
+    this.stage = stage;
+    this.expected = new Set(expected);
+    this.received = new Set();
+  }
+
+  /** Ends the waiting of the current stage early (shutdown). */
+  cancel(): void {
+    this.cancelled = true;
+    this.wake?.();
+  }
+  private cancelled = false;
+
+  /**
+   * Runs the stages; resolves with the aggregate of the survivors, or throws SECAGG_ABORTED
+   * (nothing revealed) when too many dropped. `roundDeadline` bounds the masked-input stage,
+   * which includes the clients' local training.
+   */
+  async run(roundDeadline: number): Promise<AggregateResult & { survivors: string[] }> {
+    const stageMs = this.opts.settings.stageTimeoutMs;
+    try {
+      await this.waitStage(Date.now() + stageMs);
+      const roster = this.server.closeAdvertise();
+      const u1 = roster.entries.map((e) => e.clientId);
+      this.nextStage('share', u1);
+      const wireRoster = packRoster(roster);
+      for (const id of u1) this.opts.send(id, SECAGG_EVENTS.roster, wireRoster);
+
+      await this.waitStage(Date.now() + stageMs);
+      const deliveries = this.server.closeShareKeys();
+      this.nextStage('masked', deliveries.map((d) => d.clientId));
+      for (const d of deliveries) this.opts.send(d.clientId, SECAGG_EVENTS.shareDelivery, packShares(d));
+
+      await this.waitStage(Math.max(roundDeadline, Date.now() + stageMs));
+      const request = this.server.closeMaskedInput();
+      this.nextStage('unmask', request.survivors);
+      for (const id of request.survivors) this.opts.send(id, SECAGG_EVENTS.unmaskRequest, request);
+
+      await this.waitStage(Date.now() + stageMs);
+      const sum = await this.server.finalize();
+      this.stage = 'done';
+      const decoded = this.encoder.decode(sum);
+      const meanDelta = Float32Array.from(decoded.mean);
+      return { meanDelta, totalWeight: decoded.totalWeight, count: request.survivors.length, survivors: request.survivors };
+    } catch (err) {
+      this.stage = 'done';
+      this.server.abort();
+      if (isSecAggError(err)) {
+        throw new FlockError('SECAGG_ABORTED', err.code === 'SECAGG_ABORTED' ? 'too many clients dropped out to unmask the sum; nothing was revealed' : err.message, { reason: err.code, status: this.server.status().dropped });
+      }
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,11 @@
+// Crypto building blocks of @flock/privacy (isomorphic). Explicit public names only.
+export type { PlatformCrypto } from '../platform/types.js';
+export { webPlatform } from '../platform/web.js';
+export { defaultPlatform } from '../platform/default.js';
+export { sha256 } from './hash.js';
+export { lengthPrefixed, equalBytes, toHex, fromHex } from './bytes.js';
+export { generateIdentityKeyPair, signDetached, verifyDetached } from './sign.js';
+export type { IdentityKeyPair } from './sign.js';
+export { generateBoxKeyPair, deriveBoxKey, sealBound, openBound, sealedLength } from './box.js';
+export { x25519Shared } from './dh.js';
+export type { BoxKeyPair, OpenResult } from './box.js';

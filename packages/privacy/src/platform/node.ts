@@ -1,0 +1,79 @@
+// Node-only adapter, exported as `@flock/privacy/node`. Nothing else in @flock/privacy may
+// import node:* modules.
+import { createCipheriv, createPrivateKey, createPublicKey, diffieHellman, randomFillSync, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
+import { checkAesArgs, checkRandomArgs, type PlatformCrypto } from './types.js';
+
+/**
+ * OpenSSL's throughput peaks with updates of a few hundred KiB (measured ~3 GB/s with AES-NI
+ * on 256 KiB versus ~0.65 GB/s for one 4 MB update), so the keystream is produced in chunks
+ * over one shared zero buffer and copied into the output.
+ */
+const CHUNK = 256 * 1024;
+const ZERO = new Uint8Array(CHUNK);
+
+const b64url = (u: Uint8Array): string => Buffer.from(u.buffer, u.byteOffset, u.length).toString('base64url');
+
+/**
+ * Imported X25519 private keys, keyed by the caller's secret-key array and re-checked against a
+ * copy of its contents (so a wiped or rewritten array never reuses a stale key object).
+ */
+const x25519Keys = new WeakMap<Uint8Array, { copy: Uint8Array; key: KeyObject }>();
+
+function x25519PrivateKey(secretKey: Uint8Array, publicKey: Uint8Array): KeyObject {
+  const hit = x25519Keys.get(secretKey);
+  if (hit && timingSafeEqual(hit.copy, secretKey)) return hit.key;
+  const key = createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: b64url(secretKey), x: b64url(publicKey) }, format: 'jwk' });
+  x25519Keys.set(secretKey, { copy: secretKey.slice(), key });
+  return key;
+}
+
+function keystreamChunks(key: Uint8Array, iv: Uint8Array, byteLength: number, sink: (chunk: Uint8Array, byteOffset: number) => void): void {
+  const cipher = createCipheriv('aes-256-ctr', key, iv);
+  let off = 0;
+  while (off < byteLength) {
+    const len = Math.min(CHUNK, byteLength - off);
+    const ks = cipher.update(len === CHUNK ? ZERO : ZERO.subarray(0, len));
+    sink(ks, off);
+    off += ks.length;
+  }
+  // CTR is a stream mode: final() returns nothing, but calling it releases the context.
+  cipher.final();
+}
+
+/** PlatformCrypto on node:crypto (OpenSSL). Byte-identical to `webPlatform`. */
+export const nodePlatform: PlatformCrypto = {
+  name: 'node',
+  randomBytes(n: number): Uint8Array {
+    checkRandomArgs(n);
+    const out = new Uint8Array(n);
+    // randomFillSync caps a single call at 2^31-1 bytes; n is bounded by checkRandomArgs.
+    if (n > 0) randomFillSync(out);
+    return out;
+  },
+  async aes256Ctr(key: Uint8Array, iv: Uint8Array, byteLength: number): Promise<Uint8Array> {
+    checkAesArgs(key, iv, byteLength);
+    const out = new Uint8Array(byteLength);
+    keystreamChunks(key, iv, byteLength, (chunk, off) => out.set(chunk, off));
+    return out;
+  },
+  async aes256CtrEach(key: Uint8Array, iv: Uint8Array, byteLength: number, sink: (chunk: Uint8Array, byteOffset: number) => void): Promise<void> {
+    checkAesArgs(key, iv, byteLength);
+    if (typeof sink !== 'function') throw new TypeError('sink must be a function');
+    keystreamChunks(key, iv, byteLength, sink);
+  },
+  async x25519(secretKey: Uint8Array, publicKey: Uint8Array, peerPublicKey: Uint8Array): Promise<Uint8Array> {
+    const privateKey = x25519PrivateKey(secretKey, publicKey);
+    const peer = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64url(peerPublicKey) }, format: 'jwk' });
+    return new Uint8Array(diffieHellman({ privateKey, publicKey: peer }));
+  },
+  async ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(publicKey) }, format: 'jwk' });
+    return verify(null, message, key, signature);
+  },
+  async ed25519Sign(seed: Uint8Array, publicKey: Uint8Array, message: Uint8Array): Promise<Uint8Array> {
+    const key = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: b64url(seed), x: b64url(publicKey) }, format: 'jwk' });
+    return new Uint8Array(sign(null, message, key));
+  },
+};
+
+export default nodePlatform;

@@ -1,0 +1,69 @@
+/**
+ * The platform adapter: the only place where @flock/privacy touches platform crypto.
+ *
+ * `web.ts` implements it with `globalThis.crypto` (browsers, Deno, Bun, Node >= 20);
+ * `node.ts` implements it with `node:crypto` and is exported as `@flock/privacy/node`.
+ * Both MUST produce byte-identical AES-256-CTR keystreams (tested).
+ */
+export interface PlatformCrypto {
+  /** A short name for logs and benchmarks ('web', 'node'). */
+  readonly name?: string;
+  /** `n` bytes from the platform CSPRNG. */
+  randomBytes(n: number): Uint8Array;
+  /**
+   * The AES-256-CTR keystream of `byteLength` bytes for `key` (32 bytes) starting at the
+   * 128-bit big-endian counter block `iv` (16 bytes); the whole block is the counter
+   * (WebCrypto `length: 128`, same as OpenSSL's aes-256-ctr).
+   */
+  aes256Ctr(key: Uint8Array, iv: Uint8Array, byteLength: number): Promise<Uint8Array>;
+  /**
+   * Optional streaming form of `aes256Ctr`: calls `sink(chunk, byteOffset)` for consecutive
+   * keystream chunks (lengths multiple of 16 except possibly the last; chunks are only valid
+   * during the call). Lets callers fold the keystream into an accumulator while it is in cache,
+   * without allocating the whole stream. Same bytes as `aes256Ctr`.
+   */
+  aes256CtrEach?(key: Uint8Array, iv: Uint8Array, byteLength: number, sink: (chunk: Uint8Array, byteOffset: number) => void): Promise<void>;
+  /**
+   * Optional native Ed25519 verification (RFC 8032). Callers fall back to tweetnacl
+   * when it is absent or throws (e.g. a browser without WebCrypto Ed25519).
+   */
+  ed25519Verify?(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
+  /**
+   * Optional native X25519 (RFC 7748) of `secretKey` (whose public key is `publicKey`) with
+   * `peerPublicKey`. Adapters may throw on low-order points; callers then fall back to
+   * tweetnacl, whose all-zero output the caller rejects.
+   */
+  x25519?(secretKey: Uint8Array, publicKey: Uint8Array, peerPublicKey: Uint8Array): Promise<Uint8Array>;
+  /** Optional native Ed25519 signing with a 32-byte seed; same fallback rule. */
+  ed25519Sign?(seed: Uint8Array, publicKey: Uint8Array, message: Uint8Array): Promise<Uint8Array>;
+}
+
+/** Largest keystream one call may ask for (2^32 bytes would overflow 32-bit lengths). */
+export const MAX_KEYSTREAM_BYTES = 2 ** 31;
+
+/** Shared input checks of the adapters (TypeError for the type, RangeError for the size). */
+export function checkAesArgs(key: unknown, iv: unknown, byteLength: unknown): void {
+  if (!(key instanceof Uint8Array)) throw new TypeError('key must be a Uint8Array');
+  if (key.length !== 32) throw new RangeError(`key must be 32 bytes, got ${key.length}`);
+  if (!(iv instanceof Uint8Array)) throw new TypeError('iv must be a Uint8Array');
+  if (iv.length !== 16) throw new RangeError(`iv must be 16 bytes, got ${iv.length}`);
+  if (typeof byteLength !== 'number' || !Number.isInteger(byteLength)) throw new TypeError('byteLength must be an integer');
+  if (byteLength < 0 || byteLength > MAX_KEYSTREAM_BYTES) throw new RangeError(`byteLength must be in [0, 2^31], got ${byteLength}`);
+}
+
+export function checkRandomArgs(n: unknown): asserts n is number {
+  if (typeof n !== 'number' || !Number.isInteger(n)) throw new TypeError('n must be an integer');
+  if (n < 0 || n > MAX_KEYSTREAM_BYTES) throw new RangeError(`n must be in [0, 2^31], got ${n}`);
+}
+
+/** Adds `blocks` to a 128-bit big-endian counter block (mod 2^128), returning a new block. */
+export function addToCounter(iv: Uint8Array, blocks: number): Uint8Array {
+  const out = iv.slice();
+  let carry = blocks;
+  for (let i = 15; i >= 0 && carry > 0; i--) {
+    const v = out[i]! + (carry % 256);
+    out[i] = v & 0xff;
+    carry = Math.floor(carry / 256) + (v >> 8);
+  }
+  return out;
+}
