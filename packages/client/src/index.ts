@@ -6,3 +6,4 @@ export type { ClientPlatform } from './platform.js';
 export type { LocalData, TensorData } from './data.js';
 export { fitProximal, PROXIMAL_LOSSES } from './fedprox.js';
 export type { FitProximalOptions, FitProximalResult } from './fedprox.js';
+export type { DropStage } from './secure-session.js';

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { registerFlockWasmKernels } from './kernels/index.js';
 
 /** Which TensorFlow.js backend to train on. `auto` picks the fastest one available. */
 export type BackendPreference = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -26,10 +27,14 @@ async function tryImport(pkg: string): Promise<boolean> {
 }
 
 /**
- * Selects the tfjs backend. `auto` = tfjs-node-gpu if installed, then tfjs-node, then wasm,
- * then cpu. The native backends are optional and never required.
+ * Selects the tfjs backend. `auto` = tfjs-node-gpu if installed, then tfjs-node, then wasm
+ * (with Flock's training kernels, see ./kernels), then cpu. The native backends are optional
+ * and never required. Selecting wasm registers Flock's wasm kernels (idempotent), so every
+ * caller that trains on wasm gets the missing gradients, the MaxPoolGrad fix and the fast paths.
  */
 export async function selectBackend(preference: BackendPreference = 'auto'): Promise<BackendInfo> {
+  // Production mode: no debug checks, and no console banner urging tfjs-node on every run.
+  tf.enableProdMode();
   if (!BACKEND_PREFERENCES.includes(preference)) {
     throw new RangeError(`backend must be one of ${BACKEND_PREFERENCES.join(', ')}; got '${String(preference)}'`);
   }
@@ -45,6 +50,8 @@ export async function selectBackend(preference: BackendPreference = 'auto'): Pro
             : [['@tensorflow/tfjs', 'cpu']];
   for (const [pkg, name] of candidates) {
     if (name === 'tensorflow' && !(await tryImport(pkg))) continue;
+    // Before setBackend: the kernels forward the wasm backend's setup to the stock kernels they wrap.
+    if (name === 'wasm') registerFlockWasmKernels();
     try {
       if (await tf.setBackend(name)) {
         await tf.ready();

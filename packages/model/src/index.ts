@@ -6,3 +6,4 @@ export type { ModelPreset, PresetOptions } from './presets.js';
 export { weightSpecOf, getFlatWeights, setFlatWeights, subtract } from './weights.js';
 export { flatModelOf, modelJsonOf, flatModelFromArtifacts } from './artifacts.js';
 export type { FlatModel } from './artifacts.js';
+export { registerFlockWasmKernels, unregisterFlockWasmKernels, flockWasmKernelsRegistered, FLOCK_WASM_KERNELS } from './kernels/index.js';

@@ -6,6 +6,8 @@ import { loadFashionMnist } from './data/index.js';
 import { partition } from './partition/index.js';
 import { toTensors } from './tensors.js';
 import { clientIdOf, clientSeedOf } from './clients.js';
+import { dropoutPlan } from './faults.js';
+import { nodePlatform } from '@flock/privacy/node';
 
 /** What the parent sends a client worker. */
 export interface ClientWorkerInit {
@@ -20,6 +22,8 @@ export interface ClientWorkerInit {
   indices: number[];
   model: ModelPreset;
   backend: BackendPreference;
+  secure: boolean;
+  dropout: number;
 }
 
 export type ClientWorkerMessage = { type: 'ready'; backend: string } | { type: 'error'; message: string } | { type: 'stopped' };
@@ -34,7 +38,16 @@ async function main(): Promise<void> {
   const tensors = init.indices.map((i) => toTensors(train.images, train.labels, parts[i]!));
   const clients = init.indices.map(
     (i, k) =>
-      new FlockClient({ url: init.url, clientId: clientIdOf(i), model: () => createPresetModel(init.model), data: tensors[k]!, seed: clientSeedOf(init.seed, i), reuseModel: init.numClients <= 64 }),
+      new FlockClient({
+        url: init.url,
+        clientId: clientIdOf(i),
+        model: () => createPresetModel(init.model),
+        data: tensors[k]!,
+        seed: clientSeedOf(init.seed, i),
+        reuseModel: init.numClients <= 64,
+        crypto: nodePlatform,
+        ...(init.dropout ? { faults: { dropBefore: dropoutPlan(init.seed, i, init.dropout, init.secure) } } : {}),
+      }),
   );
   await Promise.all(clients.map((c) => c.start()));
   port.postMessage({ type: 'ready', backend: backend.name } satisfies ClientWorkerMessage);

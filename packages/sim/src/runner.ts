@@ -8,6 +8,8 @@ import { toTensors } from './tensors.js';
 import { evaluateWeights } from './evaluate.js';
 import { clientIdOf, clientSeedOf } from './clients.js';
 import { ClientWorkerPool } from './worker-pool.js';
+import { dropoutPlan } from './faults.js';
+import { nodePlatform } from '@flock/privacy/node';
 
 export interface SimulationOptions {
   clients: number;
@@ -23,6 +25,10 @@ export interface SimulationOptions {
   batchSize?: number;
   learningRate?: number;
   momentum?: number;
+  /** Secure aggregation (SecAgg+) with optional neighbourhood size k and threshold t. */
+  secagg?: { enabled: boolean; k?: number; t?: number; clip?: number };
+  /** Per-round probability that a selected client drops out (at a random stage under SecAgg). */
+  dropout?: number;
   /** Strategy spec, e.g. `fedavg`, `fedadam:eta=0.01`, `fedprox:mu=0.01` (default fedavg). */
   strategy?: string;
   /** Fraction of clients per round. */
@@ -83,6 +89,8 @@ export interface SimulationSummary {
   clients: number;
   partition: string;
   strategy: string;
+  secagg: boolean;
+  dropout: number;
   seed: number;
   model: ModelPreset;
   modelVersion: number;
@@ -131,6 +139,20 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       roundTimeoutMs: options.roundTimeoutMs ?? 600_000,
       train: { epochs: options.epochs ?? 1, batchSize: options.batchSize ?? 32, learningRate: options.learningRate ?? 0.05, ...(options.momentum ? { momentum: options.momentum } : {}) },
       selectionSeed: options.seed,
+      ...(options.secagg?.enabled
+        ? {
+            secureAggregation: {
+              enabled: true,
+              ...(options.secagg.k ? { k: options.secagg.k } : {}),
+              ...(options.secagg.t ? { t: options.secagg.t } : {}),
+              clip: options.secagg.clip ?? 1,
+              weightCap: 100_000,
+              stageTimeoutMs: 30_000,
+            },
+          }
+        : {}),
+      // With dropouts a round waits for its deadline: keep it short in simulations.
+      ...(options.dropout ? { roundTimeoutMs: options.roundTimeoutMs ?? 60_000 } : {}),
     },
     strategy,
     ...(options.logger ? { logger: options.logger } : {}),
@@ -152,6 +174,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         model: () => createPresetModel(options.model),
         data,
         seed: clientSeedOf(options.seed, i),
+        crypto: nodePlatform,
+        ...(options.dropout ? { faults: { dropBefore: dropoutPlan(options.seed, i, options.dropout, options.secagg?.enabled === true) } } : {}),
         // Many virtual clients: hold data only, build the model when selected.
         reuseModel: options.clients <= 64,
       }),
@@ -188,6 +212,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         ...(options.trainLimit ? { trainLimit: options.trainLimit } : {}),
         partition: options.partition,
         seed: options.seed,
+        secure: options.secagg?.enabled === true,
+        dropout: options.dropout ?? 0,
         numClients: options.clients,
         model: options.model,
         backend: options.backend ?? 'auto',
@@ -217,6 +243,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     clients: options.clients,
     partition: formatPartitionSpec(spec),
     strategy: options.strategy ?? 'fedavg',
+    secagg: options.secagg?.enabled === true,
+    dropout: options.dropout ?? 0,
     seed: options.seed,
     model: options.model,
     modelVersion: latest.version,

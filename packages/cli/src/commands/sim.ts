@@ -14,6 +14,10 @@ export interface SimFlags {
   seed: number;
   model: ModelPreset;
   strategy: string;
+  secagg?: boolean;
+  secaggK?: number;
+  secaggT?: number;
+  dropout?: number;
   data?: string;
   backend: BackendPreference;
   epochs: number;
@@ -39,6 +43,10 @@ export function addSimOptions(cmd: Command, defaults: Partial<SimFlags>): Comman
     .option('--model <preset>', `model preset: ${MODEL_PRESETS.join(', ')}`, oneOf(MODEL_PRESETS), defaults.model ?? 'mlp')
     .option('--data <dir>', 'Fashion-MNIST directory (default: $FLOCK_DATA, /usr/share/datasets/fashion-mnist, then the shipped subset)')
     .option('--strategy <spec>', 'fedavg, fedavgm, fedadam, fedyogi, fedadagrad, fedprox, median, trimmed-mean; parameters as name:key=value,...', defaults.strategy ?? 'fedavg')
+    .option('--secagg', 'secure aggregation (SecAgg+): the coordinator only sees the masked sum')
+    .option('--secagg-k <k>', 'SecAgg+ neighbourhood size (default: full graph)', int(2, 255))
+    .option('--secagg-t <t>', 'SecAgg+ threshold (default ceil(2k/3))', int(2, 255))
+    .option('--dropout <rate>', 'per-round probability that a selected client drops out (at a random SecAgg stage)', num(0, 1))
     .option('--backend <name>', `tfjs backend: ${BACKEND_PREFERENCES.join(', ')}`, oneOf(BACKEND_PREFERENCES), 'auto')
     .option('--epochs <n>', 'local epochs per round', int(1, 1000), defaults.epochs ?? 1)
     .option('--batch-size <n>', 'local batch size', int(1, 65536), defaults.batchSize ?? 32)
@@ -71,6 +79,8 @@ export function simOptionsFrom(f: SimFlags): SimulationOptions {
     seed: f.seed,
     model: f.model,
     strategy: f.strategy,
+    ...(f.secagg ? { secagg: { enabled: true, ...(f.secaggK ? { k: f.secaggK } : {}), ...(f.secaggT ? { t: f.secaggT } : {}) } } : {}),
+    ...(f.dropout ? { dropout: f.dropout } : {}),
     ...(f.data ? { dataDir: f.data } : {}),
     backend: f.backend,
     epochs: f.epochs,
