@@ -100,7 +100,7 @@ describe('a training round over real sockets', () => {
   });
 
   it('a client that vanishes mid-round delays the round no longer than its deadline', async () => {
-    const timeout = 2_000;
+    const timeout = 4_000;
     const { coordinator, url } = await startCoordinator({ minClients: 2, rounds: 1, roundTimeoutMs: timeout });
     track(coordinator);
     await sdkClients(url, 2, 60);
@@ -114,7 +114,7 @@ describe('a training round over real sockets', () => {
     expect(summary.selected).toContain('ghost');
     expect(summary.status).toBe('committed');
     expect(summary.reporters).toEqual(['sdk-0', 'sdk-1']);
-    expect(summary.seconds).toBeLessThan(timeout / 1000 + 1.5);
+    expect(summary.seconds).toBeLessThan(timeout / 1000 + 2);
   });
 
   it('abandons a round with too few reports and keeps the model unchanged', async () => {

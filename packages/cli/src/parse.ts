@@ -11,11 +11,11 @@ export function int(min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
-export function num(min: number, max = Infinity, exclusiveMin = false) {
+export function num(min: number, max = Infinity, exclusiveMin = false, exclusiveMax = false) {
   return (value: string): number => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n < min || (exclusiveMin && n === min) || n > max) {
-      throw new InvalidArgumentError(`expected a number ${exclusiveMin ? '>' : '>='} ${min}${max < Infinity ? ` and <= ${max}` : ''}; got '${value}'`);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || (exclusiveMin && n === min) || n > max || (exclusiveMax && n === max)) {
+      throw new InvalidArgumentError(`expected a number ${exclusiveMin ? '>' : '>='} ${min}${max < Infinity ? ` and ${exclusiveMax ? '<' : '<='} ${max}` : ''}; got '${value}'`);
     }
     return n;
   };

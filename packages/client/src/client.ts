@@ -8,7 +8,7 @@ import {
   decodeFloat32,
   encodeFloat32,
   errorEnvelopeSchema,
-  hashModel,
+  hashModelAsync,
   roundEndSchema,
   roundStartSchema,
   specSize,
@@ -29,7 +29,7 @@ import { getFlatWeights, setFlatWeights, subtract, weightSpecOf } from '@flock/m
 import { TypedEmitter } from './emitter.js';
 import { defaultPlatform, type ClientPlatform } from './platform.js';
 import { exampleCount, isTensorData, type LocalData, type TensorData } from './data.js';
-import { permutation, permuteRows } from './shuffle.js';
+import { permutation, RowPermuter } from './shuffle.js';
 import { fitProximal } from './fedprox.js';
 
 export interface FlockClientOptions {
@@ -112,6 +112,9 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
   private secure: SecureSession | undefined;
   /** Set by stop(): acks cut short by our own disconnect are not errors. */
   private stopping = false;
+  private readonly seenRounds = new Set<string>();
+  /** Local rows read once from the data tensors, for cheap per-epoch shuffles. */
+  private permuters: { x: RowPermuter; y: RowPermuter } | undefined;
   private identity: IdentityKeyPair | undefined;
   private queue: Promise<void> = Promise.resolve();
   private roundCounter = 0;
@@ -168,6 +171,10 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
         return;
       }
       const start = parsed.data;
+      // A round is acted on once, even if it is re-sent after a reconnect.
+      if (this.seenRounds.has(start.roundId)) return;
+      this.seenRounds.add(start.roundId);
+      if (this.seenRounds.size > 64) this.seenRounds.delete(this.seenRounds.values().next().value!);
       const receivedAt = this.platform.now();
       this.emit('round:start', start);
       // Rounds are handled one at a time; a start that waited past its time is skipped.
@@ -224,6 +231,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
   /** Disconnects and waits for a round in progress to finish its local work. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.secure?.stop(); // a round waiting for its secure stages ends here
     this.socket?.disconnect();
     this.socket = undefined;
     await this.queue.catch(() => undefined);
@@ -271,7 +279,12 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
           if (session) {
             // Only the masked sum reaches the coordinator; it acknowledges each stage.
             await session.submit(delta, numExamples);
-            await session.done;
+            // Bounded: a coordinator that vanishes mid-protocol must not hold this client forever.
+            const d = start.secagg!.deadlinesMs;
+            const bound = Math.max(1000, start.timeoutMs - (this.platform.now() - receivedAt)) + d.unmask + 5000;
+            let timer: ReturnType<typeof setTimeout> | undefined;
+            await Promise.race([session.done, new Promise<void>((resolve) => (timer = setTimeout(resolve, bound)))]);
+            clearTimeout(timer);
           } else if (dropBefore === 'masked-input' || dropBefore === 'advertise-keys' || dropBefore === 'share-keys') {
             return; // simulated dropout: silent for this round
           } else {
@@ -330,7 +343,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     const res = await this.platform.fetch(`${this.base()}${start.modelPath}/weights.bin`);
     if (!res.ok) throw new FlockError('MODEL_NOT_FOUND', `GET ${start.modelPath}/weights.bin failed with HTTP ${res.status}`);
     const weights = decodeFloat32(new Uint8Array(await res.arrayBuffer()), specSize(spec));
-    if (hashModel(spec, weights) !== start.modelHash) {
+    if ((await hashModelAsync(spec, weights)) !== start.modelHash) {
       throw new FlockError('MODEL_HASH_MISMATCH', `weights of version ${start.modelVersion} do not hash to the announced ${start.modelHash.slice(0, 12)}...`);
     }
     this.cached = { version: start.modelVersion, hash: start.modelHash, weights };
@@ -373,8 +386,9 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
         // Shuffle ourselves (tfjs' fit shuffle uses Math.random): seeded in simulations.
         const order = permutation(total, this.options.seed === undefined ? undefined : this.options.seed * 1_000_003 + start.round * 1009 + epoch, this.platform);
         const rows = order.subarray(0, numExamples);
-        const xs = permuteRows(data.x, rows);
-        const ys = permuteRows(data.y, rows);
+        this.permuters ??= { x: new RowPermuter(data.x), y: new RowPermuter(data.y) };
+        const xs = this.permuters.x.permute(rows);
+        const ys = this.permuters.y.permute(rows);
         try {
           last = await model.fit(xs, ys, { epochs: 1, batchSize: cfg.batchSize, shuffle: false, verbose: 0 });
         } finally {

@@ -48,6 +48,7 @@ export class SecureSession {
   private readonly delivery = deferred<SecAggShareDelivery>();
   private readonly finished = deferred<void>();
   private stopped = false;
+  private failure: unknown;
 
   constructor(
     private readonly socket: Socket,
@@ -84,6 +85,7 @@ export class SecureSession {
   }
 
   fail(err: unknown): void {
+    this.failure = err;
     this.stopped = true;
     this.delivery.reject(err);
     this.finished.reject(err);
@@ -114,7 +116,15 @@ export class SecureSession {
 
   /** Stage 3, after training: the weighted, clipped, quantized and masked update. */
   async submit(delta: Float32Array, numExamples: number): Promise<void> {
-    const delivery = await this.delivery.promise;
+    if (this.stopped) return;
+    let delivery: SecAggShareDelivery;
+    try {
+      delivery = await this.delivery.promise;
+    } catch (err) {
+      if (this.failure !== undefined) throw this.failure; // a stage failed: surface why
+      if (this.stopped) return; // dropped out (fault injection) or the round ended
+      throw err;
+    }
     if (this.silent('masked-input')) return;
     const encoded = await this.encoder.encode(delta, numExamples);
     const msg = await this.engine.maskedInput(delivery, encoded);

@@ -95,6 +95,8 @@ interface ActiveRound {
   /** Held only with deterministicOrder: updates are summed in client-id order at the end. */
   held: Map<string, { delta: Float32Array; weight: number }>;
   metricSums: Map<string, number>;
+  /** Examples behind each metric key (not every client reports every metric). */
+  metricWeights: Map<string, number>;
   numExamples: number;
   /** Present when the round aggregates securely. */
   secure: SecureCollector | undefined;
@@ -271,16 +273,19 @@ export class Coordinator extends EventEmitter {
   // ---- connections ----
 
   private async admit(socket: Socket): Promise<void> {
+    // The version is checked first, so a future client with another auth shape still learns why.
+    const version = (socket.handshake.auth as { protocolVersion?: unknown } | undefined)?.protocolVersion;
+    if (typeof version === 'number' && version !== PROTOCOL_VERSION) {
+      throw new FlockError('PROTOCOL_VERSION_UNSUPPORTED', `client speaks protocol ${version}; this coordinator speaks ${PROTOCOL_VERSION}`);
+    }
     const parsed = handshakeAuthSchema.safeParse(socket.handshake.auth);
     if (!parsed.success) throw badMessage('handshake auth', parsed.error);
     const auth = parsed.data;
-    if (auth.protocolVersion !== PROTOCOL_VERSION) {
-      throw new FlockError('PROTOCOL_VERSION_UNSUPPORTED', `client speaks protocol ${auth.protocolVersion}; this coordinator speaks ${PROTOCOL_VERSION}`);
-    }
+    // Authenticate before revealing whether an id is online.
+    if (this.authenticate) await this.authenticate(auth);
     if (this.clients.has(auth.clientId)) {
       throw new FlockError('CLIENT_ID_IN_USE', `client id '${auth.clientId}' already has a live session; close it first`);
     }
-    if (this.authenticate) await this.authenticate(auth);
     socket.data.clientId = auth.clientId;
   }
 
@@ -334,7 +339,9 @@ export class Coordinator extends EventEmitter {
     // A selected client that lost its connection mid-round gets the round again; its
     // report still counts once (settled clients are not re-sent anything).
     const r = this.active;
-    if (r?.start && r.collecting && r.cohort.has(clientId) && !r.settled.has(clientId)) socket.emit(EVENTS.roundStart, r.start);
+    if (r?.start && r.collecting && r.cohort.has(clientId) && !r.settled.has(clientId)) {
+      socket.emit(EVENTS.roundStart, { ...r.start, timeoutMs: Math.max(1, r.deadline - Date.now()) });
+    }
     const waiters = this.clientWaiters;
     this.clientWaiters = [];
     for (const w of waiters) w();
@@ -364,7 +371,7 @@ export class Coordinator extends EventEmitter {
   private checkRound(clientId: string, roundId: string, kind: 'train' | 'evaluate'): ActiveRound {
     const r = this.active;
     if (!r || r.roundId !== roundId) {
-      if (this.endedRoundIds.has(roundId) || (r && r.roundId === roundId)) throw new FlockError('LATE_UPDATE', `round ${roundId} has already ended`);
+      if (this.endedRoundIds.has(roundId)) throw new FlockError('LATE_UPDATE', `round ${roundId} has already ended`);
       throw new FlockError('ROUND_NOT_ACTIVE', `round ${roundId} is not the active round${r ? ` (${r.roundId})` : ''}`);
     }
     if (!r.cohort.has(clientId)) throw new FlockError('NOT_SELECTED', `client ${clientId} is not in the cohort of round ${r.round}`);
@@ -440,7 +447,11 @@ export class Coordinator extends EventEmitter {
     r.settled.add(clientId);
     r.reporters.push(clientId);
     r.numExamples += numExamples;
-    for (const [k, v] of Object.entries(metrics)) r.metricSums.set(k, (r.metricSums.get(k) ?? 0) + v * numExamples);
+    const w = Math.min(numExamples, this.settings.maxExampleWeight);
+    for (const [k, v] of Object.entries(metrics)) {
+      r.metricSums.set(k, (r.metricSums.get(k) ?? 0) + v * w);
+      r.metricWeights.set(k, (r.metricWeights.get(k) ?? 0) + w);
+    }
     this.maybeFinish(r);
   }
 
@@ -457,6 +468,7 @@ export class Coordinator extends EventEmitter {
   }
 
   private async loop(): Promise<void> {
+    let abandonedInARow = 0;
     while (!this.closed && this.trainRoundsCommitted < this.settings.rounds) {
       await this.waitForClients(this.settings.minClients);
       if (this.closed) break;
@@ -469,9 +481,11 @@ export class Coordinator extends EventEmitter {
           await this.waitForClients(this.settings.minClients);
           if (!this.closed) await this.runRound('evaluate');
         }
+        abandonedInARow = 0;
       } else {
-        // Give clients a moment before retrying an abandoned round.
-        await new Promise((res) => setTimeout(res, 200));
+        // Back off before retrying an abandoned round: 0.2 s, doubling, at most 30 s.
+        abandonedInARow++;
+        await new Promise((res) => setTimeout(res, Math.min(30_000, 200 * 2 ** Math.min(abandonedInARow - 1, 8))));
       }
     }
     if (!this.closed) this.emit('done');
@@ -505,6 +519,7 @@ export class Coordinator extends EventEmitter {
       aggregator: kind === 'train' ? this.strategy.createAggregator(this.numParams) : undefined,
       held: new Map(),
       metricSums: new Map(),
+      metricWeights: new Map(),
       numExamples: 0,
       secure: undefined,
       start: undefined,
@@ -565,9 +580,7 @@ export class Coordinator extends EventEmitter {
     if (r.secure) this.traffic.up += r.secure.bytesUp;
 
     const metrics: Record<string, number> = {};
-    if (r.numExamples > 0) {
-      for (const [k, v] of r.metricSums) metrics[kind === 'train' ? `train_${k}` : `eval_${k}`] = v / r.numExamples;
-    }
+    for (const [k, v] of r.metricSums) metrics[kind === 'train' ? `train_${k}` : `eval_${k}`] = v / r.metricWeights.get(k)!;
     let status: RoundSummary['status'];
     let reason: ErrorEnvelope | undefined;
     let version = model;

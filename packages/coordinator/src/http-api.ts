@@ -35,12 +35,20 @@ export function modelInfo(store: ModelStore, v: ModelVersion): ModelInfo {
   };
 }
 
+/** A short, stable tag of a metrics record (FNV-1a over its JSON), so ETags change with it. */
+function metricsTag(metrics: Record<string, number>): string {
+  let h = 0x811c9dc5;
+  const text = JSON.stringify(metrics);
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16);
+}
+
 /** Returns true when the request was handled. Unknown /v1 paths get a typed 404. */
 export function handleHttp(ctx: HttpApiContext, req: IncomingMessage, res: ServerResponse): boolean {
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (!url.pathname.startsWith('/v1/')) return false;
   res.setHeader('access-control-allow-origin', '*');
-  res.setHeader('access-control-expose-headers', 'etag');
+  res.setHeader('access-control-expose-headers', 'etag, x-flock-model-hash');
   if (req.method === 'OPTIONS') {
     res.writeHead(204, { 'access-control-allow-methods': 'GET, HEAD, OPTIONS', 'access-control-allow-headers': 'if-none-match' });
     res.end();
@@ -71,9 +79,10 @@ export function handleHttp(ctx: HttpApiContext, req: IncomingMessage, res: Serve
     return true;
   }
   const part = m[2] ?? 'info';
-  // A version's content never changes: its ETag is its hash, and versioned URLs are immutable.
-  const etag = `"${v.hash}-${part}"`;
-  const cache = latest ? 'no-cache' : 'public, max-age=31536000, immutable';
+  // A version's weights and model.json never change: versioned URLs are immutable. Its info
+  // gains metrics later (evaluation rounds), so it is revalidated, with the metrics in its ETag.
+  const etag = part === 'info' ? `"${v.version}-${v.hash.slice(0, 16)}-${metricsTag(v.metrics)}"` : `"${v.version}-${v.hash}-${part}"`;
+  const cache = latest || part === 'info' ? 'no-cache' : 'public, max-age=31536000, immutable';
   if (req.headers['if-none-match'] === etag) {
     res.writeHead(304, { etag, 'cache-control': cache });
     res.end();

@@ -1,7 +1,7 @@
 // Public API of @flock/coordinator.
 export { Coordinator } from './coordinator.js';
 export type { CoordinatorOptions, RoundSummary, Logger } from './coordinator.js';
-export { coordinatorSettingsSchema } from './options.js';
+export { coordinatorSettingsSchema, coordinatorSettingsFields } from './options.js';
 export type { CoordinatorSettings, CoordinatorSettingsInput } from './options.js';
 export { FedAvg } from './strategy.js';
 export type { Strategy, FitContext } from './strategy.js';

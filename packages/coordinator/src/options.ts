@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { trainConfigSchema } from '@flock/protocol';
 
 /** Settings of a federation, validated at start-up (from flags, a config file or code). */
-export const coordinatorSettingsSchema = z.object({
+/** The settings' fields (config files build on this); coordinatorSettingsSchema adds cross-field checks. */
+export const coordinatorSettingsFields = z.object({
   federationId: z.string().min(1).max(128).default('default'),
   /** A round starts only when at least this many clients are connected, and commits only with at least this many reports. */
   minClients: z.number().int().positive().default(2),
@@ -13,7 +14,7 @@ export const coordinatorSettingsSchema = z.object({
   /** Training rounds to run (then the coordinator idles and keeps serving the model). */
   rounds: z.number().int().positive().default(10),
   /** Milliseconds clients have to report, from round:start. */
-  roundTimeoutMs: z.number().int().positive().default(60_000),
+  roundTimeoutMs: z.number().int().positive().max(2_147_483_647, 'at most 2^31-1 ms (about 24.8 days): the limit of timers').default(60_000),
   /** Run a federated evaluation round after every N training rounds (0 = never). */
   evaluateEvery: z.number().int().nonnegative().default(0),
   /** Client training settings sent with each round. */
@@ -47,6 +48,8 @@ export const coordinatorSettingsSchema = z.object({
   /** How many model versions stay downloadable. */
   keepVersions: z.number().int().positive().default(1000),
 });
+
+export const coordinatorSettingsSchema = coordinatorSettingsFields.refine((s) => s.maxClients >= s.minClients, { message: 'maxClients must be >= minClients', path: ['maxClients'] });
 
 export type CoordinatorSettings = z.infer<typeof coordinatorSettingsSchema>;
 export type CoordinatorSettingsInput = z.input<typeof coordinatorSettingsSchema>;

@@ -36,7 +36,7 @@ export type {
   RoundEnd,
   ModelInfo,
 } from './messages.js';
-export { specSize, canonicalSpec, encodeFloat32, decodeFloat32, asBytes, firstNonFinite, hashModel } from './tensor-codec.js';
+export { specSize, canonicalSpec, encodeFloat32, decodeFloat32, asBytes, firstNonFinite, hashModel, hashModelAsync } from './tensor-codec.js';
 export {
   SECAGG_MAX_NEIGHBOURS,
   SECAGG_MAX_COHORT,

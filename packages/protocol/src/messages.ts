@@ -77,14 +77,16 @@ export const roundStartSchema = z.object({
 });
 export type RoundStart = z.infer<typeof roundStartSchema>;
 
+/** Metric names a client may report are at most 48 characters (the coordinator prefixes train_/eval_). */
 export const metricsSchema = z.record(z.string().max(64), finite).refine((m) => Object.keys(m).length <= 32, 'at most 32 metrics');
+export const clientMetricsSchema = z.record(z.string().min(1).max(48), finite).refine((m) => Object.keys(m).length <= 16, 'at most 16 metrics');
 
 /** C->S `round:update` first argument; the second argument is the binary delta. */
 export const updateMetaSchema = z.object({
   roundId: roundIdSchema,
   modelVersion: nonNegInt,
   numExamples: posInt,
-  metrics: metricsSchema.optional(),
+  metrics: clientMetricsSchema.optional(),
 });
 export type UpdateMeta = z.infer<typeof updateMetaSchema>;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeFloat32, encodeFloat32, firstNonFinite, hashModel, specSize } from './tensor-codec.js';
+import { decodeFloat32, encodeFloat32, firstNonFinite, hashModel, hashModelAsync, specSize } from './tensor-codec.js';
 import type { ModelSpec } from './messages.js';
 import { FlockError } from './errors.js';
 
@@ -67,5 +67,11 @@ describe('tensor codec', () => {
     // Regression vector: the hash definition is part of protocol v1 and must not drift.
     expect(hashModel(spec, new Float32Array(9))).toBe('681fa796dadd58d376d48ac3362ef4dfb2acf11e0317540b7f2b9b0064ba1182');
     expect(() => hashModel(spec, new Float32Array(8))).toThrow(RangeError);
+  });
+
+  it('hashModelAsync (WebCrypto) gives exactly hashModel', async () => {
+    expect(await hashModelAsync(spec, new Float32Array(9))).toBe('681fa796dadd58d376d48ac3362ef4dfb2acf11e0317540b7f2b9b0064ba1182');
+    const w = new Float32Array(specSize(spec)).map((_, i) => Math.sin(i));
+    expect(await hashModelAsync(spec, w)).toBe(hashModel(spec, w));
   });
 });

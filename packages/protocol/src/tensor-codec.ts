@@ -78,17 +78,38 @@ export function firstNonFinite(values: Float32Array): number {
  * little-endian weight bytes. Hex, lowercase.
  */
 export function hashModel(spec: ModelSpec, weights: Float32Array): string {
+  const [prefix, body] = hashInput(spec, weights);
+  const h = sha256.create();
+  h.update(prefix);
+  h.update(body);
+  return bytesToHex(h.digest());
+}
+
+/** The two parts the model hash covers: domain tag | u32le(len(spec)) | spec, then the weights. */
+function hashInput(spec: ModelSpec, weights: Float32Array): [Uint8Array, Uint8Array] {
   const parsed = modelSpecSchema.safeParse(spec);
   if (!parsed.success) throw new TypeError('spec must be a valid ModelSpec');
   if (!(weights instanceof Float32Array)) throw new TypeError('weights must be a Float32Array');
   if (weights.length !== specSize(spec)) throw new RangeError(`weights has ${weights.length} values; spec needs ${specSize(spec)}`);
+  const tag = utf8ToBytes('flock/model/v1\0');
   const specBytes = utf8ToBytes(canonicalSpec(spec));
-  const header = new Uint8Array(4);
-  new DataView(header.buffer).setUint32(0, specBytes.length, true);
-  const h = sha256.create();
-  h.update(utf8ToBytes('flock/model/v1\0'));
-  h.update(header);
-  h.update(specBytes);
-  h.update(encodeFloat32(weights));
-  return bytesToHex(h.digest());
+  const prefix = new Uint8Array(tag.length + 4 + specBytes.length);
+  prefix.set(tag);
+  new DataView(prefix.buffer).setUint32(tag.length, specBytes.length, true);
+  prefix.set(specBytes, tag.length + 4);
+  return [prefix, encodeFloat32(weights)];
+}
+
+/**
+ * The same hash as hashModel through WebCrypto's native SHA-256 (browsers, Node >= 20):
+ * several times faster for large models; falls back to hashModel where subtle is missing.
+ */
+export async function hashModelAsync(spec: ModelSpec, weights: Float32Array): Promise<string> {
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) return hashModel(spec, weights);
+  const [prefix, body] = hashInput(spec, weights);
+  const all = new Uint8Array(prefix.length + body.length);
+  all.set(prefix);
+  all.set(body, prefix.length);
+  return bytesToHex(new Uint8Array(await subtle.digest('SHA-256', all)));
 }

@@ -22,7 +22,7 @@ interface ClientFlags {
 /** Loads local data: a Fashion-MNIST IDX directory or a CSV file (label,pixels...). */
 async function loadLocalData(source: string | undefined, limit: number | undefined): Promise<{ images: Float32Array; labels: Uint8Array; count: number; description: string }> {
   if (source && /\.csv(\.gz)?$/.test(source)) {
-    const csv = await loadCsvData(source);
+    const csv = await loadCsvData(source, limit ? { limit } : {});
     return { images: csv.images, labels: csv.labels, count: csv.count, description: source };
   }
   if (source) {
@@ -85,7 +85,14 @@ export function clientCommand(): Command {
         err(JSON.stringify({ event: 'disconnect', reason }));
         if (reason === 'io server disconnect') finish();
       });
-      const welcome = await client.start();
+      // Tell the user while the coordinator is unreachable (the SDK keeps retrying).
+      const waiting = setInterval(() => err(JSON.stringify({ event: 'waiting', message: `cannot reach ${f.url} yet; retrying (Ctrl-C to stop)` })), 5000);
+      let welcome;
+      try {
+        welcome = await client.start();
+      } finally {
+        clearInterval(waiting);
+      }
       out(JSON.stringify({ event: 'joined', clientId: client.clientId, federationId: welcome.federationId, modelVersion: welcome.modelVersion, examples: tensors.x.shape[0], backend: backend.name, data: data.description }));
       process.once('SIGINT', finish);
       process.once('SIGTERM', finish);

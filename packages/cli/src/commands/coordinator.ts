@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command } from 'commander';
 import { z } from 'zod';
-import { badMessage } from '@flock/protocol';
+import { badMessage, trainConfigSchema } from '@flock/protocol';
 import { createPresetModel, flatModelFromArtifacts, flatModelOf, MODEL_PRESETS, selectBackend, type FlatModel, type ModelPreset } from '@flock/model';
-import { Coordinator, coordinatorSettingsSchema, createStrategy, type Logger } from '@flock/coordinator';
+import { Coordinator, coordinatorSettingsFields, coordinatorSettingsSchema, createStrategy, type Logger } from '@flock/coordinator';
 import { err, out, UsageError } from '../output.js';
 import { int, num } from '../parse.js';
 
@@ -21,6 +21,7 @@ export async function loadInitialModel(model: string, seed: number): Promise<Fla
   }
   if (!model.endsWith('.json')) throw new UsageError(`--model must be one of ${MODEL_PRESETS.join(', ')} or a path to a TensorFlow.js model.json; got '${model}'`);
   let doc: { weightsManifest?: Array<{ paths: string[] }> };
+  // Relative model paths in a config file are resolved by the caller against the file's directory.
   try {
     doc = JSON.parse(await readFile(model, 'utf8')) as typeof doc;
   } catch (e) {
@@ -31,7 +32,9 @@ export async function loadInitialModel(model: string, seed: number): Promise<Fla
   return flatModelFromArtifacts(doc, bytes);
 }
 
-const configFileSchema = coordinatorSettingsSchema.partial().extend({
+const configFileSchema = coordinatorSettingsFields.partial().extend({
+  // A partial train block is merged over the defaults; unknown keys in it are errors.
+  train: trainConfigSchema.partial().strict().optional(),
   port: z.number().int().min(0).max(65535).optional(),
   host: z.string().optional(),
   model: z.string().optional(),
@@ -116,7 +119,9 @@ export function coordinatorCommand(): Command {
         ...(f.evaluateEvery !== undefined ? { evaluateEvery: f.evaluateEvery } : {}),
         train,
       };
-      const model = await loadInitialModel(f.model ?? fileModel ?? 'mlp', f.seed ?? fileSeed ?? 0);
+      // A model path in the config file is relative to the file, not to the working directory.
+      const modelFromFile = fileModel && fileModel.endsWith('.json') && f.config ? path.resolve(path.dirname(f.config), fileModel) : fileModel;
+      const model = await loadInitialModel(f.model ?? modelFromFile ?? 'mlp', f.seed ?? fileSeed ?? 0);
       const logger = jsonLogger();
       const coordinator = new Coordinator({ model, settings, logger, strategy });
       const url = await coordinator.listen(f.port ?? filePort ?? 8080, f.host ?? fileHost ?? '127.0.0.1');

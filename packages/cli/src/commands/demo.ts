@@ -24,7 +24,7 @@ export function demoCommand(): Command {
       if (f.json) {
         out(JSON.stringify(s));
       } else {
-        out(`Flock demo: ${s.clients} clients, ${s.rounds} rounds of FedAvg on Fashion-MNIST (${s.partition}, backend ${s.backend})`);
+        out(`Flock demo: ${s.clients} clients, ${s.rounds} rounds of ${s.strategy} on Fashion-MNIST (${s.partition}, backend ${s.backend})`);
         out(`test accuracy ${s.accuracy.toFixed(4)}, loss ${s.loss.toFixed(4)}, ${s.wallSeconds}s`);
         out(`model v${s.modelVersion} (sha256 ${s.modelHash})`);
         out(`served at ${modelUrl}${f.serve ? '' : '  (run `npm start -- --serve` to keep it up)'}`);

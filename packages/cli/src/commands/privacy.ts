@@ -19,7 +19,7 @@ function common(cmd: Command): Command {
   return cmd
     .requiredOption('--q <rate>', 'sampling rate per step (0 < q <= 1)', num(0, 1, true))
     .requiredOption('--steps <n>', 'number of steps (rounds)', int(1))
-    .requiredOption('--delta <d>', 'target delta (0 < delta < 1)', num(0, 1, true))
+    .requiredOption('--delta <d>', 'target delta (0 < delta < 1)', num(0, 1, true, true))
     .option('--orders <grid>', `RDP order grid: ${GRIDS.join(', ')}`, oneOf(GRIDS), 'dp_accounting_default')
     .option('--conversion <c>', `RDP to (epsilon, delta) conversion: ${CONVERSIONS.join(', ')}`, oneOf(CONVERSIONS), 'improved')
     .option('--json', 'print JSON');
