@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { Coordinator } from '@flock/coordinator';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { FlockClient } from '@flock/client';
-import { createPresetModel, flatModelOf, selectBackend, type BackendPreference } from '@flock/model';
+import { createPresetModel, selectBackend, type BackendPreference } from '@flock/model';
 import { loadFashionMnist, runSimulation, toTensors } from '@flock/sim';
 import { machineInfo } from './machine.js';
 
@@ -23,10 +25,17 @@ export async function* benchSdkOverhead(opts: SdkBenchOptions = {}): AsyncGenera
   const train = await loadFashionMnist({ split: 'train', limit: n });
   const data = toTensors(train.images, train.labels, undefined);
   const config = { epochs: 1, batchSize: 32, learningRate: 0.05 };
-  const init = createPresetModel('mlp', { seed: 1 });
-  const coordinator = new Coordinator({ model: await flatModelOf(init), settings: { minClients: 1, rounds: rounds + 1, roundTimeoutMs: 600_000, train: config } });
-  init.dispose();
-  const url = await coordinator.listen();
+  // The coordinator runs in its own process, as deployed: its CPU time is not the SDK's.
+  const coordinator = spawn(process.execPath, [fileURLToPath(new URL('../../bin/flock.mjs', import.meta.url)), 'coordinator', '--port', '0', '--min-clients', '1', '--rounds', String(rounds + 1), '--lr', String(config.learningRate), '--batch-size', String(config.batchSize), '--model', 'mlp', '--seed', '1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const lines = createInterface({ input: coordinator.stdout! });
+  const url = await new Promise<string>((resolve, reject) => {
+    lines.on('line', (l) => {
+      const m = JSON.parse(l) as { event?: string; url?: string };
+      if (m.event === 'listening') resolve(m.url!);
+    });
+    coordinator.once('exit', (code) => reject(new Error(`flock coordinator exited with ${code}`)));
+  });
+  const done = new Promise<void>((resolve) => lines.on('line', (l) => (JSON.parse(l) as { event?: string }).event === 'done' && resolve()));
   const client = new FlockClient({ url, clientId: 'bench', model: () => createPresetModel('mlp'), data, seed: 1 });
   const sdkSeconds: number[] = [];
   const bareSeconds: number[] = [];
@@ -40,15 +49,17 @@ export async function* benchSdkOverhead(opts: SdkBenchOptions = {}): AsyncGenera
     model.optimizer?.dispose();
     model.dispose();
   };
-  // Bare fits before and after the SDK rounds, never at the same time.
-  for (let i = 0; i < Math.ceil((rounds + 1) / 2); i++) await bareFit();
-  client.on('round:report', (r) => sdkSeconds.push(r.seconds));
-  await client.start();
-  coordinator.start();
-  await coordinator.whenDone();
-  await client.stop();
-  await coordinator.close();
-  for (let i = 0; i < Math.ceil((rounds + 1) / 2); i++) await bareFit();
+  try {
+    // Bare fits before and after the SDK rounds, never at the same time.
+    for (let i = 0; i < Math.ceil((rounds + 1) / 2); i++) await bareFit();
+    client.on('round:report', (r) => sdkSeconds.push(r.seconds));
+    await client.start();
+    await done;
+    await client.stop();
+    for (let i = 0; i < Math.ceil((rounds + 1) / 2); i++) await bareFit();
+  } finally {
+    coordinator.kill('SIGTERM');
+  }
   tf.dispose([data.x, data.y]);
   // The first SDK round and the first bare fit are warm-ups (kernel compilation, caches).
   const median = (a: number[]): number => {
@@ -67,7 +78,7 @@ export async function* benchSdkOverhead(opts: SdkBenchOptions = {}): AsyncGenera
     bareFitSeconds: bare,
     overheadRatio: (sdk - bare) / bare,
     overheadMillis: Math.round((sdk - bare) * 1000),
-    baseline: 'bare model.fit (no shuffle) on the same data in the same process, run before and after the SDK rounds (medians)',
+    baseline: 'bare model.fit (no shuffle) on the same data in the same process, run before and after the SDK rounds (medians); coordinator in a separate process',
     machine: machineInfo(),
   };
 }
