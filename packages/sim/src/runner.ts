@@ -99,6 +99,8 @@ export interface SimulationSummary {
   url: string;
   /** Peak resident set size of this process, MiB (worker threads included; separate processes not). */
   peakRssMiB: number;
+  /** Training rounds abandoned and retried (too few reports, or SecAgg aborts beyond its tolerance). */
+  abandonedRounds: number;
 }
 
 export interface SimulationResult {
@@ -128,7 +130,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
 
   const initial = createPresetModel(options.model, { seed: options.seed });
   const flat = await flatModelOf(initial);
-  const minClients = Math.max(1, Math.min(options.clients, Math.ceil(options.clients * (options.fraction ?? 1))));
+  const cohort = Math.max(1, Math.min(options.clients, Math.ceil(options.clients * (options.fraction ?? 1))));
+  // minClients both starts a round (all simulated clients are connected) and is the least
+  // number of reports that commits it: with simulated dropouts, half the cohort suffices.
+  const minClients = options.dropout ? Math.max(options.secagg?.enabled ? 3 : 1, Math.ceil(cohort / 2)) : cohort;
   const coordinator = new Coordinator({
     model: flat,
     settings: {
@@ -139,6 +144,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       roundTimeoutMs: options.roundTimeoutMs ?? 600_000,
       train: { epochs: options.epochs ?? 1, batchSize: options.batchSize ?? 32, learningRate: options.learningRate ?? 0.05, ...(options.momentum ? { momentum: options.momentum } : {}) },
       selectionSeed: options.seed,
+      // Cohort size comes from the fraction, not from minClients.
+      maxClients: cohort,
       ...(options.secagg?.enabled
         ? {
             secureAggregation: {
@@ -147,7 +154,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
               ...(options.secagg.t ? { t: options.secagg.t } : {}),
               clip: options.secagg.clip ?? 1,
               weightCap: 100_000,
-              stageTimeoutMs: 30_000,
+              // Key stages take milliseconds on loopback; a silent client should not stall them long.
+              stageTimeoutMs: 5_000,
             },
           }
         : {}),
@@ -252,6 +260,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     dataSource: train.description,
     url,
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    abandonedRounds: coordinator.rounds.filter((r) => r.kind === 'train' && r.status === 'abandoned').length,
   };
   return { summary, history, ...(options.keepServing ? { coordinator } : {}) };
 }

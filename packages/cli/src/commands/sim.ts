@@ -53,7 +53,7 @@ export function addSimOptions(cmd: Command, defaults: Partial<SimFlags>): Comman
     .option('--lr <rate>', 'client learning rate', num(0, Infinity, true), defaults.lr ?? 0.1)
     .option('--momentum <m>', 'client SGD momentum (0-1)', num(0, 1))
     .option('--fraction <f>', 'fraction of clients per round', num(0, 1, true), 1)
-    .option('--timeout <seconds>', 'round deadline', num(1), 600)
+    .option('--timeout <seconds>', 'round deadline; with --dropout every round waits for it, so keep it a little above one round of training', num(1), 120)
     .option('--train-limit <n>', 'use only the first N training examples', int(1))
     .option('--test-limit <n>', 'use only the first N test examples', int(1))
     .option('--workers <n>', 'worker threads training the clients (default: number of cores; 1 = main thread)', int(1, 256), defaults.workers ?? availableParallelism())
