@@ -50,20 +50,7 @@ export interface SimulationOptions {
 
 export type SimulationEvent =
   | { type: 'setup'; backend: string; dataSource: string; trainExamples: number; testExamples: number; partition: PartitionSummary; url: string }
-  | {
-      type: 'round';
-      round: number;
-      rounds: number;
-      modelVersion: number;
-      accuracy: number;
-      loss: number;
-      participants: number;
-      dropouts: number;
-      bytesUp: number;
-      bytesDown: number;
-      seconds: number;
-      status: string;
-    };
+  | ({ type: 'round'; rounds: number; status: string } & RoundRecord);
 
 export interface RoundRecord {
   round: number;
