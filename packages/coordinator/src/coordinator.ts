@@ -467,6 +467,17 @@ export class Coordinator extends EventEmitter {
     }
   }
 
+  /** A pause that close() cuts short. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.clientWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   private async loop(): Promise<void> {
     let abandonedInARow = 0;
     while (!this.closed && this.trainRoundsCommitted < this.settings.rounds) {
@@ -474,6 +485,7 @@ export class Coordinator extends EventEmitter {
       if (this.closed) break;
       const summary = await this.runRound('train');
       if (this.closed) break;
+      if (this.settings.roundIntervalMs > 0) await this.sleep(this.settings.roundIntervalMs);
       if (summary.status === 'committed') {
         this.trainRoundsCommitted++;
         const every = this.settings.evaluateEvery;

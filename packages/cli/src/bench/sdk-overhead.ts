@@ -26,7 +26,10 @@ export async function* benchSdkOverhead(opts: SdkBenchOptions = {}): AsyncGenera
   const data = toTensors(train.images, train.labels, undefined);
   const config = { epochs: 1, batchSize: 32, learningRate: 0.05 };
   // The coordinator runs in its own process, as deployed: its CPU time is not the SDK's.
-  const coordinator = spawn(process.execPath, [fileURLToPath(new URL('../../bin/flock.mjs', import.meta.url)), 'coordinator', '--port', '0', '--min-clients', '1', '--rounds', String(rounds + 1), '--lr', String(config.learningRate), '--batch-size', String(config.batchSize), '--model', 'mlp', '--seed', '1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // The coordinator runs in its own process, as deployed (its CPU time is not the SDK's), and
+  // pauses between rounds: each SDK round is followed by a bare fit in the pause, so both are
+  // measured alternately under the same machine conditions.
+  const coordinator = spawn(process.execPath, [fileURLToPath(new URL('../../bin/flock.mjs', import.meta.url)), 'coordinator', '--port', '0', '--min-clients', '1', '--rounds', String(rounds + 1), '--lr', String(config.learningRate), '--batch-size', String(config.batchSize), '--model', 'mlp', '--seed', '1', '--round-interval', String(opts.quick ? 2 : 4)], { stdio: ['ignore', 'pipe', 'ignore'] });
   const lines = createInterface({ input: coordinator.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
     lines.on('line', (l) => {
@@ -49,14 +52,17 @@ export async function* benchSdkOverhead(opts: SdkBenchOptions = {}): AsyncGenera
     model.optimizer?.dispose();
     model.dispose();
   };
+  let chain = Promise.resolve();
   try {
-    // Bare fits before and after the SDK rounds, never at the same time.
-    for (let i = 0; i < Math.ceil((rounds + 1) / 2); i++) await bareFit();
-    client.on('round:report', (r) => sdkSeconds.push(r.seconds));
+    await bareFit(); // warm-up of the bare path
+    client.on('round:report', (r) => {
+      sdkSeconds.push(r.seconds);
+      chain = chain.then(bareFit); // runs in the coordinator's pause before the next round
+    });
     await client.start();
     await done;
+    await chain;
     await client.stop();
-    for (let i = 0; i < Math.ceil((rounds + 1) / 2); i++) await bareFit();
   } finally {
     coordinator.kill('SIGTERM');
   }
@@ -78,7 +84,7 @@ export async function* benchSdkOverhead(opts: SdkBenchOptions = {}): AsyncGenera
     bareFitSeconds: bare,
     overheadRatio: (sdk - bare) / bare,
     overheadMillis: Math.round((sdk - bare) * 1000),
-    baseline: 'bare model.fit (no shuffle) on the same data in the same process, run before and after the SDK rounds (medians); coordinator in a separate process',
+    baseline: 'bare model.fit (no shuffle) on the same data in the same process, alternating with the SDK rounds (medians); coordinator in a separate process',
     machine: machineInfo(),
   };
 }

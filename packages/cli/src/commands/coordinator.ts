@@ -67,6 +67,7 @@ interface CoordinatorFlags {
   lr?: number;
   evaluateEvery?: number;
   strategy?: string;
+  roundInterval?: number;
 }
 
 export function coordinatorCommand(): Command {
@@ -85,6 +86,7 @@ export function coordinatorCommand(): Command {
     .option('--batch-size <n>', 'client batch size', int(1, 65536))
     .option('--lr <rate>', 'client learning rate', num(0, Infinity, true))
     .option('--strategy <spec>', 'aggregation strategy, e.g. fedavg, fedadam:eta=0.01, fedprox:mu=0.01, median (see docs/how-to/strategies.md)')
+    .option('--round-interval <seconds>', 'pause between rounds', num(0))
     .option('--evaluate-every <n>', 'federated evaluation round after every N training rounds (0 = never)', int(0))
     .action(async (f: CoordinatorFlags) => {
       let file: z.infer<typeof configFileSchema> = {};
@@ -117,6 +119,7 @@ export function coordinatorCommand(): Command {
         ...(f.rounds !== undefined ? { rounds: f.rounds } : {}),
         ...(f.timeout !== undefined ? { roundTimeoutMs: Math.round(f.timeout * 1000) } : {}),
         ...(f.evaluateEvery !== undefined ? { evaluateEvery: f.evaluateEvery } : {}),
+        ...(f.roundInterval !== undefined ? { roundIntervalMs: Math.round(f.roundInterval * 1000) } : {}),
         train,
       };
       // A model path in the config file is relative to the file, not to the working directory.
