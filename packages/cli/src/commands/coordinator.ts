@@ -98,7 +98,11 @@ export function coordinatorCommand(): Command {
           throw new UsageError(`--config ${f.config}: ${(e as Error).message}`);
         }
         const parsed = configFileSchema.safeParse(raw);
-        if (!parsed.success) throw badMessage(`config file ${f.config}`, parsed.error);
+        if (!parsed.success) {
+          const unknown = parsed.error.issues.some((i) => i.code === 'unrecognized_keys');
+          const valid = unknown ? `; valid keys: ${Object.keys(configFileSchema.shape).join(', ')}` : '';
+          throw new UsageError(badMessage(`config file ${f.config}`, parsed.error).message + valid);
+        }
         file = parsed.data;
       }
       const { port: filePort, host: fileHost, model: fileModel, seed: fileSeed, strategy: fileStrategy, ...fileSettings } = file;
