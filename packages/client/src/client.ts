@@ -23,7 +23,7 @@ import {
   unpackRoster,
   unpackShares,
 } from '@flock/protocol';
-import { generateIdentityKeyPair, webPlatform, type IdentityKeyPair, type PlatformCrypto } from '@flock/privacy';
+import { addGaussianNoise, clipL2, generateIdentityKeyPair, webPlatform, type IdentityKeyPair, type PlatformCrypto } from '@flock/privacy';
 import { SecureSession, type DropStage } from './secure-session.js';
 import { getFlatWeights, setFlatWeights, subtract, weightSpecOf } from '@flock/model';
 import { TypedEmitter } from './emitter.js';
@@ -272,13 +272,20 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
           const { numExamples, metrics } = await this.train(model, start, global);
           const local = getFlatWeights(model);
           const delta = subtract(local, global);
+          const dp = start.config.privacy;
+          if (dp) {
+            // Differential privacy: bound this client's influence, then (local mode) add its noise.
+            clipL2(delta, dp.clip, { inPlace: true });
+            if (dp.mode === 'local' && dp.noiseStddev) addGaussianNoise(delta, dp.noiseStddev);
+          }
           const meta: UpdateMeta = { roundId: start.roundId, modelVersion: start.modelVersion, numExamples, metrics };
           report.numExamples = numExamples;
           report.metrics = metrics;
           this.emit('update', { round: start.round, delta, numExamples });
           if (session) {
             // Only the masked sum reaches the coordinator; it acknowledges each stage.
-            await session.submit(delta, numExamples);
+            // Under differential privacy every update weighs the same (bounded sensitivity).
+            await session.submit(delta, dp ? 1 : numExamples);
             // Bounded: a coordinator that vanishes mid-protocol must not hold this client forever.
             const d = start.secagg!.deadlinesMs;
             const bound = Math.max(1000, start.timeoutMs - (this.platform.now() - receivedAt)) + d.unmask + 5000;

@@ -619,7 +619,7 @@ export class Coordinator extends EventEmitter {
       }
       const aggregate = secureResult ?? r.aggregator!.result();
       const next = this.strategy.aggregateFit(model.weights, aggregate, ctx);
-      version = this.store.commit(next, round, { ...metrics, clients: r.reporters.length, examples: r.numExamples });
+      version = this.store.commit(next, round, { ...metrics, clients: r.reporters.length, examples: r.numExamples, ...this.strategy.roundMetrics?.() });
       status = 'committed';
       this.emit('commit', version);
     } else {

@@ -33,6 +33,7 @@ export {
   describeStrategies,
   STRATEGY_NAMES,
   STRATEGY_PARAMETERS,
+  DifferentiallyPrivate,
 } from './strategies/index.js';
 export type {
   StrategyErrorCode,
@@ -46,4 +47,5 @@ export type {
   StrategyName,
   StrategySpec,
   StrategyParameter,
+  DifferentialPrivacyOptions,
 } from './strategies/index.js';

@@ -22,6 +22,8 @@ export interface Strategy {
   createAggregator(numParams: number): UpdateAggregator;
   /** The next global weights from the current ones and the round's aggregate. */
   aggregateFit(global: Float32Array, aggregate: AggregateResult, ctx: FitContext): Float32Array;
+  /** Optional figures merged into each committed model's metrics (e.g. epsilon spent). */
+  roundMetrics?(): Record<string, number>;
 }
 
 /** FedAvg (McMahan et al. 2017): the new model is the example-weighted mean of the clients' models. */

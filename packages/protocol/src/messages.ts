@@ -56,6 +56,13 @@ export const trainConfigSchema = z.object({
   proximalMu: finite.min(0).optional(),
   /** Train on at most this many local examples per round (0 or absent = all). */
   maxExamples: nonNegInt.optional(),
+  /**
+   * Differential privacy: the client clips its delta to L2 norm `clip` and, in `local` mode,
+   * adds Gaussian noise of stddev `noiseStddev` before sending (docs/explanation/differential-privacy.md).
+   */
+  privacy: z
+    .object({ mode: z.enum(['central', 'local']), clip: finite.positive(), noiseStddev: finite.min(0).optional() })
+    .optional(),
 });
 export type TrainConfig = z.infer<typeof trainConfigSchema>;
 

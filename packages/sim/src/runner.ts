@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Coordinator, createStrategy, type Logger, type RoundSummary } from '@flock/coordinator';
+import { Coordinator, createStrategy, DifferentiallyPrivate, type Logger, type RoundSummary } from '@flock/coordinator';
 import { FlockClient } from '@flock/client';
 import { createPresetModel, flatModelOf, selectBackend, type BackendPreference, type ModelPreset } from '@flock/model';
 import { loadFashionMnist } from './data/index.js';
@@ -29,6 +29,11 @@ export interface SimulationOptions {
   secagg?: { enabled: boolean; k?: number; t?: number; clip?: number };
   /** Per-round probability that a selected client drops out (at a random stage under SecAgg). */
   dropout?: number;
+  /**
+   * Differential privacy (DP-FedAvg): clients clip to `clip`; Gaussian noise of stddev
+   * noiseMultiplier * clip on the sum, added by the coordinator (central) or every client (local).
+   */
+  dp?: { mode: 'central' | 'local'; noiseMultiplier: number; clip: number; delta: number };
   /** Strategy spec, e.g. `fedavg`, `fedadam:eta=0.01`, `fedprox:mu=0.01` (default fedavg). */
   strategy?: string;
   /** Fraction of clients per round. */
@@ -63,6 +68,8 @@ export interface RoundRecord {
   bytesUp: number;
   bytesDown: number;
   seconds: number;
+  /** Privacy spent so far (with --dp), at the configured delta. */
+  epsilon?: number;
 }
 
 /** The final JSON summary line of `flock sim --json` and `flock demo --json`. */
@@ -78,6 +85,9 @@ export interface SimulationSummary {
   strategy: string;
   secagg: boolean;
   dropout: number;
+  dp: string | null;
+  /** Final epsilon at dp.delta (with --dp). */
+  epsilon: number | null;
   seed: number;
   model: ModelPreset;
   modelVersion: number;
@@ -108,7 +118,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   if (!Number.isInteger(options.rounds) || options.rounds < 1) throw new RangeError('rounds must be a positive integer');
   if (!Number.isSafeInteger(options.seed)) throw new RangeError('seed must be an integer');
   const spec = parsePartitionSpec(options.partition);
-  const strategy = createStrategy(options.strategy ?? 'fedavg');
+  const baseStrategy = createStrategy(options.strategy ?? 'fedavg');
   const backend = await selectBackend(options.backend ?? 'auto');
   const train = await loadFashionMnist({ dir: options.dataDir, split: 'train', limit: options.trainLimit });
   const test = await loadFashionMnist({ dir: options.dataDir, split: 'test', limit: options.testLimit });
@@ -121,6 +131,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   // minClients both starts a round (all simulated clients are connected) and is the least
   // number of reports that commits it: with simulated dropouts, half the cohort suffices.
   const minClients = options.dropout ? Math.max(options.secagg?.enabled ? 3 : 1, Math.ceil(cohort / 2)) : cohort;
+  // The accountant treats each client's participation as Poisson sampling with q = cohort / clients
+  // (the usual approximation for fixed-size cohorts; see docs/explanation/differential-privacy.md).
+  const strategy = options.dp ? new DifferentiallyPrivate(baseStrategy, { ...options.dp, samplingRate: cohort / options.clients }) : baseStrategy;
   const coordinator = new Coordinator({
     model: flat,
     settings: {
@@ -194,6 +207,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         bytesUp: r.bytesUp,
         bytesDown: r.bytesDown,
         seconds: r.seconds,
+        ...(version.metrics.epsilon !== undefined ? { epsilon: version.metrics.epsilon } : {}),
       };
       history.push(rec);
       options.onProgress?.({ type: 'round', ...rec, rounds: options.rounds, status: r.status });
@@ -240,6 +254,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     strategy: options.strategy ?? 'fedavg',
     secagg: options.secagg?.enabled === true,
     dropout: options.dropout ?? 0,
+    dp: options.dp ? `${options.dp.mode}:sigma=${options.dp.noiseMultiplier},clip=${options.dp.clip},delta=${options.dp.delta}` : null,
+    epsilon: strategy instanceof DifferentiallyPrivate ? strategy.epsilon() : null,
     seed: options.seed,
     model: options.model,
     modelVersion: latest.version,

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { BACKEND_PREFERENCES, MODEL_PRESETS, type BackendPreference, type ModelPreset } from '@flock/model';
 import { explicitFlagNames, formatPartitionSummary, loadSimConfig, mergeConfig, parsePartitionSpec, RunDirError, RunRecorder, runSimulation, SimConfigError, type SimulationOptions } from '@flock/sim';
 import { createStrategy } from '@flock/coordinator';
+import { computeSigma } from '@flock/privacy';
 import { err, out, UsageError } from '../output.js';
 import { int, num, oneOf } from '../parse.js';
 import { simulationProgress } from '../progress.js';
@@ -18,6 +19,11 @@ export interface SimFlags {
   secaggK?: number;
   secaggT?: number;
   dropout?: number;
+  dp?: 'central' | 'local';
+  noiseMultiplier?: number;
+  epsilon?: number;
+  delta: number;
+  clip: number;
   data?: string;
   backend: BackendPreference;
   epochs: number;
@@ -47,6 +53,11 @@ export function addSimOptions(cmd: Command, defaults: Partial<SimFlags>): Comman
     .option('--secagg-k <k>', 'SecAgg+ neighbourhood size (default: full graph)', int(2, 255))
     .option('--secagg-t <t>', 'SecAgg+ threshold (default ceil(2k/3))', int(2, 255))
     .option('--dropout <rate>', 'per-round probability that a selected client drops out (at a random SecAgg stage)', num(0, 1))
+    .option('--dp <mode>', 'differential privacy: central (the coordinator adds the noise) or local (every client adds it)', oneOf(['central', 'local'] as const))
+    .option('--noise-multiplier <sigma>', 'DP noise stddev / clip', num(0, Infinity, true))
+    .option('--epsilon <e>', 'DP target epsilon: picks the noise multiplier for --rounds rounds (instead of --noise-multiplier)', num(0, Infinity, true))
+    .option('--delta <d>', 'DP delta', num(0, 1, true, true), 1e-5)
+    .option('--clip <c>', 'DP: L2 norm each client update is clipped to', num(0, Infinity, true), 1)
     .option('--backend <name>', `tfjs backend: ${BACKEND_PREFERENCES.join(', ')}`, oneOf(BACKEND_PREFERENCES), 'auto')
     .option('--epochs <n>', 'local epochs per round', int(1, 1000), defaults.epochs ?? 1)
     .option('--batch-size <n>', 'local batch size', int(1, 65536), defaults.batchSize ?? 32)
@@ -59,6 +70,14 @@ export function addSimOptions(cmd: Command, defaults: Partial<SimFlags>): Comman
     .option('--workers <n>', 'worker threads training the clients (default: number of cores; 1 = main thread)', int(1, 256), defaults.workers ?? availableParallelism())
     .option('--json', 'print one final JSON summary line on stdout')
     .option('--quiet', 'no progress output');
+}
+
+/** The noise multiplier: given, or the smallest one reaching --epsilon over --rounds rounds. */
+function dpNoiseMultiplier(f: SimFlags): number {
+  if ((f.noiseMultiplier === undefined) === (f.epsilon === undefined)) throw new UsageError('--dp needs exactly one of --noise-multiplier and --epsilon');
+  if (f.noiseMultiplier !== undefined) return f.noiseMultiplier;
+  const q = Math.min(1, Math.ceil(f.clients * f.fraction) / f.clients);
+  return computeSigma({ epsilon: f.epsilon!, q, steps: f.rounds, delta: f.delta }).sigma;
 }
 
 export function simOptionsFrom(f: SimFlags): SimulationOptions {
@@ -81,6 +100,7 @@ export function simOptionsFrom(f: SimFlags): SimulationOptions {
     strategy: f.strategy,
     ...(f.secagg ? { secagg: { enabled: true, ...(f.secaggK ? { k: f.secaggK } : {}), ...(f.secaggT ? { t: f.secaggT } : {}) } } : {}),
     ...(f.dropout ? { dropout: f.dropout } : {}),
+    ...(f.dp ? { dp: { mode: f.dp, noiseMultiplier: dpNoiseMultiplier(f), clip: f.clip, delta: f.delta } } : {}),
     ...(f.data ? { dataDir: f.data } : {}),
     backend: f.backend,
     epochs: f.epochs,

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { computeEpsilon } from '@flock/privacy';
+import { FedAvg } from '../strategy.js';
+import { DifferentiallyPrivate } from './differential-privacy.js';
+import { StrategyConfigError } from './errors.js';
+
+const base = { epochs: 1, batchSize: 32, learningRate: 0.1 };
+const ctx = { round: 1, modelVersion: 0, config: base };
+
+describe('DifferentiallyPrivate (DP-FedAvg wrapper)', () => {
+  it('tells clients to clip (and, in local mode, how much noise to add)', () => {
+    const central = new DifferentiallyPrivate(new FedAvg(), { mode: 'central', noiseMultiplier: 1.1, clip: 0.5, samplingRate: 0.1, delta: 1e-5 });
+    expect(central.configureFit(ctx)).toEqual({ ...base, privacy: { mode: 'central', clip: 0.5 } });
+    const local = new DifferentiallyPrivate(new FedAvg(), { mode: 'local', noiseMultiplier: 2, clip: 0.5, samplingRate: 0.1, delta: 1e-5 });
+    expect(local.configureFit(ctx).privacy).toEqual({ mode: 'local', clip: 0.5, noiseStddev: 1 });
+  });
+
+  it('weights every update equally, whatever example count it claims', () => {
+    const dp = new DifferentiallyPrivate(new FedAvg(), { mode: 'local', noiseMultiplier: 1, clip: 1, samplingRate: 1, delta: 1e-5 });
+    const agg = dp.createAggregator(2);
+    agg.add('a', new Float32Array([1, 0]), 1_000_000);
+    agg.add('b', new Float32Array([0, 1]), 1);
+    expect(Array.from(agg.result().meanDelta)).toEqual([0.5, 0.5]);
+  });
+
+  it('central mode adds noise of stddev sigma*C/n to the mean (within 2%)', () => {
+    const sigma = 1.3;
+    const clip = 0.7;
+    const n = 10;
+    const m = 200_000;
+    const dp = new DifferentiallyPrivate(new FedAvg(), { mode: 'central', noiseMultiplier: sigma, clip, samplingRate: 0.1, delta: 1e-5 });
+    const agg = dp.createAggregator(m);
+    for (let i = 0; i < n; i++) agg.add(`c${i}`, new Float32Array(m), 1);
+    const next = dp.aggregateFit(new Float32Array(m), agg.result(), ctx);
+    let sum = 0;
+    let sq = 0;
+    for (const v of next) {
+      sum += v;
+      sq += v * v;
+    }
+    const mean = sum / m;
+    const std = Math.sqrt(sq / m - mean * mean);
+    expect(Math.abs(mean)).toBeLessThan((5 * sigma * clip) / n / Math.sqrt(m));
+    expect(Math.abs(std / ((sigma * clip) / n) - 1)).toBeLessThan(0.02);
+  });
+
+  it('reports the accountant epsilon after each round, equal to computeEpsilon', () => {
+    const opts = { mode: 'local' as const, noiseMultiplier: 1.0, clip: 1, samplingRate: 0.1, delta: 1e-5 };
+    const dp = new DifferentiallyPrivate(new FedAvg(), opts);
+    expect(dp.epsilon()).toBe(0);
+    for (let r = 0; r < 100; r++) {
+      const agg = dp.createAggregator(1);
+      agg.add('a', new Float32Array([0]), 1);
+      dp.aggregateFit(new Float32Array(1), agg.result(), ctx);
+    }
+    const expected = computeEpsilon({ q: 0.1, sigma: 1.0, steps: 100, delta: 1e-5 }).epsilon;
+    expect(dp.epsilon()).toBeCloseTo(expected, 10);
+    expect(dp.roundMetrics()).toMatchObject({ epsilon: expected, delta: 1e-5, noiseMultiplier: 1, clip: 1 });
+    // The issue's planning figure: q = 0.1, sigma = 1, 100 rounds -> epsilon about 7.9 at delta 1e-5.
+    expect(expected).toBeGreaterThan(7.8);
+    expect(expected).toBeLessThan(8);
+  });
+
+  it('refuses invalid settings with a typed error', () => {
+    expect(() => new DifferentiallyPrivate(new FedAvg(), { mode: 'central', noiseMultiplier: 0, clip: 1, samplingRate: 0.1, delta: 1e-5 })).toThrow(StrategyConfigError);
+    expect(() => new DifferentiallyPrivate(new FedAvg(), { mode: 'central', noiseMultiplier: 1, clip: 1, samplingRate: 0, delta: 1e-5 })).toThrow(/samplingRate/);
+    expect(() => new DifferentiallyPrivate(new FedAvg(), { mode: 'x' as 'central', noiseMultiplier: 1, clip: 1, samplingRate: 1, delta: 1e-5 })).toThrow(/mode/);
+  });
+});

@@ -1,0 +1,89 @@
+import { RdpAccountant, addGaussianNoise } from '@flock/privacy';
+import type { TrainConfig } from '@flock/protocol';
+import type { AggregateResult, UpdateAggregator } from '../aggregator.js';
+import type { FitContext, Strategy } from '../strategy.js';
+import { StrategyConfigError } from './errors.js';
+
+export interface DifferentialPrivacyOptions {
+  /** `central`: the coordinator adds the noise to the aggregate; `local`: every client adds the full noise. */
+  mode: 'central' | 'local';
+  /** Noise stddev divided by the clip (sigma). */
+  noiseMultiplier: number;
+  /** L2 norm every client update is clipped to (C). */
+  clip: number;
+  /** Probability that a client takes part in a round (q), for the accountant. */
+  samplingRate: number;
+  /** The delta of the reported (epsilon, delta) guarantee. */
+  delta: number;
+}
+
+/** Weights every update 1: with example-count weights one client's influence would be unbounded. */
+class UniformWeights implements UpdateAggregator {
+  constructor(private readonly inner: UpdateAggregator) {}
+  get needsIndividualUpdates(): boolean {
+    return this.inner.needsIndividualUpdates;
+  }
+  add(clientId: string, delta: Float32Array): void {
+    this.inner.add(clientId, delta, 1);
+  }
+  result(): AggregateResult {
+    return this.inner.result();
+  }
+}
+
+/**
+ * DP-FedAvg (McMahan et al. 2018) as a wrapper around any aggregate-based strategy: clients
+ * clip their deltas to C (told via the round config), updates count equally, and Gaussian
+ * noise of stddev sigma*C is added to the sum — by the coordinator (`central`) or by every
+ * client (`local`). An RDP accountant composes the Poisson-subsampled Gaussian each round.
+ * The wrapped strategy never sees anything but the noised mean.
+ */
+export class DifferentiallyPrivate implements Strategy {
+  readonly name: string;
+  readonly accountant = new RdpAccountant();
+  private rounds = 0;
+
+  constructor(
+    readonly inner: Strategy,
+    readonly options: DifferentialPrivacyOptions,
+  ) {
+    const { mode, noiseMultiplier, clip, samplingRate, delta } = options;
+    if (mode !== 'central' && mode !== 'local') throw new StrategyConfigError('STRATEGY_INVALID', `mode must be 'central' or 'local'; got '${String(mode)}'`);
+    for (const [k, v] of Object.entries({ noiseMultiplier, clip })) {
+      if (!(typeof v === 'number' && v > 0 && Number.isFinite(v))) throw new StrategyConfigError('STRATEGY_INVALID', `${k} must be a positive number; got ${String(v)}`);
+    }
+    if (!(samplingRate > 0 && samplingRate <= 1)) throw new StrategyConfigError('STRATEGY_INVALID', `samplingRate must be in (0, 1]; got ${samplingRate}`);
+    if (!(delta > 0 && delta < 1)) throw new StrategyConfigError('STRATEGY_INVALID', `delta must be in (0, 1); got ${delta}`);
+    this.name = `dp-${mode}(${inner.name})`;
+  }
+
+  configureFit(ctx: FitContext): TrainConfig {
+    const { mode, clip, noiseMultiplier } = this.options;
+    return { ...this.inner.configureFit(ctx), privacy: { mode, clip, ...(mode === 'local' ? { noiseStddev: noiseMultiplier * clip } : {}) } };
+  }
+
+  createAggregator(numParams: number): UpdateAggregator {
+    return new UniformWeights(this.inner.createAggregator(numParams));
+  }
+
+  aggregateFit(global: Float32Array, aggregate: AggregateResult, ctx: FitContext): Float32Array {
+    let meanDelta = aggregate.meanDelta;
+    if (this.options.mode === 'central') {
+      // Noise on the sum is N(0, (sigma C)^2); on the mean of `count` updates it is that / count.
+      meanDelta = addGaussianNoise(Float32Array.from(meanDelta), (this.options.noiseMultiplier * this.options.clip) / aggregate.count);
+    }
+    this.accountant.compose(this.options.samplingRate, this.options.noiseMultiplier);
+    this.rounds++;
+    return this.inner.aggregateFit(global, { ...aggregate, meanDelta }, ctx);
+  }
+
+  /** The federation's epsilon so far at the configured delta. */
+  epsilon(): number {
+    return this.rounds === 0 ? 0 : this.accountant.epsilon(this.options.delta).epsilon;
+  }
+
+  /** Merged into the committed model's metrics (served by GET /v1/models/...). */
+  roundMetrics(): Record<string, number> {
+    return { epsilon: this.epsilon(), delta: this.options.delta, noiseMultiplier: this.options.noiseMultiplier, clip: this.options.clip };
+  }
+}
