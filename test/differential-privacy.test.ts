@@ -50,3 +50,35 @@ describe('differential privacy over real sockets', () => {
     expect(info.metrics.clip).toBe(clip);
   });
 });
+
+describe('the per-client privacy ledger', () => {
+  it('a client past its budget is never selected again', async () => {
+    await selectBackend('auto');
+    const sigma = 1.0;
+    const delta = 1e-5;
+    const e2 = computeEpsilon({ q: 1, sigma, steps: 2, delta }).epsilon;
+    const e3 = computeEpsilon({ q: 1, sigma, steps: 3, delta }).epsilon;
+    // Room for exactly two rounds per client.
+    const budget = (e2 + e3) / 2;
+    const strategy = new DifferentiallyPrivate(new FedAvg(), { mode: 'central', noiseMultiplier: sigma, clip: 1, samplingRate: 0.5, delta, clientEpsilonBudget: budget });
+    const init = createPresetModel('logreg', { seed: 2 });
+    const coordinator = new Coordinator({ model: await flatModelOf(init), strategy, settings: { minClients: 2, fraction: 0.5, maxClients: 2, rounds: 4, roundTimeoutMs: 60_000 } });
+    init.dispose();
+    const url = await coordinator.listen();
+    cleanups.push(() => coordinator.close());
+    const data = await fashionSlices(4, 30);
+    const clients = data.map((d, i) => new FlockClient({ url, clientId: `b-${i}`, model: () => createPresetModel('logreg'), data: d, seed: i }));
+    cleanups.push(async () => {
+      await Promise.all(clients.map((c) => c.stop()));
+      for (const d of data) tf.dispose([d.x, d.y]);
+    });
+    await Promise.all(clients.map((c) => c.start()));
+    coordinator.start();
+    await coordinator.whenDone();
+    const selected = new Map<string, number>();
+    for (const r of coordinator.rounds) for (const id of r.selected) selected.set(id, (selected.get(id) ?? 0) + 1);
+    expect([...selected.values()].every((n) => n <= 2)).toBe(true);
+    expect(strategy.ledgerEntries()).toEqual(['b-0', 'b-1', 'b-2', 'b-3'].map((clientId) => ({ clientId, rounds: 2, epsilon: e2 })));
+    for (const c of ['b-0', 'b-1', 'b-2', 'b-3']) expect(strategy.eligible(c)).toBe(false);
+  });
+});

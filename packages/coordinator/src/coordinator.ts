@@ -462,7 +462,8 @@ export class Coordinator extends EventEmitter {
   // ---- rounds ----
 
   private async waitForClients(n: number): Promise<void> {
-    while (!this.closed && this.clients.size < n) {
+    const eligible = (): number => [...this.clients.keys()].filter((id) => this.strategy.eligible?.(id) ?? true).length;
+    while (!this.closed && eligible() < n) {
       await new Promise<void>((resolve) => this.clientWaiters.push(resolve));
     }
   }
@@ -509,7 +510,7 @@ export class Coordinator extends EventEmitter {
     const startedAt = new Date();
     const traffic0 = { ...this.traffic };
     const model = this.store.latest();
-    const available = this.connectedClients;
+    const available = this.connectedClients.filter((id) => this.strategy.eligible?.(id) ?? true);
     const size = cohortSize(available.length, { fraction: this.settings.fraction, min: this.settings.minClients, max: this.settings.maxClients });
     const cohort = selectCohort(available, size, selectionKey(round, this.settings.selectionSeed));
     const ctx: FitContext = { round, modelVersion: model.version, config: this.settings.train };
@@ -618,7 +619,7 @@ export class Coordinator extends EventEmitter {
         r.held.clear();
       }
       const aggregate = secureResult ?? r.aggregator!.result();
-      const next = this.strategy.aggregateFit(model.weights, aggregate, ctx);
+      const next = this.strategy.aggregateFit(model.weights, aggregate, { ...ctx, reporters: [...r.reporters].sort() });
       version = this.store.commit(next, round, { ...metrics, clients: r.reporters.length, examples: r.numExamples, ...this.strategy.roundMetrics?.() });
       status = 'committed';
       this.emit('commit', version);

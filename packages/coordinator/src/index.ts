@@ -48,4 +48,5 @@ export type {
   StrategySpec,
   StrategyParameter,
   DifferentialPrivacyOptions,
+  LedgerEntry,
 } from './strategies/index.js';

@@ -7,6 +7,8 @@ export interface FitContext {
   modelVersion: number;
   /** The federation's default client training settings. */
   config: TrainConfig;
+  /** Clients whose updates went into the aggregate (set for aggregateFit). */
+  reporters?: readonly string[];
 }
 
 /**
@@ -24,6 +26,8 @@ export interface Strategy {
   aggregateFit(global: Float32Array, aggregate: AggregateResult, ctx: FitContext): Float32Array;
   /** Optional figures merged into each committed model's metrics (e.g. epsilon spent). */
   roundMetrics?(): Record<string, number>;
+  /** Optional: false keeps a client out of cohorts (e.g. its privacy budget is spent). */
+  eligible?(clientId: string): boolean;
 }
 
 /** FedAvg (McMahan et al. 2017): the new model is the example-weighted mean of the clients' models. */

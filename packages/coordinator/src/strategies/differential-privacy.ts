@@ -15,6 +15,17 @@ export interface DifferentialPrivacyOptions {
   samplingRate: number;
   /** The delta of the reported (epsilon, delta) guarantee. */
   delta: number;
+  /**
+   * Per-client budget: a client whose own epsilon (composed over the rounds it took part in,
+   * without sampling amplification) would exceed this after one more round is not selected again.
+   */
+  clientEpsilonBudget?: number;
+}
+
+/** One client's privacy spend. */
+export interface LedgerEntry {
+  rounds: number;
+  epsilon: number;
 }
 
 /** Weights every update 1: with example-count weights one client's influence would be unbounded. */
@@ -42,6 +53,9 @@ export class DifferentiallyPrivate implements Strategy {
   readonly name: string;
   readonly accountant = new RdpAccountant();
   private rounds = 0;
+  private readonly ledger = new Map<string, LedgerEntry>();
+  /** Epsilon of one client after r rounds of participation (q = 1: no amplification credit), memoised. */
+  private readonly perClient: number[] = [0];
 
   constructor(
     readonly inner: Strategy,
@@ -74,7 +88,31 @@ export class DifferentiallyPrivate implements Strategy {
     }
     this.accountant.compose(this.options.samplingRate, this.options.noiseMultiplier);
     this.rounds++;
+    for (const id of ctx.reporters ?? []) {
+      const rounds = (this.ledger.get(id)?.rounds ?? 0) + 1;
+      this.ledger.set(id, { rounds, epsilon: this.clientEpsilon(rounds) });
+    }
     return this.inner.aggregateFit(global, { ...aggregate, meanDelta }, ctx);
+  }
+
+  private clientEpsilon(rounds: number): number {
+    while (this.perClient.length <= rounds) {
+      const acc = new RdpAccountant().compose(1, this.options.noiseMultiplier, this.perClient.length);
+      this.perClient.push(acc.epsilon(this.options.delta).epsilon);
+    }
+    return this.perClient[rounds]!;
+  }
+
+  /** A client may be selected while one more round keeps it within its budget. */
+  eligible(clientId: string): boolean {
+    const budget = this.options.clientEpsilonBudget;
+    if (budget === undefined) return true;
+    return this.clientEpsilon((this.ledger.get(clientId)?.rounds ?? 0) + 1) <= budget;
+  }
+
+  /** Every client's spend so far (kept with the coordinator's state). */
+  ledgerEntries(): Array<{ clientId: string } & LedgerEntry> {
+    return [...this.ledger].map(([clientId, e]) => ({ clientId, ...e })).sort((a, b) => (a.clientId < b.clientId ? -1 : 1));
   }
 
   /** The federation's epsilon so far at the configured delta. */
