@@ -31,6 +31,12 @@ describe('differential privacy over real sockets', () => {
     );
     const data = await fashionSlices(3, 80);
     const clients = data.map((d, i) => new FlockClient({ url, clientId: `dp-${i}`, model: () => createPresetModel('mlp'), data: d, seed: i }));
+    const receipts: Array<{ round: number; epsilonSpent: number; survivors: number }> = [];
+    const errors: string[] = [];
+    for (const c of clients) {
+      c.on('receipt', (r) => receipts.push({ round: r.round, epsilonSpent: r.receipt.epsilonSpent, survivors: r.receipt.survivors }));
+      c.on('error', (e) => errors.push(e.code));
+    }
     cleanups.push(async () => {
       await Promise.all(clients.map((c) => c.stop()));
       for (const d of data) tf.dispose([d.x, d.y]);
@@ -38,6 +44,12 @@ describe('differential privacy over real sockets', () => {
     await Promise.all(clients.map((c) => c.start()));
     coordinator.start();
     await coordinator.whenDone();
+    await new Promise((r) => setTimeout(r, 200)); // let the last round:end arrive
+    // Every participant got a verified receipt per round, with the accountant's epsilon.
+    expect(errors).toEqual([]);
+    expect(receipts).toHaveLength(6);
+    const eps2 = computeEpsilon({ q: 1, sigma: 1, steps: 2, delta: 1e-5 }).epsilon;
+    expect(receipts.filter((r) => r.round === 2).every((r) => Math.abs(r.epsilonSpent - eps2) < 1e-9 && r.survivors === 3)).toBe(true);
     expect(norms).toHaveLength(6);
     for (const n of norms) {
       expect(n).toBeLessThanOrEqual(clip * (1 + 1e-6));

@@ -23,8 +23,9 @@ import {
   unpackRoster,
   unpackShares,
 } from '@flock/protocol';
-import { addGaussianNoise, clipL2, generateIdentityKeyPair, webPlatform, type IdentityKeyPair, type PlatformCrypto } from '@flock/privacy';
+import { addGaussianNoise, clipL2, generateIdentityKeyPair, webPlatform, type IdentityKeyPair, type PlatformCrypto, type PrivacyReceipt } from '@flock/privacy';
 import { SecureSession, type DropStage } from './secure-session.js';
+import { checkReceipt } from './receipts.js';
 import { getFlatWeights, setFlatWeights, subtract, weightSpecOf } from '@flock/model';
 import { TypedEmitter } from './emitter.js';
 import { defaultPlatform, type ClientPlatform } from './platform.js';
@@ -59,6 +60,11 @@ export interface FlockClientOptions {
   identity?: IdentityKeyPair;
   /** Crypto for secure aggregation; default WebCrypto. In Node pass nodePlatform from '@flock/privacy/node' (faster). */
   crypto?: PlatformCrypto;
+  /**
+   * The coordinator's Ed25519 public key (hex) to verify privacy receipts with. Pin it when you
+   * can; otherwise the key from the coordinator's welcome is trusted on first use.
+   */
+  coordinatorKey?: string;
   /** Fault injection for simulations: the stage before which this client goes silent in a round. */
   faults?: { dropBefore?(round: number): DropStage | undefined };
   /** Extra socket.io-client options (transports, reconnection delays, TLS `ca`...). */
@@ -84,6 +90,8 @@ export interface FlockClientEvents extends Record<string, unknown> {
   'round:start': RoundStart;
   'round:report': RoundReport;
   'round:end': RoundEnd;
+  /** A privacy receipt for a round this client took part in, verified against the coordinator key. */
+  receipt: { round: number; receipt: PrivacyReceipt };
   /** The training delta this client is about to send (masked, under secure aggregation), for audits and tests. */
   update: { round: number; delta: Float32Array; numExamples: number };
   error: FlockError;
@@ -200,6 +208,15 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
       const parsed = roundEndSchema.safeParse(raw);
       if (parsed.success) {
         if (this.secure && this.secure.round === parsed.data.round) this.secure.stop();
+        const key = this.options.coordinatorKey ?? this.welcome?.coordinatorKey;
+        if (parsed.data.receipt) {
+          try {
+            if (!key) throw new FlockError('RECEIPT_INVALID', 'a privacy receipt arrived but no coordinator key is known');
+            this.emit('receipt', { round: parsed.data.round, receipt: checkReceipt(parsed.data.receipt, key) });
+          } catch (err) {
+            this.emit('error', toFlockError(err));
+          }
+        }
         this.emit('round:end', parsed.data);
       }
     });

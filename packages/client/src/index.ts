@@ -7,3 +7,4 @@ export type { LocalData, TensorData } from './data.js';
 export { fitProximal, PROXIMAL_LOSSES } from './fedprox.js';
 export type { FitProximalOptions, FitProximalResult } from './fedprox.js';
 export type { DropStage } from './secure-session.js';
+export { checkReceipt } from './receipts.js';

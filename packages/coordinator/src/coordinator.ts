@@ -36,6 +36,7 @@ import type { AggregateResult, UpdateAggregator } from './aggregator.js';
 import { SecureCollector } from './secure-collector.js';
 import { assertSecAggCompatible } from './strategies/index.js';
 import { nodePlatform } from '@flock/privacy/node';
+import { generateIdentityKeyPair, signReceipt, toHex, type IdentityKeyPair, type SignedReceipt } from '@flock/privacy';
 
 /** Minimal logger interface (pino, console or a test spy all fit). */
 export interface Logger {
@@ -51,6 +52,8 @@ export interface CoordinatorOptions {
   model: FlatModel;
   settings?: CoordinatorSettingsInput;
   strategy?: Strategy;
+  /** Ed25519 key pair (tweetnacl layout) that signs privacy receipts; default: a fresh one per run. */
+  signingKey?: IdentityKeyPair;
   /** Checks a handshake; throw a FlockError (e.g. UNAUTHORIZED) to refuse the connection. */
   authenticate?: (auth: HandshakeAuth) => void | Promise<void>;
   logger?: Logger;
@@ -140,6 +143,8 @@ export class Coordinator extends EventEmitter {
   private clientWaiters: Array<() => void> = [];
   /** Bound into every secure-aggregation message: a new value per coordinator run. */
   private readonly session: string;
+  /** Signs privacy receipts; its public half goes to clients in the welcome. */
+  private readonly signingKey: IdentityKeyPair;
   /** Bytes of update payloads received and model weights served, since start. */
   readonly traffic = { up: 0, down: 0 };
   /** Deterministic aggregation order, for reproducible simulations (holds updates until the round ends). */
@@ -163,6 +168,7 @@ export class Coordinator extends EventEmitter {
       }
     }
     this.session = `${this.settings.federationId}:${randomBytes(8).toString('hex')}`;
+    this.signingKey = options.signingKey ?? generateIdentityKeyPair(nodePlatform);
     this.http = createServer((req, res) => {
       try {
         const ctx = { store: this.store, status: () => this.status(), rounds: () => this.history.slice(-100), onWeightsServed: (n: number) => (this.traffic.down += n) };
@@ -334,6 +340,7 @@ export class Coordinator extends EventEmitter {
       modelHash: latest.hash,
       modelPath: `/v1/models/${latest.version}`,
       spec: this.store.spec,
+      coordinatorKey: toHex(this.signingKey.publicKey),
     };
     socket.emit(EVENTS.welcome, welcome);
     // A selected client that lost its connection mid-round gets the round again; its
@@ -652,6 +659,14 @@ export class Coordinator extends EventEmitter {
     };
     this.history.push(summary);
     if (this.history.length > 10_000) this.history.shift();
+    let receipt: SignedReceipt | undefined;
+    const fields = status === 'committed' ? this.strategy.receiptFields?.() : undefined;
+    if (fields) {
+      receipt = signReceipt(
+        { federationId: this.settings.federationId, round, cohortSize: cohort.length, survivors: r.reporters.length, ...fields, issuedAt: new Date().toISOString() },
+        this.signingKey.secretKey,
+      );
+    }
     const end: RoundEnd = {
       roundId,
       round,
@@ -661,6 +676,7 @@ export class Coordinator extends EventEmitter {
       modelHash: version.hash,
       ...(reason ? { reason } : {}),
       metrics,
+      ...(receipt ? { receipt } : {}),
     };
     for (const id of cohort) this.clients.get(id)?.emit(EVENTS.roundEnd, end);
     this.logger.info({ round, kind, status, reporters: r.reporters.length, modelVersion: version.version, reason: reason?.code }, 'round ended');

@@ -1,4 +1,5 @@
 import type { TrainConfig } from '@flock/protocol';
+import type { PrivacyReceipt } from '@flock/privacy';
 import { WeightedMeanAggregator, type AggregateResult, type UpdateAggregator } from './aggregator.js';
 
 /** What a strategy sees when it configures a round. */
@@ -26,6 +27,8 @@ export interface Strategy {
   aggregateFit(global: Float32Array, aggregate: AggregateResult, ctx: FitContext): Float32Array;
   /** Optional figures merged into each committed model's metrics (e.g. epsilon spent). */
   roundMetrics?(): Record<string, number>;
+  /** Optional: the privacy figures of the last committed round, for signed receipts. */
+  receiptFields?(): Pick<PrivacyReceipt, 'clip' | 'noiseMultiplier' | 'mode' | 'epsilonSpent' | 'delta'>;
   /** Optional: false keeps a client out of cohorts (e.g. its privacy budget is spent). */
   eligible?(clientId: string): boolean;
 }

@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   SECAGG_REJECTED: 'A secure-aggregation stage message was refused (details.reason: replay, wrong stage, bad signature...). The client drops out of this round.',
   SECAGG_ABORTED: 'Too many clients dropped out during secure aggregation; the round was abandoned and nothing was revealed.',
   SECAGG_UNAVAILABLE: 'Secure aggregation cannot run with this setup (cohort too small, or a strategy that needs individual updates). details say which.',
+  RECEIPT_INVALID: 'A privacy receipt did not verify under the coordinator key. Do not trust its figures; report it to the operator.',
   RATE_LIMITED: 'Too many messages in a short time. Slow down and retry later.',
   INTERNAL: 'The coordinator hit an unexpected error; it was logged. Retry; report it if it persists.',
 } as const;

@@ -43,6 +43,8 @@ export const welcomeSchema = z.object({
   /** Path of the model on the coordinator's HTTP API, e.g. `/v1/models/3`. */
   modelPath: z.string(),
   spec: modelSpecSchema,
+  /** The coordinator's Ed25519 public key (hex): it signs privacy receipts. */
+  coordinatorKey: hex64.optional(),
 });
 export type Welcome = z.infer<typeof welcomeSchema>;
 
@@ -131,6 +133,8 @@ export const roundEndSchema = z.object({
   modelHash: hex64,
   reason: errorEnvelopeSchema.optional(),
   metrics: metricsSchema.optional(),
+  /** With differential privacy: a receipt of the round's privacy spend, signed by the coordinator key. */
+  receipt: z.object({ receipt: z.record(z.string(), z.unknown()), signature: z.string().regex(/^[0-9a-f]{128}$/) }).optional(),
 });
 export type RoundEnd = z.infer<typeof roundEndSchema>;
 

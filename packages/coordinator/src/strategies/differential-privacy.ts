@@ -120,6 +120,11 @@ export class DifferentiallyPrivate implements Strategy {
     return this.rounds === 0 ? 0 : this.accountant.epsilon(this.options.delta).epsilon;
   }
 
+  receiptFields(): { clip: number; noiseMultiplier: number; mode: 'central' | 'local'; epsilonSpent: number; delta: number } {
+    const { clip, noiseMultiplier, mode, delta } = this.options;
+    return { clip, noiseMultiplier, mode, epsilonSpent: this.epsilon(), delta };
+  }
+
   /** Merged into the committed model's metrics (served by GET /v1/models/...). */
   roundMetrics(): Record<string, number> {
     return { epsilon: this.epsilon(), delta: this.options.delta, noiseMultiplier: this.options.noiseMultiplier, clip: this.options.clip };
