@@ -294,6 +294,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
             // Differential privacy: bound this client's influence, then (local mode) add its noise.
             clipL2(delta, dp.clip, { inPlace: true });
             if (dp.mode === 'local' && dp.noiseStddev) addGaussianNoise(delta, dp.noiseStddev);
+            if (dp.mode === 'distributed' && !session) throw new FlockError('SECAGG_UNAVAILABLE', 'distributed differential privacy needs a secure-aggregation round');
           }
           const meta: UpdateMeta = { roundId: start.roundId, modelVersion: start.modelVersion, numExamples, metrics };
           report.numExamples = numExamples;
@@ -302,7 +303,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
           if (session) {
             // Only the masked sum reaches the coordinator; it acknowledges each stage.
             // Under differential privacy every update weighs the same (bounded sensitivity).
-            await session.submit(delta, dp ? 1 : numExamples);
+            await session.submit(delta, dp ? 1 : numExamples, dp?.mode === 'distributed' ? { noiseMultiplier: dp.noiseMultiplier ?? 0, clip: dp.clip } : undefined);
             // Bounded: a coordinator that vanishes mid-protocol must not hold this client forever.
             const d = start.secagg!.deadlinesMs;
             const bound = Math.max(1000, start.timeoutMs - (this.platform.now() - receivedAt)) + d.unmask + 5000;

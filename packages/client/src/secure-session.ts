@@ -12,7 +12,7 @@ import {
   type SecAggShareDelivery,
   type SecAggUnmaskRequest,
 } from '@flock/protocol';
-import { SecAggClient, WeightedEncoder, type IdentityKeyPair, type PlatformCrypto } from '@flock/privacy';
+import { SecAggClient, WeightedEncoder, addLatticeNoise, type IdentityKeyPair, type PlatformCrypto } from '@flock/privacy';
 import type { Socket } from 'socket.io-client';
 
 /** The SecAgg+ stage a simulated client goes silent before (fault injection). */
@@ -115,7 +115,7 @@ export class SecureSession {
   }
 
   /** Stage 3, after training: the weighted, clipped, quantized and masked update. */
-  async submit(delta: Float32Array, numExamples: number): Promise<void> {
+  async submit(delta: Float32Array, numExamples: number, noise?: { noiseMultiplier: number; clip: number }): Promise<void> {
     if (this.stopped) return;
     let delivery: SecAggShareDelivery;
     try {
@@ -127,6 +127,12 @@ export class SecureSession {
     }
     if (this.silent('masked-input')) return;
     const encoded = await this.encoder.encode(delta, numExamples);
+    if (noise) {
+      // Distributed DP: this client's share of the noise, so that any t survivors together add
+      // at least sigma * C (in lattice units: times the quantizer's scale).
+      const stddev = (noise.noiseMultiplier * noise.clip * this.encoder.quantizer.scale) / Math.sqrt(this.cfg.t);
+      addLatticeNoise(encoded, delta.length, stddev);
+    }
     const msg = await this.engine.maskedInput(delivery, encoded);
     encoded.fill(0);
     await this.send(SECAGG_EVENTS.maskedInput, packMaskedInput(msg));

@@ -167,6 +167,9 @@ export class Coordinator extends EventEmitter {
         throw new FlockError('SECAGG_UNAVAILABLE', (err as Error).message, { strategy: this.strategy.name });
       }
     }
+    if ((this.strategy as { requiresSecureAggregation?: boolean }).requiresSecureAggregation && !this.settings.secureAggregation.enabled) {
+      throw new FlockError('SECAGG_UNAVAILABLE', `strategy ${this.strategy.name} adds its noise inside secure aggregation: enable secureAggregation`);
+    }
     this.session = `${this.settings.federationId}:${randomBytes(8).toString('hex')}`;
     this.signingKey = options.signingKey ?? generateIdentityKeyPair(nodePlatform);
     this.http = createServer((req, res) => {

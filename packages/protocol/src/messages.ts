@@ -63,7 +63,14 @@ export const trainConfigSchema = z.object({
    * adds Gaussian noise of stddev `noiseStddev` before sending (docs/explanation/differential-privacy.md).
    */
   privacy: z
-    .object({ mode: z.enum(['central', 'local']), clip: finite.positive(), noiseStddev: finite.min(0).optional() })
+    .object({
+      mode: z.enum(['central', 'local', 'distributed']),
+      clip: finite.positive(),
+      /** local: the stddev each client adds. */
+      noiseStddev: finite.min(0).optional(),
+      /** distributed: sigma; each client adds sigma * clip / sqrt(t) on the SecAgg lattice. */
+      noiseMultiplier: finite.min(0).optional(),
+    })
     .optional(),
 });
 export type TrainConfig = z.infer<typeof trainConfigSchema>;

@@ -33,7 +33,7 @@ export interface SimulationOptions {
    * Differential privacy (DP-FedAvg): clients clip to `clip`; Gaussian noise of stddev
    * noiseMultiplier * clip on the sum, added by the coordinator (central) or every client (local).
    */
-  dp?: { mode: 'central' | 'local'; noiseMultiplier: number; clip: number; delta: number };
+  dp?: { mode: 'central' | 'local' | 'distributed'; noiseMultiplier: number; clip: number; delta: number };
   /** Strategy spec, e.g. `fedavg`, `fedadam:eta=0.01`, `fedprox:mu=0.01` (default fedavg). */
   strategy?: string;
   /** Fraction of clients per round. */
@@ -118,6 +118,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   if (!Number.isInteger(options.rounds) || options.rounds < 1) throw new RangeError('rounds must be a positive integer');
   if (!Number.isSafeInteger(options.seed)) throw new RangeError('seed must be an integer');
   const spec = parsePartitionSpec(options.partition);
+  if (options.dp?.mode === 'distributed' && !options.secagg?.enabled) throw new RangeError('dp mode distributed adds its noise inside secure aggregation: enable secagg (--secagg)');
   const baseStrategy = createStrategy(options.strategy ?? 'fedavg');
   const backend = await selectBackend(options.backend ?? 'auto');
   const train = await loadFashionMnist({ dir: options.dataDir, split: 'train', limit: options.trainLimit });
@@ -152,7 +153,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
               enabled: true,
               ...(options.secagg.k ? { k: options.secagg.k } : {}),
               ...(options.secagg.t ? { t: options.secagg.t } : {}),
-              clip: options.secagg.clip ?? 1,
+              // Under DP every coordinate of an L2-clipped update is within the DP clip: quantize to it.
+              clip: options.secagg.clip ?? options.dp?.clip ?? 1,
               weightCap: 100_000,
               // Key stages take milliseconds on loopback; a silent client should not stall them long.
               stageTimeoutMs: 5_000,

@@ -19,7 +19,7 @@ export interface SimFlags {
   secaggK?: number;
   secaggT?: number;
   dropout?: number;
-  dp?: 'central' | 'local';
+  dp?: 'central' | 'local' | 'distributed';
   noiseMultiplier?: number;
   epsilon?: number;
   delta: number;
@@ -53,7 +53,7 @@ export function addSimOptions(cmd: Command, defaults: Partial<SimFlags>): Comman
     .option('--secagg-k <k>', 'SecAgg+ neighbourhood size (default: full graph)', int(2, 255))
     .option('--secagg-t <t>', 'SecAgg+ threshold (default ceil(2k/3))', int(2, 255))
     .option('--dropout <rate>', 'per-round probability that a selected client drops out (at a random SecAgg stage)', num(0, 1))
-    .option('--dp <mode>', 'differential privacy: central (the coordinator adds the noise) or local (every client adds it)', oneOf(['central', 'local'] as const))
+    .option('--dp <mode>', 'differential privacy: central (the coordinator adds the noise), local (every client adds it) or distributed (clients add shares inside --secagg)', oneOf(['central', 'local', 'distributed'] as const))
     .option('--noise-multiplier <sigma>', 'DP noise stddev / clip', num(0, Infinity, true))
     .option('--epsilon <e>', 'DP target epsilon: picks the noise multiplier for --rounds rounds (instead of --noise-multiplier)', num(0, Infinity, true))
     .option('--delta <d>', 'DP delta', num(0, 1, true, true), 1e-5)
@@ -86,6 +86,7 @@ export function simOptionsFrom(f: SimFlags): SimulationOptions {
   } catch (e) {
     throw new UsageError(`--partition: ${(e as Error).message}`);
   }
+  if (f.dp === 'distributed' && !f.secagg) throw new UsageError('--dp distributed adds its noise inside secure aggregation: add --secagg');
   try {
     createStrategy(f.strategy);
   } catch (e) {

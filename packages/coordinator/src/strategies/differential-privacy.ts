@@ -5,8 +5,12 @@ import type { FitContext, Strategy } from '../strategy.js';
 import { StrategyConfigError } from './errors.js';
 
 export interface DifferentialPrivacyOptions {
-  /** `central`: the coordinator adds the noise to the aggregate; `local`: every client adds the full noise. */
-  mode: 'central' | 'local';
+  /**
+   * `central`: the coordinator adds the noise to the aggregate; `local`: every client adds the
+   * full noise; `distributed`: every client adds its share on the secure-aggregation lattice, so
+   * the coordinator never sees a noise-free sum (needs secure aggregation).
+   */
+  mode: 'central' | 'local' | 'distributed';
   /** Noise stddev divided by the clip (sigma). */
   noiseMultiplier: number;
   /** L2 norm every client update is clipped to (C). */
@@ -62,7 +66,7 @@ export class DifferentiallyPrivate implements Strategy {
     readonly options: DifferentialPrivacyOptions,
   ) {
     const { mode, noiseMultiplier, clip, samplingRate, delta } = options;
-    if (mode !== 'central' && mode !== 'local') throw new StrategyConfigError('STRATEGY_INVALID', `mode must be 'central' or 'local'; got '${String(mode)}'`);
+    if (mode !== 'central' && mode !== 'local' && mode !== 'distributed') throw new StrategyConfigError('STRATEGY_INVALID', `mode must be 'central', 'local' or 'distributed'; got '${String(mode)}'`);
     for (const [k, v] of Object.entries({ noiseMultiplier, clip })) {
       if (!(typeof v === 'number' && v > 0 && Number.isFinite(v))) throw new StrategyConfigError('STRATEGY_INVALID', `${k} must be a positive number; got ${String(v)}`);
     }
@@ -73,7 +77,8 @@ export class DifferentiallyPrivate implements Strategy {
 
   configureFit(ctx: FitContext): TrainConfig {
     const { mode, clip, noiseMultiplier } = this.options;
-    return { ...this.inner.configureFit(ctx), privacy: { mode, clip, ...(mode === 'local' ? { noiseStddev: noiseMultiplier * clip } : {}) } };
+    const noise = mode === 'local' ? { noiseStddev: noiseMultiplier * clip } : mode === 'distributed' ? { noiseMultiplier } : {};
+    return { ...this.inner.configureFit(ctx), privacy: { mode, clip, ...noise } };
   }
 
   createAggregator(numParams: number): UpdateAggregator {
@@ -120,7 +125,12 @@ export class DifferentiallyPrivate implements Strategy {
     return this.rounds === 0 ? 0 : this.accountant.epsilon(this.options.delta).epsilon;
   }
 
-  receiptFields(): { clip: number; noiseMultiplier: number; mode: 'central' | 'local'; epsilonSpent: number; delta: number } {
+  /** Distributed noise only exists inside secure aggregation. */
+  get requiresSecureAggregation(): boolean {
+    return this.options.mode === 'distributed';
+  }
+
+  receiptFields(): { clip: number; noiseMultiplier: number; mode: 'central' | 'local' | 'distributed'; epsilonSpent: number; delta: number } {
     const { clip, noiseMultiplier, mode, delta } = this.options;
     return { clip, noiseMultiplier, mode, epsilonSpent: this.epsilon(), delta };
   }

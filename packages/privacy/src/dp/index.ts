@@ -46,3 +46,4 @@ export {
   verifyReceipt,
 } from './receipt.js';
 export type { PrivacyReceipt, SignedReceipt } from './receipt.js';
+export { addLatticeNoise } from './lattice-noise.js';
