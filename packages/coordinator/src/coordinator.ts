@@ -30,7 +30,7 @@ import type { FlatModel } from '@flock/model';
 import { coordinatorSettingsSchema, type CoordinatorSettings, type CoordinatorSettingsInput } from './options.js';
 import { FedAvg, type FitContext, type Strategy } from './strategy.js';
 import { MemoryModelStore, type ModelStore } from './model-store.js';
-import { cohortSize, selectCohort, selectionKey } from './selection.js';
+import { cohortSize, selectCohort, selectionKey, selectPoisson } from './selection.js';
 import { handleHttp } from './http-api.js';
 import type { AggregateResult, UpdateAggregator } from './aggregator.js';
 import { SecureCollector } from './secure-collector.js';
@@ -521,8 +521,11 @@ export class Coordinator extends EventEmitter {
     const traffic0 = { ...this.traffic };
     const model = this.store.latest();
     const available = this.connectedClients.filter((id) => this.strategy.eligible?.(id) ?? true);
-    const size = cohortSize(available.length, { fraction: this.settings.fraction, min: this.settings.minClients, max: this.settings.maxClients });
-    const cohort = selectCohort(available, size, selectionKey(round, this.settings.selectionSeed));
+    const key = selectionKey(round, this.settings.selectionSeed);
+    const cohort =
+      this.settings.sampling === 'poisson'
+        ? selectPoisson(available, this.settings.fraction, key)
+        : selectCohort(available, cohortSize(available.length, { fraction: this.settings.fraction, min: this.settings.minClients, max: this.settings.maxClients }), key);
     const ctx: FitContext = { round, modelVersion: model.version, config: this.settings.train };
     const config: TrainConfig = kind === 'train' ? this.strategy.configureFit(ctx) : this.settings.train;
     const deadline = Date.now() + this.settings.roundTimeoutMs;

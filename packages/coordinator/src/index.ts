@@ -9,7 +9,7 @@ export { WeightedMeanAggregator } from './aggregator.js';
 export type { UpdateAggregator, AggregateResult } from './aggregator.js';
 export { MemoryModelStore } from './model-store.js';
 export type { ModelStore, ModelVersion } from './model-store.js';
-export { cohortSize, selectCohort, selectionKey } from './selection.js';
+export { cohortSize, selectCohort, selectionKey, selectPoisson } from './selection.js';
 export type { CohortSpec } from './selection.js';
 export {
   StrategyConfigError,

@@ -9,6 +9,11 @@ export const coordinatorSettingsFields = z.object({
   minClients: z.number().int().positive().default(2),
   /** Fraction of connected clients selected per round. */
   fraction: z.number().gt(0).max(1).default(1),
+  /**
+   * `fixed`: cohorts of ceil(fraction * connected) (within min/max); `poisson`: every eligible
+   * client joins independently with probability `fraction` (what DP accounting assumes).
+   */
+  sampling: z.enum(['fixed', 'poisson']).default('fixed'),
   /** Upper bound on the cohort size. */
   maxClients: z.number().int().positive().default(1_000_000),
   /** Training rounds to run (then the coordinator idles and keeps serving the model). */

@@ -52,6 +52,34 @@ export function selectCohort(available: readonly string[], size: number, key: Ui
   return ids.slice(0, size).sort();
 }
 
+/**
+ * Poisson sampling: each client joins independently with probability q, drawn from
+ * SHA-256(key | counter) in client-id order — crypto-random with a random key, reproducible
+ * with a seed-derived one. This is the sampling the DP accountant's amplification assumes.
+ */
+export function selectPoisson(available: readonly string[], q: number, key: Uint8Array): string[] {
+  if (!(q > 0 && q <= 1)) throw new RangeError(`q must be in (0, 1]; got ${q}`);
+  const ids = [...available].sort();
+  const threshold = q * 0x1_0000_0000;
+  const out: string[] = [];
+  let block = new Uint8Array(0);
+  let pos = 0;
+  let counter = 0;
+  for (const id of ids) {
+    if (pos + 4 > block.length) {
+      const input = new Uint8Array(key.length + 4);
+      input.set(key);
+      new DataView(input.buffer).setUint32(key.length, counter++, true);
+      block = sha256(input);
+      pos = 0;
+    }
+    const u = new DataView(block.buffer, block.byteOffset + pos, 4).getUint32(0, true);
+    pos += 4;
+    if (u < threshold) out.push(id);
+  }
+  return out;
+}
+
 /** Selection key for a round: from a seed (reproducible) or from crypto randomness. */
 export function selectionKey(round: number, seed: number | undefined): Uint8Array {
   if (seed === undefined) return globalThis.crypto.getRandomValues(new Uint8Array(32));

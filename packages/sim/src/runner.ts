@@ -131,10 +131,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const cohort = Math.max(1, Math.min(options.clients, Math.ceil(options.clients * (options.fraction ?? 1))));
   // minClients both starts a round (all simulated clients are connected) and is the least
   // number of reports that commits it: with simulated dropouts, half the cohort suffices.
-  const minClients = options.dropout ? Math.max(options.secagg?.enabled ? 3 : 1, Math.ceil(cohort / 2)) : cohort;
-  // The accountant treats each client's participation as Poisson sampling with q = cohort / clients
-  // (the usual approximation for fixed-size cohorts; see docs/explanation/differential-privacy.md).
-  const strategy = options.dp ? new DifferentiallyPrivate(baseStrategy, { ...options.dp, samplingRate: cohort / options.clients }) : baseStrategy;
+  // Poisson-sampled (DP) cohorts vary in size too: commit with half the expected cohort.
+  const minClients = options.dropout || options.dp ? Math.max(options.secagg?.enabled ? 3 : 1, Math.ceil(cohort / 2)) : cohort;
+  // Under DP clients are Poisson-sampled with q = fraction (below), exactly as the accountant assumes.
+  const strategy = options.dp ? new DifferentiallyPrivate(baseStrategy, { ...options.dp, samplingRate: options.fraction ?? 1 }) : baseStrategy;
   const coordinator = new Coordinator({
     model: flat,
     settings: {
@@ -145,6 +145,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       roundTimeoutMs: options.roundTimeoutMs ?? 600_000,
       train: { epochs: options.epochs ?? 1, batchSize: options.batchSize ?? 32, learningRate: options.learningRate ?? 0.05, ...(options.momentum ? { momentum: options.momentum } : {}) },
       selectionSeed: options.seed,
+      // Under DP, Poisson sampling with q = fraction: the accountant's assumption holds exactly.
+      ...(options.dp ? { sampling: 'poisson' as const } : {}),
       // Cohort size comes from the fraction, not from minClients.
       maxClients: cohort,
       ...(options.secagg?.enabled

@@ -76,7 +76,8 @@ export function addSimOptions(cmd: Command, defaults: Partial<SimFlags>): Comman
 function dpNoiseMultiplier(f: SimFlags): number {
   if ((f.noiseMultiplier === undefined) === (f.epsilon === undefined)) throw new UsageError('--dp needs exactly one of --noise-multiplier and --epsilon');
   if (f.noiseMultiplier !== undefined) return f.noiseMultiplier;
-  const q = Math.min(1, Math.ceil(f.clients * f.fraction) / f.clients);
+  // Under --dp clients are Poisson-sampled with q = --fraction.
+  const q = f.fraction;
   return computeSigma({ epsilon: f.epsilon!, q, steps: f.rounds, delta: f.delta }).sigma;
 }
 
