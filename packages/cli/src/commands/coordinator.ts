@@ -4,9 +4,9 @@ import { Command } from 'commander';
 import { z } from 'zod';
 import { badMessage, trainConfigSchema } from '@flock/protocol';
 import { createPresetModel, flatModelFromArtifacts, flatModelOf, MODEL_PRESETS, selectBackend, type FlatModel, type ModelPreset } from '@flock/model';
-import { Coordinator, coordinatorSettingsFields, coordinatorSettingsSchema, createStrategy, type Logger } from '@flock/coordinator';
+import { Coordinator, coordinatorSettingsFields, coordinatorSettingsSchema, createStrategy, DifferentiallyPrivate, type Logger, type Strategy } from '@flock/coordinator';
 import { err, out, UsageError } from '../output.js';
-import { int, num } from '../parse.js';
+import { int, num, oneOf } from '../parse.js';
 
 /** Loads the initial model: a preset name, or a TensorFlow.js model.json with its weight files. */
 export async function loadInitialModel(model: string, seed: number): Promise<FlatModel> {
@@ -40,6 +40,17 @@ const configFileSchema = coordinatorSettingsFields.partial().extend({
   model: z.string().optional(),
   seed: z.number().int().optional(),
   strategy: z.string().optional(),
+  /** Differential privacy (DP-FedAvg wrapper around the strategy); sampling becomes Poisson with q = fraction. */
+  dp: z
+    .object({
+      mode: z.enum(['central', 'local', 'distributed']),
+      noiseMultiplier: z.number().positive(),
+      clip: z.number().positive(),
+      delta: z.number().gt(0).lt(1).default(1e-5),
+      clientEpsilonBudget: z.number().positive().optional(),
+    })
+    .strict()
+    .optional(),
 }).strict();
 
 /** JSON-lines logger on stderr (one object per line; pipe it anywhere). */
@@ -68,6 +79,11 @@ interface CoordinatorFlags {
   evaluateEvery?: number;
   strategy?: string;
   roundInterval?: number;
+  dp?: 'central' | 'local' | 'distributed';
+  noiseMultiplier?: number;
+  clip?: number;
+  delta?: number;
+  clientBudget?: number;
 }
 
 export function coordinatorCommand(): Command {
@@ -87,6 +103,11 @@ export function coordinatorCommand(): Command {
     .option('--lr <rate>', 'client learning rate', num(0, Infinity, true))
     .option('--strategy <spec>', 'aggregation strategy, e.g. fedavg, fedadam:eta=0.01, fedprox:mu=0.01, median (see docs/how-to/strategies.md)')
     .option('--round-interval <seconds>', 'pause between rounds', num(0))
+    .option('--dp <mode>', 'differential privacy: central, local or distributed (needs secureAggregation)', oneOf(['central', 'local', 'distributed'] as const))
+    .option('--noise-multiplier <sigma>', 'DP noise stddev / clip', num(0, Infinity, true))
+    .option('--clip <c>', 'DP: L2 norm each client update is clipped to', num(0, Infinity, true))
+    .option('--delta <d>', 'DP delta (default 1e-5)', num(0, 1, true, true))
+    .option('--client-budget <epsilon>', 'DP: clients whose own epsilon would exceed this are no longer selected', num(0, Infinity, true))
     .option('--evaluate-every <n>', 'federated evaluation round after every N training rounds (0 = never)', int(0))
     .action(async (f: CoordinatorFlags) => {
       let file: z.infer<typeof configFileSchema> = {};
@@ -105,12 +126,21 @@ export function coordinatorCommand(): Command {
         }
         file = parsed.data;
       }
-      const { port: filePort, host: fileHost, model: fileModel, seed: fileSeed, strategy: fileStrategy, ...fileSettings } = file;
-      let strategy;
+      const { port: filePort, host: fileHost, model: fileModel, seed: fileSeed, strategy: fileStrategy, dp: fileDp, ...fileSettings } = file;
+      let strategy: Strategy;
       try {
         strategy = createStrategy(f.strategy ?? fileStrategy ?? 'fedavg');
       } catch (e) {
         throw new UsageError(`--strategy: ${(e as Error).message}`);
+      }
+      const mode = f.dp ?? fileDp?.mode;
+      if (mode) {
+        const noiseMultiplier = f.noiseMultiplier ?? fileDp?.noiseMultiplier;
+        const clip = f.clip ?? fileDp?.clip;
+        if (noiseMultiplier === undefined || clip === undefined) throw new UsageError('--dp needs --noise-multiplier and --clip (or dp.noiseMultiplier and dp.clip in the config file)');
+        const fraction = f.fraction ?? fileSettings.fraction ?? 1;
+        const budget = f.clientBudget ?? fileDp?.clientEpsilonBudget;
+        strategy = new DifferentiallyPrivate(strategy, { mode, noiseMultiplier, clip, delta: f.delta ?? fileDp?.delta ?? 1e-5, samplingRate: fraction, ...(budget ? { clientEpsilonBudget: budget } : {}) });
       }
       const train = { ...coordinatorSettingsSchema.parse({}).train, ...fileSettings.train };
       if (f.epochs !== undefined) train.epochs = f.epochs;
@@ -124,6 +154,8 @@ export function coordinatorCommand(): Command {
         ...(f.timeout !== undefined ? { roundTimeoutMs: Math.round(f.timeout * 1000) } : {}),
         ...(f.evaluateEvery !== undefined ? { evaluateEvery: f.evaluateEvery } : {}),
         ...(f.roundInterval !== undefined ? { roundIntervalMs: Math.round(f.roundInterval * 1000) } : {}),
+        // Under DP, clients are Poisson-sampled with q = fraction (the accountant's assumption).
+        ...(mode ? { sampling: 'poisson' as const } : {}),
         train,
       };
       // A model path in the config file is relative to the file, not to the working directory.
