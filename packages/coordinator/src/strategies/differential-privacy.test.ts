@@ -61,6 +61,28 @@ describe('DifferentiallyPrivate (DP-FedAvg wrapper)', () => {
     expect(expected).toBeLessThan(8);
   });
 
+  it('adaptive clipping: the clip rises when every update is clipped and falls when none is', () => {
+    const adaptiveClip = { targetQuantile: 0.5, learningRate: 0.2, countNoiseStddev: 1 };
+    const run = (norm: number): { before: number; after: number } => {
+      const dp = new DifferentiallyPrivate(new FedAvg(), { mode: 'central', noiseMultiplier: 1, clip: 1, samplingRate: 0.1, delta: 1e-5, adaptiveClip });
+      const before = dp.clip;
+      for (let r = 0; r < 5; r++) {
+        const c = dp.clip;
+        const agg = dp.createAggregator(4);
+        // 100 clients whose updates, as clipped by the SDK, have norm min(norm, clip).
+        for (let i = 0; i < 100; i++) agg.add(`c${i}`, new Float32Array([Math.min(norm, c), 0, 0, 0]), 1);
+        dp.aggregateFit(new Float32Array(4), agg.result(), ctx);
+      }
+      expect(dp.configureFit(ctx).privacy?.clip).toBe(dp.clip);
+      return { before, after: dp.clip };
+    };
+    const allClipped = run(1000);
+    expect(allClipped.after).toBeGreaterThan(allClipped.before);
+    const noneClipped = run(1e-6);
+    expect(noneClipped.after).toBeLessThan(noneClipped.before);
+    expect(() => new DifferentiallyPrivate(new FedAvg(), { mode: 'local', noiseMultiplier: 1, clip: 1, samplingRate: 0.1, delta: 1e-5, adaptiveClip })).toThrow(/central mode/);
+  });
+
   it('refuses invalid settings with a typed error', () => {
     expect(() => new DifferentiallyPrivate(new FedAvg(), { mode: 'central', noiseMultiplier: 0, clip: 1, samplingRate: 0.1, delta: 1e-5 })).toThrow(StrategyConfigError);
     expect(() => new DifferentiallyPrivate(new FedAvg(), { mode: 'central', noiseMultiplier: 1, clip: 1, samplingRate: 0, delta: 1e-5 })).toThrow(/samplingRate/);

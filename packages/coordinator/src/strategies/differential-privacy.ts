@@ -1,4 +1,4 @@
-import { RdpAccountant, addGaussianNoise } from '@flock/privacy';
+import { AdaptiveClipper, RdpAccountant, addGaussianNoise, l2Norm, updateNoiseMultiplier } from '@flock/privacy';
 import type { TrainConfig } from '@flock/protocol';
 import type { AggregateResult, UpdateAggregator } from '../aggregator.js';
 import type { FitContext, Strategy } from '../strategy.js';
@@ -24,6 +24,13 @@ export interface DifferentialPrivacyOptions {
    * without sampling amplification) would exceed this after one more round is not selected again.
    */
   clientEpsilonBudget?: number;
+  /**
+   * Adaptive clipping (Andrew et al. 2021), central mode: the clip moves each round towards the
+   * `targetQuantile` of update norms, driven by a noisy count (stddev `countNoiseStddev`) of the
+   * updates that came in under the clip. The update noise is raised so the round's total
+   * privacy stays that of `noiseMultiplier`.
+   */
+  adaptiveClip?: { targetQuantile: number; learningRate: number; countNoiseStddev: number };
 }
 
 /** One client's privacy spend. */
@@ -32,13 +39,22 @@ export interface LedgerEntry {
   epsilon: number;
 }
 
-/** Weights every update 1: with example-count weights one client's influence would be unbounded. */
+/**
+ * Weights every update 1 (with example-count weights one client's influence would be
+ * unbounded) and counts the updates that arrived under the round's clip.
+ */
 class UniformWeights implements UpdateAggregator {
-  constructor(private readonly inner: UpdateAggregator) {}
+  unclipped = 0;
+  constructor(
+    private readonly inner: UpdateAggregator,
+    private readonly clip: number,
+  ) {}
   get needsIndividualUpdates(): boolean {
     return this.inner.needsIndividualUpdates;
   }
   add(clientId: string, delta: Float32Array): void {
+    // A clipped update has norm C (times 1 - 2^-22); anything clearly below was not clipped.
+    if (l2Norm(delta) < this.clip * (1 - 1e-5)) this.unclipped++;
     this.inner.add(clientId, delta, 1);
   }
   result(): AggregateResult {
@@ -57,6 +73,12 @@ export class DifferentiallyPrivate implements Strategy {
   readonly name: string;
   readonly accountant = new RdpAccountant();
   private rounds = 0;
+  private readonly clipper: AdaptiveClipper | undefined;
+  /** The noise multiplier applied to the updates (lower than the total when adaptive clipping spends some). */
+  private readonly updateNoise: number;
+  private lastAggregator: UniformWeights | undefined;
+  /** The clip the last committed round used (receipts and metrics report it). */
+  private roundClip: number;
   private readonly ledger = new Map<string, LedgerEntry>();
   /** Epsilon of one client after r rounds of participation (q = 1: no amplification credit), memoised. */
   private readonly perClient: number[] = [0];
@@ -73,24 +95,42 @@ export class DifferentiallyPrivate implements Strategy {
     if (!(samplingRate > 0 && samplingRate <= 1)) throw new StrategyConfigError('STRATEGY_INVALID', `samplingRate must be in (0, 1]; got ${samplingRate}`);
     if (!(delta > 0 && delta < 1)) throw new StrategyConfigError('STRATEGY_INVALID', `delta must be in (0, 1); got ${delta}`);
     this.name = `dp-${mode}(${inner.name})`;
+    this.updateNoise = noiseMultiplier;
+    this.roundClip = clip;
+    if (options.adaptiveClip) {
+      if (mode !== 'central') {
+        throw new StrategyConfigError('STRATEGY_INVALID', 'adaptive clipping needs central mode: in local and distributed modes the clipped/unclipped bits would have to be aggregated privately, which Flock does not do yet');
+      }
+      this.clipper = new AdaptiveClipper(clip, options.adaptiveClip);
+      this.updateNoise = updateNoiseMultiplier(noiseMultiplier, options.adaptiveClip.countNoiseStddev);
+    }
+  }
+
+  /** The clip clients are told to use this round. */
+  get clip(): number {
+    return this.clipper?.clip ?? this.options.clip;
   }
 
   configureFit(ctx: FitContext): TrainConfig {
-    const { mode, clip, noiseMultiplier } = this.options;
+    const { mode, noiseMultiplier } = this.options;
+    const clip = this.clip;
     const noise = mode === 'local' ? { noiseStddev: noiseMultiplier * clip } : mode === 'distributed' ? { noiseMultiplier } : {};
     return { ...this.inner.configureFit(ctx), privacy: { mode, clip, ...noise } };
   }
 
   createAggregator(numParams: number): UpdateAggregator {
-    return new UniformWeights(this.inner.createAggregator(numParams));
+    this.lastAggregator = new UniformWeights(this.inner.createAggregator(numParams), this.clip);
+    return this.lastAggregator;
   }
 
   aggregateFit(global: Float32Array, aggregate: AggregateResult, ctx: FitContext): Float32Array {
     let meanDelta = aggregate.meanDelta;
+    this.roundClip = this.clip;
     if (this.options.mode === 'central') {
       // Noise on the sum is N(0, (sigma C)^2); on the mean of `count` updates it is that / count.
-      meanDelta = addGaussianNoise(Float32Array.from(meanDelta), (this.options.noiseMultiplier * this.options.clip) / aggregate.count);
+      meanDelta = addGaussianNoise(Float32Array.from(meanDelta), (this.updateNoise * this.clip) / aggregate.count);
     }
+    if (this.clipper && this.lastAggregator) this.clipper.update(this.lastAggregator.unclipped, aggregate.count);
     this.accountant.compose(this.options.samplingRate, this.options.noiseMultiplier);
     this.rounds++;
     for (const id of ctx.reporters ?? []) {
@@ -131,12 +171,12 @@ export class DifferentiallyPrivate implements Strategy {
   }
 
   receiptFields(): { clip: number; noiseMultiplier: number; mode: 'central' | 'local' | 'distributed'; epsilonSpent: number; delta: number } {
-    const { clip, noiseMultiplier, mode, delta } = this.options;
-    return { clip, noiseMultiplier, mode, epsilonSpent: this.epsilon(), delta };
+    const { noiseMultiplier, mode, delta } = this.options;
+    return { clip: this.roundClip, noiseMultiplier, mode, epsilonSpent: this.epsilon(), delta };
   }
 
   /** Merged into the committed model's metrics (served by GET /v1/models/...). */
   roundMetrics(): Record<string, number> {
-    return { epsilon: this.epsilon(), delta: this.options.delta, noiseMultiplier: this.options.noiseMultiplier, clip: this.options.clip };
+    return { epsilon: this.epsilon(), delta: this.options.delta, noiseMultiplier: this.options.noiseMultiplier, clip: this.roundClip };
   }
 }
