@@ -33,7 +33,7 @@ export interface SimulationOptions {
    * Differential privacy (DP-FedAvg): clients clip to `clip`; Gaussian noise of stddev
    * noiseMultiplier * clip on the sum, added by the coordinator (central) or every client (local).
    */
-  dp?: { mode: 'central' | 'local' | 'distributed'; noiseMultiplier: number; clip: number; delta: number };
+  dp?: { mode: 'central' | 'local' | 'distributed'; noiseMultiplier: number; clip: number; delta: number; adaptiveClipQuantile?: number };
   /** Strategy spec, e.g. `fedavg`, `fedadam:eta=0.01`, `fedprox:mu=0.01` (default fedavg). */
   strategy?: string;
   /** Fraction of clients per round. */
@@ -134,7 +134,18 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   // Poisson-sampled (DP) cohorts vary in size too: commit with half the expected cohort.
   const minClients = options.dropout || options.dp ? Math.max(options.secagg?.enabled ? 3 : 1, Math.ceil(cohort / 2)) : cohort;
   // Under DP clients are Poisson-sampled with q = fraction (below), exactly as the accountant assumes.
-  const strategy = options.dp ? new DifferentiallyPrivate(baseStrategy, { ...options.dp, samplingRate: options.fraction ?? 1 }) : baseStrategy;
+  const adaptive = options.dp?.adaptiveClipQuantile;
+  const strategy = options.dp
+    ? new DifferentiallyPrivate(baseStrategy, {
+        mode: options.dp.mode,
+        noiseMultiplier: options.dp.noiseMultiplier,
+        clip: options.dp.clip,
+        delta: options.dp.delta,
+        samplingRate: options.fraction ?? 1,
+        // Andrew et al.'s recommendations: count noise = expected cohort / 20, learning rate 0.2.
+        ...(adaptive !== undefined ? { adaptiveClip: { targetQuantile: adaptive, learningRate: 0.2, countNoiseStddev: Math.max(1, cohort / 20) } } : {}),
+      })
+    : baseStrategy;
   const coordinator = new Coordinator({
     model: flat,
     settings: {

@@ -24,6 +24,7 @@ export interface SimFlags {
   epsilon?: number;
   delta: number;
   clip: number;
+  adaptiveClip?: number;
   data?: string;
   backend: BackendPreference;
   epochs: number;
@@ -57,7 +58,8 @@ export function addSimOptions(cmd: Command, defaults: Partial<SimFlags>): Comman
     .option('--noise-multiplier <sigma>', 'DP noise stddev / clip', num(0, Infinity, true))
     .option('--epsilon <e>', 'DP target epsilon: picks the noise multiplier for --rounds rounds (instead of --noise-multiplier)', num(0, Infinity, true))
     .option('--delta <d>', 'DP delta', num(0, 1, true, true), 1e-5)
-    .option('--clip <c>', 'DP: L2 norm each client update is clipped to', num(0, Infinity, true), 1)
+    .option('--clip <c>', 'DP: L2 norm each client update is clipped to (the starting clip with --adaptive-clip)', num(0, Infinity, true), 1)
+    .option('--adaptive-clip <quantile>', 'DP central mode: adapt the clip towards this quantile of update norms (e.g. 0.5)', num(0, 1))
     .option('--backend <name>', `tfjs backend: ${BACKEND_PREFERENCES.join(', ')}`, oneOf(BACKEND_PREFERENCES), 'auto')
     .option('--epochs <n>', 'local epochs per round', int(1, 1000), defaults.epochs ?? 1)
     .option('--batch-size <n>', 'local batch size', int(1, 65536), defaults.batchSize ?? 32)
@@ -102,7 +104,7 @@ export function simOptionsFrom(f: SimFlags): SimulationOptions {
     strategy: f.strategy,
     ...(f.secagg ? { secagg: { enabled: true, ...(f.secaggK ? { k: f.secaggK } : {}), ...(f.secaggT ? { t: f.secaggT } : {}) } } : {}),
     ...(f.dropout ? { dropout: f.dropout } : {}),
-    ...(f.dp ? { dp: { mode: f.dp, noiseMultiplier: dpNoiseMultiplier(f), clip: f.clip, delta: f.delta } } : {}),
+    ...(f.dp ? { dp: { mode: f.dp, noiseMultiplier: dpNoiseMultiplier(f), clip: f.clip, delta: f.delta, ...(f.adaptiveClip !== undefined ? { adaptiveClipQuantile: f.adaptiveClip } : {}) } } : {}),
     ...(f.data ? { dataDir: f.data } : {}),
     backend: f.backend,
     epochs: f.epochs,
