@@ -169,8 +169,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
               // Under DP every coordinate of an L2-clipped update is within the DP clip: quantize to it.
               clip: options.secagg.clip ?? options.dp?.clip ?? 1,
               weightCap: 100_000,
-              // Key stages take milliseconds on loopback; a silent client should not stall them long.
-              stageTimeoutMs: 5_000,
+              // Key stages are quick on loopback but grow with the cohort (every client verifies the
+              // roster and encrypts a share per neighbour, all in this process): 5 s + 150 ms per client.
+              stageTimeoutMs: 5_000 + 150 * cohort,
             },
           }
         : {}),
