@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { EVENTS, decodeFloat32, type UpdateMeta } from '@flock/protocol';
 import { FlockClient } from '@flock/client';
-import { Coordinator, DifferentiallyPrivate, FedAvg } from '@flock/coordinator';
+import { Coordinator, DifferentiallyPrivate, FedAvg, type CoordinatorSettingsInput } from '@flock/coordinator';
 import { createPresetModel, flatModelOf, selectBackend } from '@flock/model';
 import { computeEpsilon, l2Norm } from '@flock/privacy';
 import { fashionSlices } from './helpers.js';
@@ -12,35 +12,62 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/** A DP coordinator and `n` started SDK clients on Fashion-MNIST slices; cleaned up after the test. */
+async function dpFederation(opts: {
+  strategy: DifferentiallyPrivate;
+  preset: 'mlp' | 'logreg';
+  seed: number;
+  settings: CoordinatorSettingsInput;
+  clients: number;
+  perClient: number;
+  prefix: string;
+  /** Runs before any client connects (e.g. to capture what the coordinator receives). */
+  onCoordinator?: (coordinator: Coordinator) => void;
+}): Promise<{ coordinator: Coordinator; clients: FlockClient[] }> {
+  await selectBackend('auto');
+  const init = createPresetModel(opts.preset, { seed: opts.seed });
+  const coordinator = new Coordinator({ model: await flatModelOf(init), strategy: opts.strategy, settings: opts.settings });
+  init.dispose();
+  const url = await coordinator.listen();
+  cleanups.push(() => coordinator.close());
+  opts.onCoordinator?.(coordinator);
+  const data = await fashionSlices(opts.clients, opts.perClient);
+  const clients = data.map((d, i) => new FlockClient({ url, clientId: `${opts.prefix}-${i}`, model: () => createPresetModel(opts.preset), data: d, seed: i }));
+  cleanups.push(async () => {
+    await Promise.all(clients.map((c) => c.stop()));
+    for (const d of data) tf.dispose([d.x, d.y]);
+  });
+  return { coordinator, clients };
+}
+
 describe('differential privacy over real sockets', () => {
   it('every update that reaches the coordinator has L2 norm <= C; the served model reports epsilon', async () => {
-    await selectBackend('auto');
     const clip = 0.05; // far below an unclipped delta's norm, so clipping must happen
     const strategy = new DifferentiallyPrivate(new FedAvg(), { mode: 'central', noiseMultiplier: 1.0, clip, samplingRate: 1, delta: 1e-5 });
-    const init = createPresetModel('mlp', { seed: 5 });
-    const coordinator = new Coordinator({ model: await flatModelOf(init), strategy, settings: { minClients: 3, rounds: 2, roundTimeoutMs: 60_000 } });
-    init.dispose();
-    const url = await coordinator.listen();
-    cleanups.push(() => coordinator.close());
     const norms: number[] = [];
-    coordinator.io.on('connection', (socket) =>
-      socket.use(([event, _meta, bytes], next) => {
-        if (event === EVENTS.roundUpdate) norms.push(l2Norm(decodeFloat32(new Uint8Array(bytes as Buffer), coordinator.numParams)));
-        next();
-      }),
-    );
-    const data = await fashionSlices(3, 80);
-    const clients = data.map((d, i) => new FlockClient({ url, clientId: `dp-${i}`, model: () => createPresetModel('mlp'), data: d, seed: i }));
+    const { coordinator, clients } = await dpFederation({
+      strategy,
+      preset: 'mlp',
+      seed: 5,
+      settings: { minClients: 3, rounds: 2, roundTimeoutMs: 60_000 },
+      clients: 3,
+      perClient: 80,
+      prefix: 'dp',
+      onCoordinator: (c) =>
+        c.io.on('connection', (socket) =>
+          socket.use(([event, _meta, bytes], next) => {
+            if (event === EVENTS.roundUpdate) norms.push(l2Norm(decodeFloat32(new Uint8Array(bytes as Buffer), c.numParams)));
+            next();
+          }),
+        ),
+    });
+    const url = coordinator.url;
     const receipts: Array<{ round: number; epsilonSpent: number; survivors: number }> = [];
     const errors: string[] = [];
     for (const c of clients) {
       c.on('receipt', (r) => receipts.push({ round: r.round, epsilonSpent: r.receipt.epsilonSpent, survivors: r.receipt.survivors }));
       c.on('error', (e) => errors.push(e.code));
     }
-    cleanups.push(async () => {
-      await Promise.all(clients.map((c) => c.stop()));
-      for (const d of data) tf.dispose([d.x, d.y]);
-    });
     await Promise.all(clients.map((c) => c.start()));
     coordinator.start();
     await coordinator.whenDone();
@@ -65,32 +92,37 @@ describe('differential privacy over real sockets', () => {
 
 describe('the per-client privacy ledger', () => {
   it('a client past its budget is never selected again', async () => {
-    await selectBackend('auto');
     const sigma = 1.0;
     const delta = 1e-5;
     const e2 = computeEpsilon({ q: 1, sigma, steps: 2, delta }).epsilon;
     const e3 = computeEpsilon({ q: 1, sigma, steps: 3, delta }).epsilon;
     // Room for exactly two rounds per client.
     const budget = (e2 + e3) / 2;
-    const strategy = new DifferentiallyPrivate(new FedAvg(), { mode: 'central', noiseMultiplier: sigma, clip: 1, samplingRate: 0.5, delta, clientEpsilonBudget: budget });
-    const init = createPresetModel('logreg', { seed: 2 });
-    const coordinator = new Coordinator({ model: await flatModelOf(init), strategy, settings: { minClients: 2, fraction: 0.5, maxClients: 2, rounds: 4, roundTimeoutMs: 60_000 } });
-    init.dispose();
-    const url = await coordinator.listen();
-    cleanups.push(() => coordinator.close());
-    const data = await fashionSlices(4, 30);
-    const clients = data.map((d, i) => new FlockClient({ url, clientId: `b-${i}`, model: () => createPresetModel('logreg'), data: d, seed: i }));
-    cleanups.push(async () => {
-      await Promise.all(clients.map((c) => c.stop()));
-      for (const d of data) tf.dispose([d.x, d.y]);
+    // Every client is selected every round (deterministic), and 3 rounds are asked for: after
+    // two commits every budget is spent, so the third round must never start.
+    const strategy = new DifferentiallyPrivate(new FedAvg(), { mode: 'central', noiseMultiplier: sigma, clip: 1, samplingRate: 1, delta, clientEpsilonBudget: budget });
+    const { coordinator, clients } = await dpFederation({
+      strategy,
+      preset: 'logreg',
+      seed: 2,
+      settings: { minClients: 3, rounds: 3, roundTimeoutMs: 60_000 },
+      clients: 3,
+      perClient: 30,
+      prefix: 'b',
     });
     await Promise.all(clients.map((c) => c.start()));
+    const twoCommits = new Promise<void>((resolve) => {
+      let n = 0;
+      coordinator.on('commit', () => ++n === 2 && resolve());
+    });
     coordinator.start();
-    await coordinator.whenDone();
+    await twoCommits;
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(coordinator.rounds).toHaveLength(2);
     const selected = new Map<string, number>();
     for (const r of coordinator.rounds) for (const id of r.selected) selected.set(id, (selected.get(id) ?? 0) + 1);
     expect([...selected.values()].every((n) => n <= 2)).toBe(true);
-    expect(strategy.ledgerEntries()).toEqual(['b-0', 'b-1', 'b-2', 'b-3'].map((clientId) => ({ clientId, rounds: 2, epsilon: e2 })));
-    for (const c of ['b-0', 'b-1', 'b-2', 'b-3']) expect(strategy.eligible(c)).toBe(false);
+    expect(strategy.ledgerEntries()).toEqual(['b-0', 'b-1', 'b-2'].map((clientId) => ({ clientId, rounds: 2, epsilon: e2 })));
+    for (const c of ['b-0', 'b-1', 'b-2']) expect(strategy.eligible(c)).toBe(false);
   });
 });
