@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 
 /** Model presets shared by the demo, simulations and benchmarks. */
-export type ModelPreset = 'mlp' | 'cnn' | 'logreg';
-export const MODEL_PRESETS: readonly ModelPreset[] = ['mlp', 'cnn', 'logreg'];
+export type ModelPreset = 'mlp' | 'cnn' | 'simple-cnn' | 'logreg';
+export const MODEL_PRESETS: readonly ModelPreset[] = ['mlp', 'cnn', 'simple-cnn', 'logreg'];
 
 export interface PresetOptions {
   /** Number of classes of the output layer (default 10). */
@@ -18,6 +18,8 @@ export interface PresetOptions {
  *   dense 10) with 'valid' padding: 582,026 parameters, 25.6 MFLOP per training sample (the
  *   workload Flock's benchmarks quote). The FedAvg paper pads 'same' (1,663,370 parameters,
  *   about 3x the FLOPs); build that with tf.layers if you need the paper's exact model.
+ * - `simple-cnn`: NIID-Bench's "simple CNN" (Li et al., ICDE 2022) for 28x28x1 inputs: conv5x5x6,
+ *   maxpool, conv5x5x16, maxpool, dense 120, dense 84, dense 10 (ReLU): 44,426 parameters.
  * - `logreg`: multinomial logistic regression (7,850 parameters): small enough for very
  *   large simulations and to learn under strong differential-privacy noise.
  */
@@ -49,6 +51,20 @@ export function createPresetModel(preset: ModelPreset, options: PresetOptions = 
           tf.layers.flatten({ name: 'flatten' }),
           tf.layers.dense({ units: 512, activation: 'relu', kernelInitializer: init(3), name: 'dense1' }),
           tf.layers.dense({ units: numClasses, activation: 'softmax', kernelInitializer: init(4), name: 'logits' }),
+        ],
+      });
+    case 'simple-cnn':
+      return tf.sequential({
+        name: 'simple-cnn',
+        layers: [
+          tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 6, kernelSize: 5, padding: 'valid', activation: 'relu', kernelInitializer: init(1), name: 'conv1' }),
+          tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'pool1' }),
+          tf.layers.conv2d({ filters: 16, kernelSize: 5, padding: 'valid', activation: 'relu', kernelInitializer: init(2), name: 'conv2' }),
+          tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'pool2' }),
+          tf.layers.flatten({ name: 'flatten' }),
+          tf.layers.dense({ units: 120, activation: 'relu', kernelInitializer: init(3), name: 'dense1' }),
+          tf.layers.dense({ units: 84, activation: 'relu', kernelInitializer: init(4), name: 'dense2' }),
+          tf.layers.dense({ units: numClasses, activation: 'softmax', kernelInitializer: init(5), name: 'logits' }),
         ],
       });
     case 'logreg':
