@@ -136,6 +136,62 @@ describe.each(['wasm', 'cpu'] as const)('fitProximal on the %s backend', (backen
     expectAllClose(prox, expected, 1e-6);
   });
 
+  it('with mu > 0 matches minimizing the full objective (task loss + mu/2 ||w - w_global||^2) with momentum', async () => {
+    // Reference: the FedProx objective built explicitly and differentiated by tfjs (the
+    // straightforward formulation); fitProximal adds the proximal gradient directly instead.
+    const mu = 0.3;
+    const batchSize = 4;
+    const order = Int32Array.from({ length: 17 }, (_, i) => (i * 5 + 2) % N); // a reordered subset
+    const w0 = Float32Array.from(init, (v, i) => v + 0.05 * Math.sin(i)); // start away from the global model
+    const ref = build(w0);
+    const refOpt = tf.train.momentum(0.1, 0.9);
+    const vars = ref.trainableWeights.map((w) => w.read() as tf.Variable);
+    const globalModel = build(init); // same architecture: its trainable weights line up with ref's
+    const anchors = globalModel.trainableWeights.map((w) => tf.clone(w.read()));
+    globalModel.dispose();
+    const refLosses: number[] = [];
+    for (let epoch = 0; epoch < 2; epoch++) {
+      let sum = 0;
+      for (let start = 0; start < order.length; start += batchSize) {
+        const rows = order.slice(start, start + batchSize);
+        const idx = tf.tensor1d(rows, 'int32');
+        const xb = tf.gather(d.x, idx);
+        const yb = tf.gather(d.y, idx);
+        let task = 0;
+        refOpt.minimize(() => {
+          const pred = ref.apply(xb, { training: true }) as tf.Tensor;
+          let obj = tf.mean(tf.metrics.categoricalCrossentropy(yb, pred)) as tf.Scalar;
+          for (const r of ref.calculateLosses()) obj = tf.add(obj, r);
+          task = obj.dataSync()[0]!;
+          let prox: tf.Scalar = tf.scalar(0);
+          vars.forEach((v, i) => {
+            prox = tf.add(prox, tf.sum(tf.square(tf.sub(v, anchors[i]!))));
+          });
+          return tf.add(obj, tf.mul(prox, mu / 2));
+        }, false, vars);
+        sum += task * rows.length;
+        tf.dispose([idx, xb, yb]);
+      }
+      refLosses.push(sum / order.length);
+    }
+
+    const m = build(w0);
+    const opt = tf.train.momentum(0.1, 0.9);
+    const losses: number[] = [];
+    for (let epoch = 0; epoch < 2; epoch++) {
+      const r = await fitProximal(m, d.x, d.y, { epochs: 1, batchSize, mu, global: init, optimizer: opt, loss: 'categoricalCrossentropy', seedOrder: order });
+      losses.push(r.loss);
+    }
+    losses.forEach((l, i) => expect(Math.abs(l - refLosses[i]!)).toBeLessThanOrEqual(1e-5));
+    expectAllClose(getFlatWeights(m), getFlatWeights(ref), 1e-5);
+    expect(distance(getFlatWeights(m), w0)).toBeGreaterThan(0.01); // it did move
+    tf.dispose(anchors);
+    ref.dispose();
+    m.dispose();
+    refOpt.dispose();
+    opt.dispose();
+  });
+
   it('with a large mu the weights stay closer to the global model', async () => {
     const train = async (mu: number): Promise<number> => {
       const m = build(init);

@@ -66,7 +66,9 @@ function yieldToEventLoop(): Promise<void> {
  * where the proximal term runs over the trainable weights only (non-trainable weights, e.g.
  * batch-norm statistics, are not pulled towards the global model). Batches are taken in order
  * (`seedOrder`, default 0..n-1) without shuffling, so runs are reproducible. With mu = 0 the
- * steps are the ones model.fit takes with the same optimizer, batches and loss.
+ * steps are the ones model.fit takes with the same optimizer, batches and loss. The proximal
+ * term's gradient, mu * (w - w_global), is added to the task gradient directly (exact, and
+ * O(params) per step).
  *
  * The model need not be compiled. All intermediate tensors are released: tf.memory().numTensors
  * is the same before and after a call (apart from optimizer slots created on its first use).
@@ -112,9 +114,12 @@ export async function fitProximal(model: tf.LayersModel, x: tf.Tensor, y: tf.Ten
   const accFn = accuracyFn(model, loss);
 
   const anchors: tf.Tensor[] = [];
-  let xs = x;
-  let ys = y;
-  let count = n;
+  let muScalar: tf.Scalar | undefined;
+  // Batches are gathered row by row (as model.fit does), never tf.slice'd: on the wasm backend
+  // a slice reads the whole source tensor back from the heap (a full copy of the dataset per
+  // batch), and a tf.gather of the whole dataset (to apply seedOrder up front) is also slow.
+  const order = seedOrder ?? Int32Array.from({ length: n }, (_, i) => i);
+  const count = order.length;
   try {
     if (mu > 0) {
       for (const w of trainable) {
@@ -122,18 +127,8 @@ export async function fitProximal(model: tf.LayersModel, x: tf.Tensor, y: tf.Ten
         if (!o) throw new Error(`internal: trainable weight ${w.name} is not in model.weights`);
         anchors.push(tf.tensor(global.subarray(o.offset, o.offset + o.size), o.shape, 'float32'));
       }
+      muScalar = tf.scalar(mu);
     }
-    if (seedOrder !== undefined) {
-      count = seedOrder.length;
-      const idx = tf.tensor1d(seedOrder, 'int32');
-      try {
-        xs = tf.gather(x, idx);
-        ys = tf.gather(y, idx);
-      } finally {
-        idx.dispose();
-      }
-    }
-    const halfMu = mu / 2;
     let result: FitProximalResult = { loss: Number.NaN, accuracy: Number.NaN };
     let lastYield = Date.now();
     for (let epoch = 0; epoch < epochs; epoch++) {
@@ -144,33 +139,31 @@ export async function fitProximal(model: tf.LayersModel, x: tf.Tensor, y: tf.Ten
         for (let start = 0; start < count; start += batchSize) {
           const size = Math.min(batchSize, count - start);
           const [batchLoss, batchAcc] = tf.tidy(() => {
-            const xb = tf.slice(xs, [start], [size]);
-            const yb = tf.slice(ys, [start], [size]);
-            let taskLoss!: tf.Scalar;
+            const idx = tf.tensor1d(order.slice(start, start + size), 'int32');
+            const xb = tf.gather(x, idx);
+            const yb = tf.gather(y, idx);
             let acc!: tf.Scalar;
-            optimizer.minimize(
-              () => {
-                const pred = model.apply(xb, { training: true }) as tf.Tensor;
-                let objective = tf.mean(lossFn(yb, pred)) as tf.Scalar;
-                for (const r of model.calculateLosses()) objective = tf.add(objective, r);
-                // A clone: minimize disposes the objective it returns, which is this tensor when mu = 0.
-                taskLoss = tf.keep(tf.clone(objective));
-                acc = tf.keep(tf.mean(accFn(yb, pred)) as tf.Scalar);
-                if (mu > 0) {
-                  let prox: tf.Scalar = tf.scalar(0);
-                  vars.forEach((v, i) => {
-                    prox = tf.add(prox, tf.sum(tf.square(tf.sub(v, anchors[i]!))));
-                  });
-                  objective = tf.add(objective, tf.mul(prox, halfMu));
-                }
-                return objective;
-              },
-              false,
-              vars,
-            );
-            // tf.keep'd tensors outlive every enclosing tidy: release them by hand.
-            const out: [tf.Tensor, tf.Tensor] = [tf.mul(taskLoss, size), tf.mul(acc, size)];
-            tf.dispose([taskLoss, acc]);
+            // The task loss (+ regularizer penalties) is differentiated by tfjs; the proximal
+            // term's gradient, mu * (w - w_global), is added to it exactly, so the step is the
+            // one on task loss + (mu / 2) * ||w - w_global||^2 without building that term
+            // (and its backward pass) op by op.
+            const { value, grads } = optimizer.computeGradients(() => {
+              const pred = model.apply(xb, { training: true }) as tf.Tensor;
+              let objective = tf.mean(lossFn(yb, pred)) as tf.Scalar;
+              for (const r of model.calculateLosses()) objective = tf.add(objective, r);
+              acc = tf.keep(tf.mean(accFn(yb, pred)) as tf.Scalar);
+              return objective;
+            }, vars);
+            const step = vars.map((v, i) => {
+              const g = grads[v.name]; // undefined when the loss does not depend on v (as in minimize)
+              if (!muScalar) return { name: v.name, tensor: g! };
+              const prox = tf.mul(tf.sub(v, anchors[i]!), muScalar);
+              return { name: v.name, tensor: g ? tf.add(g, prox) : prox };
+            });
+            optimizer.applyGradients(step);
+            // acc is tf.keep'd (it outlives every enclosing tidy): release it by hand, with value and grads.
+            const out: [tf.Tensor, tf.Tensor] = [tf.mul(value, size), tf.mul(acc, size)];
+            tf.dispose([value, acc, grads]);
             return out;
           });
           const nextLoss = tf.add(lossSum, batchLoss);
@@ -192,7 +185,6 @@ export async function fitProximal(model: tf.LayersModel, x: tf.Tensor, y: tf.Ten
     return result;
   } finally {
     tf.dispose(anchors);
-    if (xs !== x) xs.dispose();
-    if (ys !== y) ys.dispose();
+    if (muScalar) muScalar.dispose();
   }
 }
