@@ -56,7 +56,7 @@ describe('compareRuns', () => {
 
   it('reads metrics lines: null fields, torn last line, bad lines', () => {
     expect(parseMetricsJsonl('{"round":1,"accuracy":0.5}\n{"round":2,"acc')).toEqual([
-      { round: 1, modelVersion: null, accuracy: 0.5, loss: null, participants: null, dropouts: null, bytesUp: null, bytesDown: null, roundSeconds: null, epsilon: null },
+      { round: 1, modelVersion: null, accuracy: 0.5, loss: null, participants: null, dropouts: null, bytesUp: null, bytesDown: null, roundSeconds: null, epsilon: null, stragglers: null, late: null, meanDelayMs: null },
     ]);
     expect(() => parseMetricsJsonl('nope\n{"round":1}\n', 'm.jsonl')).toThrow(/m\.jsonl:1: not JSON/);
     expect(() => parseMetricsJsonl('{"round":0}\n')).toThrow(/positive integer/);

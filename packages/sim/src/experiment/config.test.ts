@@ -53,6 +53,22 @@ describe('simConfigFileSchema / loadSimConfig', () => {
     expect(() => parseSimConfig('{"rounds": "x", "lr": -1}')).toThrow(/2 problems:[\s\S]*"rounds"[\s\S]*"lr"/);
   });
 
+  it('takes the DP and SecAgg companion flags, so a run directory\'s config.json (delta and clip always) reloads', () => {
+    const all = { dp: 'central', noiseMultiplier: 1.1, delta: 1e-5, clip: 1, adaptiveClip: 0.5, secagg: true, secaggK: 4, secaggT: 3 };
+    expect(parseSimConfig(JSON.stringify(all))).toEqual(all);
+    expect(parseSimConfig('{"epsilon": 2}')).toEqual({ epsilon: 2 });
+    expect(() => parseSimConfig('{"delta": 1}')).toThrow(/"delta" \(--delta\)/);
+    expect(() => parseSimConfig('{"secaggK": 1}')).toThrow(/"secaggK" \(--secagg-k\)/);
+  });
+
+  it('checks the straggler and bandwidth specs with their parsers', () => {
+    expect(parseSimConfig('{"straggler": "lognormal:800ms,0.5,frac=0.2", "bandwidth": "up=1mbit,down=10mbit"}')).toEqual({ straggler: 'lognormal:800ms,0.5,frac=0.2', bandwidth: 'up=1mbit,down=10mbit' });
+    expect(() => parseSimConfig('{"straggler": "lognormal:800"}')).toThrow(/"straggler" \(--straggler\): .*missing sigma/);
+    expect(() => parseSimConfig('{"straggler": 800}')).toThrow(/"straggler" \(--straggler\)/);
+    expect(() => parseSimConfig('{"bandwidth": "up=10"}')).toThrow(/"bandwidth" \(--bandwidth\): .*needs a unit/);
+    expect(() => parseSimConfig('{"bandwidth": {"up": 1000000}}')).toThrow(/"bandwidth" \(--bandwidth\)/);
+  });
+
   it('reports invalid JSON with line and column', async () => {
     const p = await write('bad.json', '{\n  "clients": 3,\n  "rounds": \n}\n');
     const e = (await loadSimConfig(p).catch((x: unknown) => x)) as Error;

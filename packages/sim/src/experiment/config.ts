@@ -8,6 +8,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { BACKEND_PREFERENCES, MODEL_PRESETS, type BackendPreference, type ModelPreset } from '@flock/model';
 import { parsePartitionSpec } from '../partition/index.js';
+import { parseBandwidthSpec, parseStragglerSpec } from '../delays.js';
 
 /** An error in a config file: missing, not JSON, or a key with a bad value. */
 export class SimConfigError extends Error {
@@ -25,11 +26,21 @@ export class SimConfigError extends Error {
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 
 /**
- * Keys reserved for features that are being added (aggregation strategy, secure aggregation,
- * differential privacy, dropout / straggler / bandwidth simulation). They are accepted with loose
- * types now so that config files can carry them; each gets a precise schema when its flag lands.
+ * Keys reserved for features whose config keys are not typed yet (secure aggregation,
+ * differential privacy, dropout). They are accepted with loose types so that config files can
+ * carry them; each gets a precise schema later.
  */
 const loose = z.union([z.string(), z.number(), z.boolean(), z.record(z.string(), z.unknown())]);
+
+/** A spec string checked by its parser (the parser's message is the error). */
+const specString = (parse: (s: string) => unknown) =>
+  z.string().superRefine((s, ctx) => {
+    try {
+      parse(s);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    }
+  });
 
 /** The schema of a `flock sim` config file. Unknown keys are errors (typos must not pass silently). */
 export const simConfigFileSchema = z
@@ -76,12 +87,28 @@ export const simConfigFileSchema = z
     out: z.union([z.string().min(1), z.literal(true)]),
     /** Aggregation strategy spec (`--strategy`), e.g. `fedavg`, `fedprox:mu=0.01`. */
     strategy: z.string().min(1),
-    // Reserved for flags that are being added; loose types until they land.
+    /** Stragglers (`--straggler`), e.g. `lognormal:800ms,0.5,frac=0.2`. */
+    straggler: specString(parseStragglerSpec),
+    /** Bandwidth limits (`--bandwidth`), e.g. `up=1mbit,down=10mbit`. */
+    bandwidth: specString(parseBandwidthSpec),
+    // Reserved; loose types until they get precise ones.
     secagg: loose,
     dp: loose,
     dropout: loose,
-    straggler: loose,
-    bandwidth: loose,
+    /** SecAgg+ neighbourhood size (`--secagg-k`). */
+    secaggK: int(2, 255),
+    /** SecAgg+ threshold (`--secagg-t`). */
+    secaggT: int(2, 255),
+    /** DP noise multiplier (`--noise-multiplier`). */
+    noiseMultiplier: z.number().positive().finite(),
+    /** DP target epsilon (`--epsilon`). */
+    epsilon: z.number().positive().finite(),
+    /** DP delta, in (0, 1) (`--delta`). */
+    delta: z.number().positive().lt(1),
+    /** DP L2 clip (`--clip`). */
+    clip: z.number().positive().finite(),
+    /** DP adaptive clip quantile, 0-1 (`--adaptive-clip`). */
+    adaptiveClip: z.number().min(0).max(1),
   })
   .partial()
   .strict();

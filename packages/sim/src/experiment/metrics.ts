@@ -41,6 +41,12 @@ export interface MetricsRow {
   roundSeconds: number | null;
   /** Cumulative privacy loss epsilon after this round (with DP), else null. */
   epsilon: number | null;
+  /** Selected clients that straggle (with --straggler), else null. */
+  stragglers: number | null;
+  /** Selected clients with an injected delay that did not report in time (with --straggler or --bandwidth), else null. */
+  late: number | null;
+  /** Mean injected delay over the selected clients, ms (with --straggler or --bandwidth), else null. */
+  meanDelayMs: number | null;
 }
 
 /** The fields of a MetricsRow, in the order they are written. */
@@ -55,6 +61,9 @@ export const METRIC_FIELDS: readonly (keyof MetricsRow)[] = [
   'bytesDown',
   'roundSeconds',
   'epsilon',
+  'stragglers',
+  'late',
+  'meanDelayMs',
 ];
 
 /** The metrics a plot or a comparison can show. */

@@ -35,8 +35,8 @@ describe('RunRecorder', () => {
     expect(config).toEqual({ clients: 2, rounds: 3, partition: 'iid', seed: 1, model: 'mlp', lr: 0.1 });
     const lines = (await readFile(join(rec.dir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(lines).toHaveLength(3);
-    expect(Object.keys(lines[0])).toEqual(['round', 'modelVersion', 'accuracy', 'loss', 'participants', 'dropouts', 'bytesUp', 'bytesDown', 'roundSeconds', 'epsilon']);
-    expect(lines[1]).toMatchObject({ round: 2, modelVersion: 2, accuracy: 0.7, participants: 2, roundSeconds: 0.25, dropouts: 0, bytesUp: 100, bytesDown: 200, epsilon: null });
+    expect(Object.keys(lines[0])).toEqual(['round', 'modelVersion', 'accuracy', 'loss', 'participants', 'dropouts', 'bytesUp', 'bytesDown', 'roundSeconds', 'epsilon', 'stragglers', 'late', 'meanDelayMs']);
+    expect(lines[1]).toMatchObject({ round: 2, modelVersion: 2, accuracy: 0.7, participants: 2, roundSeconds: 0.25, dropouts: 0, bytesUp: 100, bytesDown: 200, epsilon: null, stragglers: null, late: null, meanDelayMs: null });
     expect(await readFile(join(rec.dir, 'partition.txt'), 'utf8')).toMatch(/T-shirt/);
     const summary = JSON.parse(await readFile(join(rec.dir, 'summary.json'), 'utf8'));
     expect(summary).toMatchObject({ status: 'finished', rounds: 3, accuracy: 0.8, bestAccuracy: 0.8, bestRound: 3, backend: 'cpu', wallSeconds: 1.5 });

@@ -33,6 +33,10 @@ export interface RoundMetricsInput {
   /** Alias of roundSeconds, as RoundRecord and the 'round' event call it. */
   seconds?: number;
   epsilon?: number;
+  /** Injected delays (with straggler or bandwidth simulation). */
+  stragglers?: number;
+  late?: number;
+  meanDelayMs?: number;
 }
 
 export interface RunRecorderOptions {
