@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { EVENTS, decodeFloat32, type UpdateMeta } from '@flock/protocol';
 import { FlockClient } from '@flock/client';
 import { Coordinator, DifferentiallyPrivate, FedAvg, type CoordinatorSettingsInput } from '@flock/coordinator';
 import { createPresetModel, flatModelOf, selectBackend } from '@flock/model';
@@ -26,7 +25,7 @@ async function dpFederation(opts: {
 }): Promise<{ coordinator: Coordinator; clients: FlockClient[] }> {
   await selectBackend('auto');
   const init = createPresetModel(opts.preset, { seed: opts.seed });
-  const coordinator = new Coordinator({ model: await flatModelOf(init), strategy: opts.strategy, settings: opts.settings });
+  const coordinator = new Coordinator({ model: await flatModelOf(init), strategy: opts.strategy, settings: { auth: 'open', ...opts.settings } });
   init.dispose();
   const url = await coordinator.listen();
   cleanups.push(() => coordinator.close());
@@ -53,14 +52,9 @@ describe('differential privacy over real sockets', () => {
       clients: 3,
       perClient: 80,
       prefix: 'dp',
-      onCoordinator: (c) =>
-        c.io.on('connection', (socket) =>
-          socket.use(([event, _meta, bytes], next) => {
-            if (event === EVENTS.roundUpdate) norms.push(l2Norm(decodeFloat32(new Uint8Array(bytes as Buffer), c.numParams)));
-            next();
-          }),
-        ),
     });
+    // Updates travel sealed to the coordinator (protocol/v1.md 5.4a): check each as its client sent it.
+    for (const c of clients) c.on('update', (u) => norms.push(l2Norm(u.delta)));
     const url = coordinator.url;
     const receipts: Array<{ round: number; epsilonSpent: number; survivors: number }> = [];
     const errors: string[] = [];

@@ -19,7 +19,8 @@ export async function startCoordinator(settings: CoordinatorSettingsInput, seed 
   const m = createPresetModel('mlp', { seed });
   const flat = await flatModelOf(m);
   m.dispose();
-  const coordinator = new Coordinator({ model: flat, settings });
+  // Tests of rounds run open; test/auth.test.ts covers authentication.
+  const coordinator = new Coordinator({ model: flat, settings: { auth: 'open', ...settings } });
   const url = await coordinator.listen(0, '127.0.0.1');
   return { coordinator, url };
 }

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { io } from 'socket.io-client';
-import { EVENTS, PROTOCOL_VERSION, encodeFloat32 } from '@flock/protocol';
+import { CHUNK_ENVELOPE_BYTES, EVENTS, PROTOCOL_VERSION, SEAL_OVERHEAD_BYTES, UPLOAD_EVENTS } from '@flock/protocol';
 import { RawPeer, startCoordinator, waitFor } from './helpers.js';
+import { sendUpdate } from './upload-helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -80,11 +81,13 @@ describe('malformed messages get typed errors, never a crash or silence', () => 
     const [s] = await Promise.all(starts);
     const meta = { roundId: s!.roundId, modelVersion: s!.modelVersion, numExamples: 5 };
     const closed = new Promise<string>((resolve) => big.socket.once('disconnect', resolve));
-    big.socket.emit(EVENTS.roundUpdate, meta, new Uint8Array(c.numParams * 4 + 2 * 1024 * 1024), () => {});
+    // The bound is one sealed chunk plus its envelope (not the whole model): a frame just above it is refused.
+    const bound = c.settings.uploads.chunkBytes + SEAL_OVERHEAD_BYTES + CHUNK_ENVELOPE_BYTES;
+    big.socket.emit(UPLOAD_EVENTS.chunk, { roundId: s!.roundId, uploadId: '00'.repeat(8), index: 0 }, new Uint8Array(bound + 1), () => {});
     expect(await closed).toBeTruthy();
-    const update = encodeFloat32(new Float32Array(c.numParams).fill(0.01));
-    expect(await a.emitAck(EVENTS.roundUpdate, meta, update)).toEqual({ ok: true });
-    expect(await b.emitAck(EVENTS.roundUpdate, meta, update)).toEqual({ ok: true });
+    const update = new Float32Array(c.numParams).fill(0.01);
+    expect(await sendUpdate(a, meta, update)).toEqual({ ok: true });
+    expect(await sendUpdate(b, meta, update)).toEqual({ ok: true });
     const summary = await done;
     expect(summary.status).toBe('committed');
     expect(summary.reporters).toEqual(['a', 'b']);

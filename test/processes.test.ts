@@ -2,6 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 const FLOCK = fileURLToPath(new URL('../packages/cli/bin/flock.mjs', import.meta.url));
 
@@ -58,12 +61,23 @@ afterEach(() => {
 
 describe('separate processes, as deployed', () => {
   it('flock coordinator and three flock client processes complete 3 rounds; the coordinator serves version 3', async () => {
-    const coord = flock(['coordinator', '--port', '0', '--min-clients', '3', '--rounds', '3', '--timeout', '120', '--lr', '0.1']);
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'flock-proc-'));
+    const coord = flock(['coordinator', '--port', '0', '--min-clients', '3', '--rounds', '3', '--timeout', '120', '--lr', '0.1', '--data-dir', dataDir]);
     procs.push(coord);
     const listening = await coord.waitFor((l) => l.event === 'listening', 60_000);
     const url = listening.url as string;
+    expect(listening.auth).toBe('tokens');
+    // Secure by default: each client enrolls with a token; one minted by `flock token create`, two over the admin API.
+    const minter = flock(['token', 'create', '--url', url, '--data-dir', dataDir, '--label', 'proc-0', '--json']);
+    procs.push(minter);
+    const tokens = [(await minter.waitFor((l) => typeof l.token === 'string', 60_000)).token as string];
+    const operator = readFileSync(path.join(dataDir, 'operator-token'), 'utf8').trim();
+    for (let i = 1; i < 3; i++) {
+      const res = await fetch(`${url}/v1/admin/tokens`, { method: 'POST', headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' }, body: JSON.stringify({ label: `proc-${i}` }) });
+      tokens.push(((await res.json()) as { token: string }).token);
+    }
     for (let i = 0; i < 3; i++) {
-      const c = flock(['client', '--url', url, '--id', `proc-${i}`, '--shard', `${i}/3`, '--limit', '300', '--model', 'mlp', '--seed', String(i)]);
+      const c = flock(['client', '--url', url, '--id', `proc-${i}`, '--token', tokens[i]!, '--shard', `${i}/3`, '--limit', '300', '--model', 'mlp', '--seed', String(i)]);
       procs.push(c);
     }
     await coord.waitFor((l) => l.event === 'done', 240_000);
@@ -73,7 +87,7 @@ describe('separate processes, as deployed', () => {
     const rounds = coord.lines.filter((l) => l.event === 'round');
     expect(rounds.map((r) => r.status)).toEqual(['committed', 'committed', 'committed']);
     // Every client reported an accepted update for each round.
-    for (const c of procs.slice(1)) expect(c.lines.filter((l) => l.event === 'report' && l.accepted === true).length).toBe(3);
+    for (const c of procs.slice(2)) expect(c.lines.filter((l) => l.event === 'report' && l.accepted === true).length).toBe(3);
     coord.child.kill('SIGTERM');
     await new Promise((r) => coord.child.once('exit', r));
     expect(coord.child.exitCode).toBe(0);

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { EVENTS, decodeFloat32, encodeFloat32, hashModel, type UpdateMeta } from '@flock/protocol';
+import { EVENTS, hashModel, type UpdateMeta } from '@flock/protocol';
 import { FlockClient } from '@flock/client';
 import { createPresetModel, getFlatWeights } from '@flock/model';
 import type { Coordinator } from '@flock/coordinator';
 import { fashionSlices, nextRound, RawPeer, startCoordinator, waitFor } from './helpers.js';
+import { sendUpdate } from './upload-helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -27,17 +28,11 @@ function track(coordinator: Coordinator): void {
 }
 
 describe('a training round over real sockets', () => {
-  it('commits the example-weighted FedAvg of exactly the deltas the coordinator received', async () => {
+  it('commits the example-weighted FedAvg of exactly the deltas the clients sent', async () => {
     const { coordinator, url } = await startCoordinator({ minClients: 3, rounds: 1, roundTimeoutMs: 60_000, train: { epochs: 1, batchSize: 32, learningRate: 0.1 } });
     track(coordinator);
-    // Capture every update as received on the coordinator's side of the socket.
+    // Updates travel sealed (protocol/v1.md 5.4a): capture each as the client computed it.
     const received: Array<{ numExamples: number; delta: Float32Array }> = [];
-    coordinator.io.on('connection', (socket) =>
-      socket.use(([event, meta, bytes], next) => {
-        if (event === EVENTS.roundUpdate) received.push({ numExamples: (meta as UpdateMeta).numExamples, delta: decodeFloat32(new Uint8Array(bytes as Buffer), coordinator.numParams) });
-        next();
-      }),
-    );
     const global = coordinator.store.latest().weights.slice();
     // Unequal data sizes so the weighting matters.
     const data = await fashionSlices(3, 240);
@@ -48,6 +43,7 @@ describe('a training round over real sockets', () => {
       tf.dispose([d.x, d.y]);
       return new FlockClient({ url, clientId: `w-${i}`, model: () => createPresetModel('mlp'), data: { x, y }, seed: i });
     });
+    for (const c of clients) c.on('update', (u) => received.push({ numExamples: u.numExamples, delta: u.delta.slice() }));
     cleanups.push(async () => {
       await Promise.all(clients.map((c) => c.stop()));
     });
@@ -156,20 +152,20 @@ describe('updates that must never be aggregated', () => {
     const ones = new Float32Array(m).fill(0.5);
     const threes = new Float32Array(m).fill(-0.25);
     const [a, b, nan, inf, shape, version] = peers as [RawPeer, RawPeer, RawPeer, RawPeer, RawPeer, RawPeer];
-    expect(await a.emitAck(EVENTS.roundUpdate, meta(30), encodeFloat32(ones))).toEqual({ ok: true });
-    const dup = await a.emitAck(EVENTS.roundUpdate, meta(30), encodeFloat32(ones));
+    expect(await sendUpdate(a, meta(30), ones)).toEqual({ ok: true });
+    const dup = await sendUpdate(a, meta(30), ones);
     expect(dup).toMatchObject({ ok: false, error: { code: 'DUPLICATE_UPDATE' } });
-    const stale = await b.emitAck(EVENTS.roundUpdate, { ...meta(), roundId: '0-stale' }, encodeFloat32(threes));
+    const stale = await sendUpdate(b, { ...meta(), roundId: '0-stale' }, threes);
     expect(stale).toMatchObject({ ok: false, error: { code: 'ROUND_NOT_ACTIVE' } });
-    expect(await b.emitAck(EVENTS.roundUpdate, meta(10), encodeFloat32(threes))).toEqual({ ok: true });
+    expect(await sendUpdate(b, meta(10), threes)).toEqual({ ok: true });
     const withNan = ones.slice();
     withNan[123] = NaN;
-    expect(await nan.emitAck(EVENTS.roundUpdate, meta(), encodeFloat32(withNan))).toMatchObject({ ok: false, error: { code: 'NON_FINITE', details: { index: 123 } } });
+    expect(await sendUpdate(nan, meta(), withNan)).toMatchObject({ ok: false, error: { code: 'NON_FINITE', details: { index: 123 } } });
     const withInf = ones.slice();
     withInf[m - 1] = -Infinity;
-    expect(await inf.emitAck(EVENTS.roundUpdate, meta(), encodeFloat32(withInf))).toMatchObject({ ok: false, error: { code: 'NON_FINITE' } });
-    expect(await shape.emitAck(EVENTS.roundUpdate, meta(), encodeFloat32(new Float32Array(m - 1)))).toMatchObject({ ok: false, error: { code: 'WRONG_SHAPE' } });
-    expect(await version.emitAck(EVENTS.roundUpdate, { ...meta(), modelVersion: 7 }, encodeFloat32(ones))).toMatchObject({ ok: false, error: { code: 'MODEL_VERSION_MISMATCH' } });
+    expect(await sendUpdate(inf, meta(), withInf)).toMatchObject({ ok: false, error: { code: 'NON_FINITE' } });
+    expect(await sendUpdate(shape, meta(), new Float32Array(m - 1))).toMatchObject({ ok: false, error: { code: 'WRONG_SHAPE' } });
+    expect(await sendUpdate(version, { ...meta(), modelVersion: 7 }, ones)).toMatchObject({ ok: false, error: { code: 'MODEL_VERSION_MISMATCH' } });
     const summary = await round;
     expect(summary.status).toBe('committed');
     expect(summary.reporters).toEqual(['good-a', 'good-b']);
@@ -179,8 +175,10 @@ describe('updates that must never be aggregated', () => {
     const g1 = coordinator.store.get(1)!.weights;
     const mean = (30 * 0.5 + 10 * -0.25) / 40;
     for (const i of [0, 123, m - 1]) expect(g1[i]! - g0[i]!).toBeCloseTo(mean, 6);
-    // After the round, a report for it is late.
-    const late = await a.emitAck(EVENTS.roundUpdate, meta(), encodeFloat32(ones));
+    // After the round, a report for it is late; a client whose upload was counted is told so
+    // (protocol/v1.md 5.4a: a retry after a lost final ack learns its update was delivered).
+    const late = await sendUpdate(nan, meta(), ones);
     expect(late).toMatchObject({ ok: false, error: { code: 'LATE_UPDATE' } });
+    expect(await sendUpdate(a, meta(), ones)).toMatchObject({ ok: false, error: { code: 'DUPLICATE_UPDATE' } });
   });
 });

@@ -20,7 +20,7 @@ async function secureFederation(n: number, opts: { drop?: Record<number, DropSta
   const init = createPresetModel('mlp', { seed: 3 });
   const coordinator = new Coordinator({
     model: await flatModelOf(init),
-    settings: { minClients: opts.minClients ?? n, rounds: 1, roundTimeoutMs: opts.roundTimeoutMs ?? 60_000, secureAggregation: { enabled: true, clip: CLIP, weightCap: 1000, stageTimeoutMs: opts.stageTimeoutMs ?? 5_000 } },
+    settings: { auth: 'open', minClients: opts.minClients ?? n, rounds: 1, roundTimeoutMs: opts.roundTimeoutMs ?? 60_000, secureAggregation: { enabled: true, clip: CLIP, weightCap: 1000, stageTimeoutMs: opts.stageTimeoutMs ?? 5_000 } },
   });
   init.dispose();
   const url = await coordinator.listen();

@@ -7,6 +7,7 @@ import { clientCommand } from './commands/client.js';
 import { benchCommand } from './commands/bench.js';
 import { privacyCommand } from './commands/privacy.js';
 import { compareCommand } from './commands/compare.js';
+import { tokenCommand } from './commands/token.js';
 
 export function buildProgram(): Command {
   const program = new Command('flock')
@@ -14,7 +15,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const c of [demoCommand(), simCommand(), compareCommand(), coordinatorCommand(), clientCommand(), benchCommand(), privacyCommand()]) {
+  for (const c of [demoCommand(), simCommand(), compareCommand(), coordinatorCommand(), clientCommand(), tokenCommand(), benchCommand(), privacyCommand()]) {
     program.addCommand(c.exitOverride().showHelpAfterError('(run with --help for usage)'));
   }
   for (const c of program.commands) for (const sub of c.commands) sub.exitOverride();

@@ -32,14 +32,27 @@ import { defaultPlatform, type ClientPlatform } from './platform.js';
 import { exampleCount, isTensorData, type LocalData, type TensorData } from './data.js';
 import { permutation, RowPermuter } from './shuffle.js';
 import { fitProximal } from './fedprox.js';
+import { buildHandshakeAuth } from './auth.js';
+import { UploadSealer, uploadUpdate } from './upload.js';
 
 export interface FlockClientOptions {
   /** Coordinator base URL, e.g. `http://127.0.0.1:8080`. */
   url: string;
   /** Stable id of this client; default: a random one. */
   clientId?: string;
-  /** Credential for the handshake (enrollment token), if the coordinator requires one. */
+  /**
+   * Enrollment token from the operator (`flk_<id>.<secret>`). Sent at the first connection
+   * only: it binds this client id to `identity`; later connections prove the identity key.
+   */
+  token?: string;
+  /** @deprecated Same as `token`. */
   credential?: string;
+  /**
+   * PEM CA certificate(s) to trust for a self-signed https coordinator (Node). Used by
+   * socket.io; model downloads go through `platform`, so in Node also pass
+   * `platform: nodeClientPlatform({ ca })` from '@flock/client/node'. Browsers use the OS trust store.
+   */
+  ca?: string | Uint8Array | Array<string | Uint8Array>;
   /** Builds the local model; its architecture must match the federation's. Default: the coordinator's model.json. */
   model?: () => tf.LayersModel | Promise<tf.LayersModel>;
   /** Local training data (stays on this device). */
@@ -56,7 +69,11 @@ export interface FlockClientOptions {
   /** Seeds local shuffling for reproducible simulations; default: crypto randomness. */
   seed?: number;
   platform?: ClientPlatform;
-  /** Long-term Ed25519 identity (signs the per-round secure-aggregation keys); default: a fresh one. */
+  /**
+   * Long-term Ed25519 identity: authenticates every connection and signs the per-round
+   * secure-aggregation keys. Persist it (with the client id) to reconnect after a restart;
+   * default: a fresh one per FlockClient.
+   */
   identity?: IdentityKeyPair;
   /** Crypto for secure aggregation; default WebCrypto. In Node pass nodePlatform from '@flock/privacy/node' (faster). */
   crypto?: PlatformCrypto;
@@ -66,9 +83,15 @@ export interface FlockClientOptions {
    */
   coordinatorKey?: string;
   /** Fault injection for simulations: the stage before which this client goes silent in a round. */
-  faults?: { dropBefore?(round: number): DropStage | undefined };
+  faults?: {
+    dropBefore?(round: number): DropStage | undefined;
+    /** Simulated slowness (stragglers, bandwidth): awaited after local training, before the update is sent; bytesUp is the update's size. */
+    delay?(info: { round: number; bytesUp: number }): void | Promise<void>;
+  };
   /** Extra socket.io-client options (transports, reconnection delays, TLS `ca`...). */
   socket?: Partial<ManagerOptions & SocketOptions>;
+  /** Largest upload chunk this client sends, bytes (the coordinator's bound caps it); default: the coordinator's bound. */
+  uploadChunkBytes?: number;
 }
 
 /** What the SDK reports to the app after it finished its part of a round. */
@@ -99,6 +122,16 @@ export interface FlockClientEvents extends Record<string, unknown> {
   disconnect: string;
 }
 
+/**
+ * Seed of one epoch's shuffle in a seeded client (simulations). Keyed on the train round index
+ * (model version + 1), not on the round number: a round abandoned by a coordinator crash or a
+ * timeout is retried on the same model version with the same shuffles, so a seeded run ends
+ * with the same model however often its rounds were interrupted (docs/explanation/durability.md).
+ */
+function shuffleSeed(seed: number | undefined, start: RoundStart, epoch: number): number | undefined {
+  return seed === undefined ? undefined : seed * 1_000_003 + (start.modelVersion + 1) * 1009 + epoch;
+}
+
 function randomId(platform: ClientPlatform): string {
   return 'c-' + Array.from(platform.randomBytes(8), (b) => b.toString(16).padStart(2, '0')).join('');
 }
@@ -124,8 +157,15 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
   /** Local rows read once from the data tensors, for cheap per-epoch shuffles. */
   private permuters: { x: RowPermuter; y: RowPermuter } | undefined;
   private identity: IdentityKeyPair | undefined;
+  /** Set after the first welcome: the token is bound, only the key signature is sent from then on. */
+  private enrolled = false;
+  private accessToken: string | undefined;
   private queue: Promise<void> = Promise.resolve();
   private roundCounter = 0;
+  /** Seals training updates to the coordinator (upload.ts); one X25519 key per session. */
+  private sealer: UploadSealer | undefined;
+  /** The socket id the latest welcome arrived on (an upload waits for the welcome of a new connection). */
+  private welcomeSocketId: string | undefined;
 
   constructor(options: FlockClientOptions) {
     super();
@@ -144,8 +184,16 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
   /** Connects; resolves on the coordinator's welcome, rejects with a FlockError if refused. */
   start(): Promise<Welcome> {
     if (this.socket) throw new Error('client already started');
-    const socket = io(this.options.url.replace(/\/$/, ''), {
-      auth: { protocolVersion: PROTOCOL_VERSION, clientId: this.clientId, ...(this.options.credential ? { credential: this.options.credential } : {}) },
+    this.identity ??= this.options.identity ?? generateIdentityKeyPair(this.options.crypto ?? webPlatform);
+    const identity = this.identity;
+    const socket = io(this.base(), {
+      // A function: every (re)connection fetches a fresh single-use challenge and signs it.
+      auth: (cb: (data: object) => void) => {
+        buildHandshakeAuth({ base: this.base(), clientId: this.clientId, identity, token: this.options.token ?? this.options.credential, enrolled: this.enrolled, platform: this.platform, crypto: this.options.crypto ?? webPlatform }).then(cb, () =>
+          cb({ protocolVersion: PROTOCOL_VERSION, clientId: this.clientId }),
+        );
+      },
+      ...(this.options.ca !== undefined ? { ca: this.options.ca as string } : {}),
       transports: ['websocket'],
       reconnectionDelay: 200,
       reconnectionDelayMax: 5000,
@@ -160,10 +208,12 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     socket.on('connect', () => (retryDelay = 250));
     socket.on('connect_error', (err: Error & { data?: unknown }) => {
       const env = errorEnvelopeSchema.safeParse(err.data);
-      if (this.welcome && env.success && env.data.code === 'CLIENT_ID_IN_USE' && this.socket === socket) {
+      // A nonce that expired between fetch and connect is retried the same way.
+      if (this.welcome && env.success && (env.data.code === 'CLIENT_ID_IN_USE' || env.data.code === 'CHALLENGE_INVALID' || env.data.code === 'RATE_LIMITED') && this.socket === socket) {
+        const wait = env.data.code === 'RATE_LIMITED' ? Math.max(retryDelay, Number(env.data.details?.retryAfterMs) || 0) : retryDelay;
         setTimeout(() => {
           if (this.socket === socket && !socket.connected) socket.connect();
-        }, retryDelay);
+        }, wait);
         retryDelay = Math.min(retryDelay * 2, 5000);
       }
     });
@@ -228,6 +278,9 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
           return;
         }
         this.welcome = parsed.data;
+        this.welcomeSocketId = socket.id;
+        this.enrolled = true;
+        this.accessToken = parsed.data.accessToken;
         this.emit('welcome', parsed.data);
         resolve(parsed.data);
       };
@@ -300,6 +353,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
           report.numExamples = numExamples;
           report.metrics = metrics;
           this.emit('update', { round: start.round, delta, numExamples });
+          await this.options.faults?.delay?.({ round: start.round, bytesUp: delta.byteLength });
           if (session) {
             // Only the masked sum reaches the coordinator; it acknowledges each stage.
             // Under differential privacy every update weighs the same (bounded sensitivity).
@@ -314,7 +368,20 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
             return; // simulated dropout: silent for this round
           } else {
             const remaining = Math.max(1000, start.timeoutMs - (this.platform.now() - receivedAt));
-            await this.send(socket, remaining, EVENTS.roundUpdate, meta, encodeFloat32(delta));
+            this.identity ??= this.options.identity ?? generateIdentityKeyPair(this.options.crypto ?? webPlatform);
+            this.sealer ??= new UploadSealer(this.options.crypto ?? webPlatform, () => this.identity!, this.options.coordinatorKey);
+            await uploadUpdate({
+              socket,
+              welcome: () => (this.welcomeSocketId !== undefined && this.welcomeSocketId === socket.id ? this.welcome : undefined),
+              sealer: this.sealer,
+              crypto: this.options.crypto ?? webPlatform,
+              platform: this.platform,
+              meta,
+              bytes: encodeFloat32(delta),
+              ...(this.options.uploadChunkBytes ? { chunkBytes: this.options.uploadChunkBytes } : {}),
+              deadline: this.platform.now() + remaining,
+              aborted: () => this.stopping || this.socket !== socket,
+            });
           }
         } else {
           const data = this.options.evalData ?? this.options.data;
@@ -349,11 +416,16 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
   private async buildModel(): Promise<tf.LayersModel> {
     if (this.options.model) return await this.options.model();
     if (!this.topology) {
-      const res = await this.platform.fetch(`${this.base()}/v1/models/latest/model.json`);
+      const res = await this.platform.fetch(`${this.base()}/v1/models/latest/model.json`, this.httpInit());
       if (!res.ok) throw new FlockError('MODEL_NOT_FOUND', `GET model.json failed with HTTP ${res.status}`);
       this.topology = (JSON.parse(await res.text()) as { modelTopology: Record<string, unknown> }).modelTopology;
     }
     return await tf.models.modelFromJSON({ modelTopology: this.topology } as tf.io.ModelJSON);
+  }
+
+  /** The session's bearer token on HTTP requests (needed when the coordinator's models are private). */
+  private httpInit(): { headers: Record<string, string> } | undefined {
+    return this.accessToken ? { headers: { authorization: `Bearer ${this.accessToken}` } } : undefined;
   }
 
   private base(): string {
@@ -365,7 +437,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     if (this.cached && this.cached.version === start.modelVersion && this.cached.hash === start.modelHash) return this.cached.weights;
     const spec = this.welcome?.spec;
     if (!spec) throw new FlockError('BAD_MESSAGE', 'round started before the welcome message');
-    const res = await this.platform.fetch(`${this.base()}${start.modelPath}/weights.bin`);
+    const res = await this.platform.fetch(`${this.base()}${start.modelPath}/weights.bin`, this.httpInit());
     if (!res.ok) throw new FlockError('MODEL_NOT_FOUND', `GET ${start.modelPath}/weights.bin failed with HTTP ${res.status}`);
     const weights = decodeFloat32(new Uint8Array(await res.arrayBuffer()), specSize(spec));
     if ((await hashModelAsync(spec, weights)) !== start.modelHash) {
@@ -397,7 +469,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
         // FedProx: the local objective adds mu/2 * ||w - w_global||^2 (a custom loop).
         let result = { loss: NaN, accuracy: NaN };
         for (let epoch = 0; epoch < cfg.epochs; epoch++) {
-          const order = permutation(total, this.options.seed === undefined ? undefined : this.options.seed * 1_000_003 + start.round * 1009 + epoch, this.platform);
+          const order = permutation(total, shuffleSeed(this.options.seed, start, epoch), this.platform);
           result = await fitProximal(model, data.x, data.y, { epochs: 1, batchSize: cfg.batchSize, mu, global, optimizer, loss: this.options.loss ?? 'categoricalCrossentropy', seedOrder: order.subarray(0, numExamples) });
         }
         this.roundCounter++;
@@ -409,7 +481,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
       let last: tf.History | undefined;
       for (let epoch = 0; epoch < cfg.epochs; epoch++) {
         // Shuffle ourselves (tfjs' fit shuffle uses Math.random): seeded in simulations.
-        const order = permutation(total, this.options.seed === undefined ? undefined : this.options.seed * 1_000_003 + start.round * 1009 + epoch, this.platform);
+        const order = permutation(total, shuffleSeed(this.options.seed, start, epoch), this.platform);
         const rows = order.subarray(0, numExamples);
         this.permuters ??= { x: new RowPermuter(data.x), y: new RowPermuter(data.y) };
         const xs = this.permuters.x.permute(rows);

@@ -8,3 +8,7 @@ export { fitProximal, PROXIMAL_LOSSES } from './fedprox.js';
 export type { FitProximalOptions, FitProximalResult } from './fedprox.js';
 export type { DropStage } from './secure-session.js';
 export { checkReceipt } from './receipts.js';
+export { UploadSealer, uploadUpdate } from './upload.js';
+export type { UploadOptions } from './upload.js';
+export { buildHandshakeAuth } from './auth.js';
+export type { HandshakeInput } from './auth.js';

@@ -3,7 +3,7 @@
  * browsers, Node >= 20, Deno and Electron; pass your own to run elsewhere (React Native...).
  */
 export interface ClientPlatform {
-  fetch(url: string, init?: { headers?: Record<string, string> }): Promise<{ ok: boolean; status: number; arrayBuffer(): Promise<ArrayBuffer>; text(): Promise<string> }>;
+  fetch(url: string, init?: { method?: string; headers?: Record<string, string> }): Promise<{ ok: boolean; status: number; arrayBuffer(): Promise<ArrayBuffer>; text(): Promise<string> }>;
   randomBytes(n: number): Uint8Array;
   now(): number;
 }

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Server as IoServer, type Socket } from 'socket.io';
@@ -30,13 +31,24 @@ import type { FlatModel } from '@flock/model';
 import { coordinatorSettingsSchema, type CoordinatorSettings, type CoordinatorSettingsInput } from './options.js';
 import { FedAvg, type FitContext, type Strategy } from './strategy.js';
 import { MemoryModelStore, type ModelStore } from './model-store.js';
+import { openFederationDatabase, type FederationDatabase } from './store/database.js';
+import type { RoundRecord } from './store/rounds.js';
 import { cohortSize, selectCohort, selectionKey, selectPoisson } from './selection.js';
 import { handleHttp } from './http-api.js';
 import type { AggregateResult, UpdateAggregator } from './aggregator.js';
 import { SecureCollector } from './secure-collector.js';
+import { UploadReceiver } from './uploads/receiver.js';
+import { RateLimiter } from './rate-limit.js';
+import { UPLOAD_EVENTS, SEAL_OVERHEAD_BYTES, CHUNK_ENVELOPE_BYTES, type UploadBegin } from '@flock/protocol';
+import { announceCoordinatorSealKey, deriveCoordinatorSealKey } from '@flock/privacy';
 import { assertSecAggCompatible } from './strategies/index.js';
 import { nodePlatform } from '@flock/privacy/node';
 import { generateIdentityKeyPair, signReceipt, toHex, type IdentityKeyPair, type SignedReceipt } from '@flock/privacy';
+import { ClientAuthenticator } from './auth/authenticator.js';
+import { MemoryClientRegistry } from './auth/memory-registry.js';
+import type { ClientRegistry } from './auth/registry.js';
+import { nullAuditLog, type AuditLog } from './admin/audit.js';
+import { handleSecurityHttp } from './admin/admin-api.js';
 
 /** Minimal logger interface (pino, console or a test spy all fit). */
 export interface Logger {
@@ -57,6 +69,23 @@ export interface CoordinatorOptions {
   /** Checks a handshake; throw a FlockError (e.g. UNAUTHORIZED) to refuse the connection. */
   authenticate?: (auth: HandshakeAuth) => void | Promise<void>;
   logger?: Logger;
+  /**
+   * Durable state (docs/explanation/durability.md): a SQLite file path (':memory:' for tests;
+   * the coordinator opens it and closes it in close()) or an open FederationDatabase (the
+   * caller closes it). An existing database is resumed: its latest model, round counter and
+   * strategy state win over `model`. Without it everything lives in memory.
+   */
+  database?: string | FederationDatabase;
+  /** Enrollment tokens and client identities (settings.auth 'tokens'); default: in memory. */
+  registry?: ClientRegistry;
+  /** Audit log of admin actions, enrolments, revocations, refused handshakes and commits. */
+  audit?: AuditLog;
+  /** Bearer token of the operator admin API (/v1/admin/...); unset: the admin API is disabled. */
+  operatorToken?: string;
+  /** Model and round endpoints require a client session token or the operator token. */
+  privateModels?: boolean;
+  /** PEM certificate chain and key: serve https/wss instead of http/ws. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 /** What happened in one round; emitted as the `round` event and kept in the history. */
@@ -115,6 +144,30 @@ function splitAck(args: unknown[]): { args: unknown[]; ack: ((a: Ack) => void) |
   return { args, ack: undefined };
 }
 
+/** A round from the durable log as a history entry (traffic and rejections are not persisted). */
+function summaryOf(rec: RoundRecord, hashes: ReadonlyMap<number, string>): RoundSummary {
+  const version = rec.committedVersion ?? rec.modelVersion;
+  const end = rec.endedAt ?? rec.startedAt;
+  return {
+    round: rec.round,
+    roundId: rec.roundId,
+    kind: rec.kind,
+    status: rec.status === 'running' ? 'abandoned' : rec.status,
+    modelVersion: version,
+    modelHash: hashes.get(version) ?? '',
+    selected: rec.cohort,
+    reporters: rec.reporters ?? [],
+    rejected: [],
+    numExamples: 0,
+    metrics: rec.metrics ?? {},
+    bytesUp: 0,
+    bytesDown: 0,
+    ...(rec.reason ? { reason: rec.reason } : {}),
+    startedAt: rec.startedAt,
+    seconds: (Date.parse(end) - Date.parse(rec.startedAt)) / 1000,
+  };
+}
+
 /**
  * The federation coordinator: a socket.io server that runs training rounds, aggregates
  * client updates with a Strategy, commits model versions and serves them over HTTP.
@@ -127,8 +180,14 @@ export class Coordinator extends EventEmitter {
   readonly store: ModelStore;
   readonly strategy: Strategy;
   readonly numParams: number;
-  readonly http: HttpServer;
+  readonly http: HttpServer | HttpsServer;
   readonly io: IoServer;
+  /** Client authentication (tokens / open) and the registry behind it. */
+  readonly auth: ClientAuthenticator;
+  readonly audit: AuditLog;
+  private readonly tls: boolean;
+  private roundsPaused = false;
+  private loopDone = false;
   private readonly logger: Logger;
   private readonly authenticate: CoordinatorOptions['authenticate'];
   private readonly clients = new Map<string, Socket>();
@@ -136,6 +195,9 @@ export class Coordinator extends EventEmitter {
   private active: ActiveRound | undefined;
   private readonly endedRoundIds = new Set<string>();
   private roundCounter = 0;
+  /** Durable state, when the `database` option is given. */
+  readonly database: FederationDatabase | undefined;
+  private readonly ownsDatabase: boolean;
   private trainRoundsCommitted = 0;
   private running = false;
   private closed = false;
@@ -147,6 +209,12 @@ export class Coordinator extends EventEmitter {
   private readonly signingKey: IdentityKeyPair;
   /** Bytes of update payloads received and model weights served, since start. */
   readonly traffic = { up: 0, down: 0 };
+  /** Chunked, sealed training uploads (uploads/receiver.ts). */
+  private readonly uploads: UploadReceiver;
+  /** The welcome's signed announcement of the X25519 key updates are sealed to. */
+  private readonly sealAnnouncement: { publicKey: string; signature: string };
+  /** Per-client and per-IP token buckets (rate-limit.ts). */
+  private readonly limiter: RateLimiter;
   /** Deterministic aggregation order, for reproducible simulations (holds updates until the round ends). */
   deterministicOrder = false;
 
@@ -158,7 +226,11 @@ export class Coordinator extends EventEmitter {
     this.logger = options.logger ?? silentLogger;
     this.authenticate = options.authenticate;
     this.strategy = options.strategy ?? new FedAvg();
-    this.store = new MemoryModelStore(options.model.topology, options.model.spec, options.model.weights, this.settings.keepVersions);
+    this.ownsDatabase = typeof options.database === 'string';
+    this.database = typeof options.database === 'string' ? openFederationDatabase(options.database) : options.database;
+    this.store = this.database
+      ? this.resumeFromDatabase(this.database, options.model)
+      : new MemoryModelStore(options.model.topology, options.model.spec, options.model.weights, this.settings.keepVersions);
     this.numParams = specSize(this.store.spec);
     if (this.settings.secureAggregation.enabled) {
       try {
@@ -172,8 +244,49 @@ export class Coordinator extends EventEmitter {
     }
     this.session = `${this.settings.federationId}:${randomBytes(8).toString('hex')}`;
     this.signingKey = options.signingKey ?? generateIdentityKeyPair(nodePlatform);
-    this.http = createServer((req, res) => {
+    const sealKey = deriveCoordinatorSealKey(this.signingKey);
+    this.sealAnnouncement = announceCoordinatorSealKey(this.signingKey, sealKey, this.settings.federationId);
+    this.uploads = new UploadReceiver({
+      federationId: this.settings.federationId,
+      numParams: this.numParams,
+      chunkBytes: this.settings.uploads.chunkBytes,
+      sealRequired: this.settings.uploads.sealRequired,
+      sealKey,
+      platform: nodePlatform,
+      host: {
+        admit: (clientId, meta) => void this.admitUpload(clientId, meta),
+        accept: (clientId, meta, delta) => this.acceptUpload(clientId, meta, delta),
+        reject: (clientId, err) => {
+          const r = this.active;
+          if (r && r.cohort.has(clientId) && !r.settled.has(clientId)) this.settleRejected(r, clientId, err);
+          throw err;
+        },
+        countBytes: (n) => (this.traffic.up += n),
+      },
+    });
+    this.limiter = new RateLimiter(this.settings.rateLimits);
+    this.audit = options.audit ?? nullAuditLog;
+    this.auth = new ClientAuthenticator({ mode: this.settings.auth, federationId: this.settings.federationId, registry: options.registry ?? this.database?.registry ?? new MemoryClientRegistry(), platform: nodePlatform, audit: this.audit });
+    const security = {
+      auth: this.auth,
+      operatorToken: options.operatorToken,
+      privateModels: options.privateModels === true,
+      audit: this.audit,
+      status: () => this.status(),
+      onlineClients: () => this.connectedClients,
+      disconnect: (clientId: string, error: FlockError) => this.disconnectClient(clientId, error),
+      pauseRounds: () => this.pauseRounds(),
+      resumeRounds: () => this.resumeRounds(),
+      roundsPaused: () => this.roundsPaused,
+      settings: this.settings,
+    };
+    this.on('round', (s: RoundSummary) => {
+      if (s.status === 'committed') this.audit.record({ action: 'round.commit', actor: 'coordinator', requestId: s.roundId, outcome: 'ok', round: s.round, modelVersion: s.modelVersion, modelHash: s.modelHash, reporters: s.reporters.length });
+    });
+    this.tls = options.tls !== undefined;
+    const handler = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => {
       try {
+        if (handleSecurityHttp(security, req, res)) return;
         const ctx = { store: this.store, status: () => this.status(), rounds: () => this.history.slice(-100), onWeightsServed: (n: number) => (this.traffic.down += n) };
         if (!handleHttp(ctx, req, res)) {
           // socket.io handles its own path; anything else is a 404.
@@ -187,13 +300,24 @@ export class Coordinator extends EventEmitter {
         if (!res.headersSent) res.writeHead(500);
         res.end();
       }
-    });
+    };
+    this.http = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createServer(handler);
     this.io = new IoServer(this.http, {
       // An update is one float32 per parameter plus a small envelope; anything larger
       // closes only the offending connection (engine.io enforces this per message).
-      maxHttpBufferSize: this.settings.maxHttpBufferSize ?? this.numParams * 4 + 1024 * 1024,
+      // Updates arrive in chunks (protocol/v1.md 5.4a), so no frame needs to be larger than one
+      // sealed chunk plus its envelope; SecAgg masked inputs are still one frame of the model size.
+      maxHttpBufferSize: this.settings.maxHttpBufferSize ?? this.frameBound(),
       serveClient: false,
       cors: { origin: '*' },
+    });
+    this.io.use((socket, next) => {
+      const auth = socket.handshake.auth as { clientId?: unknown } | undefined;
+      const limited = this.limiter.checkConnection(socket.handshake.address, typeof auth?.clientId === 'string' ? auth.clientId : undefined);
+      if (!limited) return next();
+      const e = new Error(limited.message) as Error & { data?: ErrorEnvelope };
+      e.data = limited.toEnvelope();
+      next(e);
     });
     this.io.use((socket, next) => {
       this.admit(socket)
@@ -224,7 +348,7 @@ export class Coordinator extends EventEmitter {
     const addr = this.http.address() as AddressInfo | null;
     if (!addr) throw new Error('coordinator is not listening');
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    return `http://${host}:${addr.port}`;
+    return `${this.tls ? 'https' : 'http'}://${host}:${addr.port}`;
   }
 
   /** Starts the round loop (idempotent). */
@@ -254,6 +378,7 @@ export class Coordinator extends EventEmitter {
     await this.loopPromise;
     await new Promise<void>((resolve) => this.io.close(() => resolve()));
     if (this.http.listening) await new Promise<void>((resolve) => this.http.close(() => resolve()));
+    if (this.ownsDatabase) this.database?.close();
   }
 
   status(): Record<string, unknown> {
@@ -279,6 +404,57 @@ export class Coordinator extends EventEmitter {
     return this.history;
   }
 
+  // ---- durability (store/, docs/explanation/durability.md) ----
+
+  /**
+   * Opens the durable model store and resumes from it. A fresh database is initialised with
+   * `model` as version 0. An existing one supplies the latest committed model, the round
+   * counter, the committed-round count and the strategy state (optimizer moments, DP ledger).
+   *
+   * Crash-resume policy: a round found `running` was cut off by a crash and is marked
+   * `abandoned` (ROUND_ABANDONED, details.reason 'coordinator-restarted'); the loop then runs a
+   * fresh round on the same model version. It cannot be completed instead: its aggregate lived
+   * only in memory and its cohort's sessions (and, under secure aggregation, the key material)
+   * are gone, and rebuilding it would mean persisting individual updates, which Flock never
+   * does. Google's production FL system makes the same choice (Bonawitz et al., "Towards
+   * Federated Learning at Scale", SysML 2019): a failed round is simply restarted.
+   */
+  private resumeFromDatabase(db: FederationDatabase, model: FlatModel): ModelStore {
+    const { store, created } = db.openModels({ federationId: this.settings.federationId, config: { ...this.settings }, model, keepVersions: this.settings.keepVersions });
+    const fed = db.federation()!;
+    if (created) {
+      this.logger.info({ database: db.path, modelVersion: 0, modelHash: store.latest().hash }, 'new database: the initial model is version 0');
+      return store;
+    }
+    if (fed.federationId !== this.settings.federationId) {
+      this.logger.warn({ database: db.path, stored: fed.federationId, configured: this.settings.federationId }, 'the database was created for another federation id');
+    }
+    if (JSON.stringify(fed.spec) !== JSON.stringify(model.spec)) {
+      this.logger.warn({ database: db.path }, 'the given initial model differs from the database model; the database model is used');
+    }
+    const restored = db.state.restore(this.strategy);
+    const reason = new FlockError('ROUND_ABANDONED', 'the coordinator restarted while the round was running', { reason: 'coordinator-restarted' }).toEnvelope();
+    for (const a of db.rounds.abandonRunning(reason)) {
+      this.logger.warn({ round: a.round, roundId: a.roundId, kind: a.kind, modelVersion: a.modelVersion, reason: reason.code, details: reason.details }, 'round abandoned: the coordinator restarted while it was running; a fresh round will run');
+    }
+    this.roundCounter = db.rounds.lastRound();
+    this.trainRoundsCommitted = db.rounds.committedCount();
+    const hashes = new Map(store.history().map((v) => [v.version, v.hash]));
+    for (const rec of db.rounds.recent(100)) this.history.push(summaryOf(rec, hashes));
+    const latest = store.latest();
+    this.logger.info(
+      { database: db.path, modelVersion: latest.version, modelHash: latest.hash, round: this.roundCounter, trainRoundsCommitted: this.trainRoundsCommitted, strategyStateRestored: restored },
+      'resumed from database: the model comes from the database',
+    );
+    return store;
+  }
+
+  /** settings.debugPhaseDelayMs at a round phase boundary (crash testing); close() cuts it short. */
+  private async debugPause(): Promise<void> {
+    const until = Date.now() + this.settings.debugPhaseDelayMs;
+    while (!this.closed && Date.now() < until) await this.sleep(until - Date.now());
+  }
+
   // ---- connections ----
 
   private async admit(socket: Socket): Promise<void> {
@@ -290,9 +466,13 @@ export class Coordinator extends EventEmitter {
     const parsed = handshakeAuthSchema.safeParse(socket.handshake.auth);
     if (!parsed.success) throw badMessage('handshake auth', parsed.error);
     const auth = parsed.data;
-    // Authenticate before revealing whether an id is online.
+    // Authenticate before revealing whether an id is online (auth/authenticator.ts).
+    const admission = await this.auth.admit(auth, socket.id, socket.handshake.address);
     if (this.authenticate) await this.authenticate(auth);
-    if (this.clients.has(auth.clientId)) {
+    // An authenticated identity takes over its older session (onConnection); an anonymous
+    // id (open mode) proves nothing, so it cannot push a live session out.
+    socket.data.authenticated = admission.authenticated;
+    if (this.clients.has(auth.clientId) && !admission.authenticated) {
       throw new FlockError('CLIENT_ID_IN_USE', `client id '${auth.clientId}' already has a live session; close it first`);
     }
     socket.data.clientId = auth.clientId;
@@ -300,16 +480,31 @@ export class Coordinator extends EventEmitter {
 
   private onConnection(socket: Socket): void {
     const clientId = socket.data.clientId as string;
+    const previous = this.clients.get(clientId);
+    if (previous && socket.data.authenticated === true) {
+      // One live session per identity: the newer, authenticated one replaces the old.
+      this.audit.record({ action: 'session.replaced', actor: `client:${clientId}`, requestId: socket.id, outcome: 'ok', previous: previous.id });
+      this.disconnectClient(clientId, new FlockError('SESSION_REPLACED', 'a newer session of this client identity connected'));
+    }
     if (this.clients.has(clientId)) {
       // Two handshakes raced through admit(); keep the first.
       socket.emit(EVENTS.error, new FlockError('CLIENT_ID_IN_USE').toEnvelope());
       socket.disconnect(true);
       return;
     }
+    if (socket.data.authenticated === true && this.auth.registry.getIdentity(clientId)?.revokedAt) {
+      // Revoked while its handshake was in flight.
+      socket.emit(EVENTS.error, new FlockError('CREDENTIAL_REVOKED', 'the operator revoked this client').toEnvelope());
+      socket.disconnect(true);
+      return;
+    }
     this.clients.set(clientId, socket);
+    const accessToken = this.auth.openSession(clientId);
+    socket.once('disconnect', () => this.auth.closeSession(accessToken));
     this.logger.info({ clientId }, 'client connected');
     this.emit('client:connect', clientId);
     socket.on('disconnect', (reason) => {
+      this.uploads.drop(clientId, socket.id);
       if (this.clients.get(clientId) === socket) this.clients.delete(clientId);
       this.logger.info({ clientId, reason }, 'client disconnected');
       this.emit('client:disconnect', clientId);
@@ -326,8 +521,14 @@ export class Coordinator extends EventEmitter {
         this.emit('rejected', { clientId, code: fe.code, event });
         reply({ ok: false, error: fe.toEnvelope() });
       };
+      const limited = this.limiter.checkEvent(clientId, socket.handshake.address);
+      if (limited) {
+        this.emit('rejected', { clientId, code: limited.code, event });
+        reply({ ok: false, error: limited.toEnvelope() });
+        return;
+      }
       try {
-        const result = this.dispatch(clientId, event, args);
+        const result = this.dispatch(clientId, event, args, socket.id);
         if (result instanceof Promise) result.then(reply, fail);
         else reply(result);
       } catch (err) {
@@ -344,6 +545,9 @@ export class Coordinator extends EventEmitter {
       modelPath: `/v1/models/${latest.version}`,
       spec: this.store.spec,
       coordinatorKey: toHex(this.signingKey.publicKey),
+      accessToken,
+      sealKey: this.sealAnnouncement,
+      uploads: { chunkBytes: this.settings.uploads.chunkBytes, sealRequired: this.settings.uploads.sealRequired },
     };
     socket.emit(EVENTS.welcome, welcome);
     // A selected client that lost its connection mid-round gets the round again; its
@@ -357,7 +561,39 @@ export class Coordinator extends EventEmitter {
     for (const w of waiters) w();
   }
 
-  private dispatch(clientId: string, event: string, args: unknown[]): Ack | Promise<Ack> {
+  /** Closes a client's live session with a typed error (revocation, replacement); false if offline. */
+  disconnectClient(clientId: string, error: FlockError): boolean {
+    const socket = this.clients.get(clientId);
+    if (!socket) return false;
+    this.clients.delete(clientId);
+    socket.emit(EVENTS.error, error.toEnvelope());
+    socket.disconnect(true);
+    return true;
+  }
+
+  /** Stops starting new rounds (the active one finishes); resumeRounds() continues. */
+  pauseRounds(): void {
+    this.roundsPaused = true;
+  }
+
+  resumeRounds(): void {
+    this.roundsPaused = false;
+    const waiters = this.clientWaiters;
+    this.clientWaiters = [];
+    for (const w of waiters) w();
+    // The loop ended (all rounds ran) but more were asked for: run it again.
+    if (this.loopDone && this.running && !this.closed && this.trainRoundsCommitted < this.settings.rounds) {
+      this.loopDone = false;
+      this.running = false;
+      this.start();
+    }
+  }
+
+  get paused(): boolean {
+    return this.roundsPaused;
+  }
+
+  private dispatch(clientId: string, event: string, args: unknown[], socketId = ''): Ack | Promise<Ack> {
     if (event.startsWith('secagg:')) {
       const r = this.active;
       if (!r?.secure || !r.cohort.has(clientId)) {
@@ -368,6 +604,10 @@ export class Coordinator extends EventEmitter {
     switch (event) {
       case EVENTS.roundUpdate:
         return this.onUpdate(clientId, args);
+      case UPLOAD_EVENTS.begin:
+        return this.uploads.begin(clientId, socketId, args);
+      case UPLOAD_EVENTS.chunk:
+        return this.uploads.chunk(clientId, args);
       case EVENTS.roundEvaluate:
         return this.onEvaluate(clientId, args);
       case EVENTS.roundDecline:
@@ -381,7 +621,8 @@ export class Coordinator extends EventEmitter {
   private checkRound(clientId: string, roundId: string, kind: 'train' | 'evaluate'): ActiveRound {
     const r = this.active;
     if (!r || r.roundId !== roundId) {
-      if (this.endedRoundIds.has(roundId)) throw new FlockError('LATE_UPDATE', `round ${roundId} has already ended`);
+      const durable = this.database?.rounds.byId(roundId);
+      if (this.endedRoundIds.has(roundId) || (durable && durable.status !== 'running')) throw new FlockError('LATE_UPDATE', `round ${roundId} has already ended`);
       throw new FlockError('ROUND_NOT_ACTIVE', `round ${roundId} is not the active round${r ? ` (${r.roundId})` : ''}`);
     }
     if (!r.cohort.has(clientId)) throw new FlockError('NOT_SELECTED', `client ${clientId} is not in the cohort of round ${r.round}`);
@@ -408,6 +649,9 @@ export class Coordinator extends EventEmitter {
     }
     this.traffic.up += asBytes(payload.data).byteLength;
     const r = this.checkRound(clientId, meta.data.roundId, 'train');
+    if (!r.secure && this.settings.uploads.sealRequired) {
+      throw new FlockError('UPLOAD_REJECTED', `this coordinator only accepts sealed, chunked updates (${UPLOAD_EVENTS.begin}); see welcome.sealKey`, { reason: 'unsealed' });
+    }
     if (r.secure) throw new FlockError('BAD_MESSAGE', `round ${r.round} aggregates securely: send the secagg stage messages, not ${EVENTS.roundUpdate}`);
     if (meta.data.modelVersion !== r.modelVersion) {
       this.settleRejected(r, clientId, new FlockError('MODEL_VERSION_MISMATCH', `update is for model version ${meta.data.modelVersion}; round ${r.round} trains version ${r.modelVersion}`));
@@ -418,13 +662,47 @@ export class Coordinator extends EventEmitter {
     } catch (err) {
       this.settleRejected(r, clientId, err instanceof FlockError ? err : new FlockError('WRONG_SHAPE'));
     }
+    this.acceptDelta(r, clientId, meta.data.numExamples, meta.data.metrics ?? {}, delta);
+    return { ok: true };
+  }
+
+  /** Non-finite check, weighting and aggregation of a decoded update; the aggregator copies what it keeps. */
+  private acceptDelta(r: ActiveRound, clientId: string, numExamples: number, metrics: Record<string, number>, delta: Float32Array): void {
     const bad = firstNonFinite(delta);
     if (bad >= 0) this.settleRejected(r, clientId, new FlockError('NON_FINITE', `update value ${bad} is ${delta[bad]}; NaN and Infinity are never aggregated`, { index: bad }));
-    const weight = Math.min(meta.data.numExamples, this.settings.maxExampleWeight);
-    if (this.deterministicOrder) r.held.set(clientId, { delta, weight });
+    // Durable idempotency key (round id, client id), claimed where an update is counted: a
+    // re-sent upload is recognised and counted once (store/uploads.ts).
+    if (this.database && !this.database.uploads.claim(r.roundId, clientId)) {
+      throw new FlockError('DUPLICATE_UPDATE', `client ${clientId} already reported for round ${r.round}`);
+    }
+    const weight = Math.min(numExamples, this.settings.maxExampleWeight);
+    if (this.deterministicOrder) r.held.set(clientId, { delta: Float32Array.from(delta), weight });
     else r.aggregator!.add(clientId, delta, weight);
-    this.recordReport(r, clientId, meta.data.numExamples, meta.data.metrics ?? {});
-    return { ok: true };
+    this.recordReport(r, clientId, numExamples, metrics);
+  }
+
+  /** `round:upload`: the round checks of `round:update`, before the coordinator allocates anything. */
+  private admitUpload(clientId: string, meta: UploadBegin): ActiveRound {
+    const r = this.checkRound(clientId, meta.roundId, 'train');
+    if (r.secure) throw new FlockError('BAD_MESSAGE', `round ${r.round} aggregates securely: send the secagg stage messages, not ${UPLOAD_EVENTS.begin}`);
+    if (meta.modelVersion !== r.modelVersion) {
+      this.settleRejected(r, clientId, new FlockError('MODEL_VERSION_MISMATCH', `update is for model version ${meta.modelVersion}; round ${r.round} trains version ${r.modelVersion}`));
+    }
+    return r;
+  }
+
+  /** The last chunk of an upload arrived: the round is checked again (the deadline may have passed). */
+  private acceptUpload(clientId: string, meta: UploadBegin, delta: Float32Array): void {
+    const r = this.admitUpload(clientId, meta);
+    this.acceptDelta(r, clientId, meta.numExamples, meta.metrics ?? {}, delta);
+  }
+
+  /** Largest engine.io message by default: a sealed chunk and its envelope, or what secure aggregation / plaintext updates need. */
+  private frameBound(): number {
+    let bound = this.settings.uploads.chunkBytes + SEAL_OVERHEAD_BYTES + CHUNK_ENVELOPE_BYTES;
+    if (this.settings.secureAggregation.enabled) bound = Math.max(bound, (this.numParams + 1) * 4 + 1024 * 1024);
+    if (!this.settings.uploads.sealRequired) bound = Math.max(bound, this.numParams * 4 + 1024 * 1024);
+    return bound;
   }
 
   private onEvaluate(clientId: string, args: unknown[]): Ack {
@@ -492,6 +770,7 @@ export class Coordinator extends EventEmitter {
   private async loop(): Promise<void> {
     let abandonedInARow = 0;
     while (!this.closed && this.trainRoundsCommitted < this.settings.rounds) {
+      while (this.roundsPaused && !this.closed) await new Promise<void>((resolve) => this.clientWaiters.push(resolve));
       await this.waitForClients(this.settings.minClients);
       if (this.closed) break;
       const summary = await this.runRound('train');
@@ -511,6 +790,7 @@ export class Coordinator extends EventEmitter {
         await new Promise((res) => setTimeout(res, Math.min(30_000, 200 * 2 ** Math.min(abandonedInARow - 1, 8))));
       }
     }
+    this.loopDone = true;
     if (!this.closed) this.emit('done');
   }
 
@@ -521,7 +801,13 @@ export class Coordinator extends EventEmitter {
     const traffic0 = { ...this.traffic };
     const model = this.store.latest();
     const available = this.connectedClients.filter((id) => this.strategy.eligible?.(id) ?? true);
-    const key = selectionKey(round, this.settings.selectionSeed);
+    this.logger.info({ round, kind, phase: 'selection' }, 'round phase');
+    if (this.settings.debugPhaseDelayMs > 0) await this.debugPause();
+    // Training cohorts are keyed on the train round index (the version this round would
+    // commit), not on the round counter: a round abandoned by a crash (or a timeout) then does
+    // not shift the seeded selection of every later round, so a seeded run ends with the same
+    // model however often the coordinator restarted (docs/explanation/durability.md).
+    const key = selectionKey(kind === 'train' ? model.version + 1 : round, this.settings.selectionSeed);
     const cohort =
       this.settings.sampling === 'poisson'
         ? selectPoisson(available, this.settings.fraction, key)
@@ -581,6 +867,9 @@ export class Coordinator extends EventEmitter {
       ...(r.secure ? { secagg: r.secure.config } : {}),
     };
     r.start = start;
+    // Durable before any client hears of the round: a crash from here on leaves it 'running',
+    // and the next start-up marks it abandoned.
+    this.database?.rounds.start({ round, roundId, kind, modelVersion: model.version, cohort, startedAt: startedAt.toISOString() });
     this.logger.info({ round, kind, cohort: cohort.length, modelVersion: model.version }, 'round started');
     let secureResult: (AggregateResult & { survivors: string[] }) | undefined;
     if (!secureError) for (const id of cohort) this.clients.get(id)?.emit(EVENTS.roundStart, start);
@@ -603,6 +892,9 @@ export class Coordinator extends EventEmitter {
       clearTimeout(timer);
     }
     r.collecting = false;
+    this.uploads.dropRound(roundId);
+    this.logger.info({ round, kind, phase: 'aggregation', reporters: r.reporters.length }, 'round phase');
+    if (this.settings.debugPhaseDelayMs > 0) await this.debugPause();
     if (r.secure) this.traffic.up += r.secure.bytesUp;
 
     const metrics: Record<string, number> = {};
@@ -633,13 +925,21 @@ export class Coordinator extends EventEmitter {
       }
       const aggregate = secureResult ?? r.aggregator!.result();
       const next = this.strategy.aggregateFit(model.weights, aggregate, { ...ctx, reporters: [...r.reporters].sort() });
-      version = this.store.commit(next, round, { ...metrics, clients: r.reporters.length, examples: r.numExamples, ...this.strategy.roundMetrics?.() });
+      const versionMetrics = { ...metrics, clients: r.reporters.length, examples: r.numExamples, ...this.strategy.roundMetrics?.() };
+      // With a database: new model version, round row 'committed', strategy state and privacy
+      // ledger in ONE transaction (a committed round is never lost nor applied twice).
+      version = this.database
+        ? this.database.commitRound({ round, weights: next, modelMetrics: versionMetrics, roundMetrics: metrics, reporters: [...r.reporters].sort(), strategy: this.strategy })
+        : this.store.commit(next, round, versionMetrics);
       status = 'committed';
       this.emit('commit', version);
+      this.logger.info({ round, kind, phase: 'committed', modelVersion: version.version, modelHash: version.hash }, 'round phase');
+      if (this.settings.debugPhaseDelayMs > 0) await this.debugPause();
     } else {
       status = 'completed';
       this.store.annotate(model.version, metrics);
     }
+    if (status !== 'committed') this.database?.rounds.finish(round, { status, reporters: [...r.reporters].sort(), metrics, ...(reason ? { reason } : {}) });
     r.aggregator = undefined;
     this.active = undefined;
     this.endedRoundIds.add(roundId);

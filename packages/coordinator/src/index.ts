@@ -8,6 +8,8 @@ export type { Strategy, FitContext } from './strategy.js';
 export { WeightedMeanAggregator } from './aggregator.js';
 export type { UpdateAggregator, AggregateResult } from './aggregator.js';
 export { MemoryModelStore } from './model-store.js';
+export { openFederationDatabase, FederationDatabase, SqliteModelStore, SqliteClientRegistry, RoundLog, StrategyStateStore, UploadKeys, MIGRATIONS, SCHEMA_VERSION } from './store/index.js';
+export type { FederationRecord, RoundCommit, RoundRecord, RoundStatus, PersistentStrategy } from './store/index.js';
 export type { ModelStore, ModelVersion } from './model-store.js';
 export { cohortSize, selectCohort, selectionKey, selectPoisson } from './selection.js';
 export type { CohortSpec } from './selection.js';
@@ -50,3 +52,17 @@ export type {
   DifferentialPrivacyOptions,
   LedgerEntry,
 } from './strategies/index.js';
+export { MemoryClientRegistry } from './auth/memory-registry.js';
+export type { ClientRegistry, ClientIdentity, EnrollmentToken } from './auth/registry.js';
+export { ClientAuthenticator } from './auth/authenticator.js';
+export type { AuthMode, Admission } from './auth/authenticator.js';
+export { mintToken, parseToken, parseDuration, hashSecret, constantTimeEqual, checkToken } from './auth/tokens.js';
+export { ChallengeStore } from './auth/challenges.js';
+export { FileAuditLog, nullAuditLog } from './admin/audit.js';
+export type { AuditLog, AuditEvent } from './admin/audit.js';
+export { handleSecurityHttp, mintTokenBodySchema, settingsPatchSchema } from './admin/admin-api.js';
+export type { AdminContext } from './admin/admin-api.js';
+export { RateLimiter, TokenBuckets, rateLimitSettingsSchema } from './rate-limit.js';
+export type { RateLimitSettings, BucketSettings } from './rate-limit.js';
+export { UploadReceiver } from './uploads/receiver.js';
+export type { UploadHost, UploadReceiverOptions } from './uploads/receiver.js';

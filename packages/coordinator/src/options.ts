@@ -1,10 +1,18 @@
 import { z } from 'zod';
 import { trainConfigSchema } from '@flock/protocol';
+import { DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MIN_CHUNK_BYTES } from '@flock/protocol';
+import { rateLimitSettingsSchema } from './rate-limit.js';
 
 /** Settings of a federation, validated at start-up (from flags, a config file or code). */
 /** The settings' fields (config files build on this); coordinatorSettingsSchema adds cross-field checks. */
 export const coordinatorSettingsFields = z.object({
   federationId: z.string().min(1).max(128).default('default'),
+  /**
+   * Client authentication: `tokens` (default) admits only clients that enrolled with an
+   * operator's enrollment token and prove their identity key at every connection; `open`
+   * admits anonymous clients (local experiments only). docs/how-to/authentication.md.
+   */
+  auth: z.enum(['tokens', 'open']).default('tokens'),
   /** A round starts only when at least this many clients are connected, and commits only with at least this many reports. */
   minClients: z.number().int().positive().default(2),
   /** Fraction of connected clients selected per round. */
@@ -30,7 +38,10 @@ export const coordinatorSettingsFields = z.object({
   maxExampleWeight: z.number().int().positive().default(1_000_000),
   /** Fixes cohort selection for reproducible simulations; leave unset in production (crypto randomness). */
   selectionSeed: z.number().int().optional(),
-  /** Largest socket.io message accepted, in bytes; default: the model's size + 1 MiB. */
+  /**
+   * Largest socket.io message accepted, in bytes; default: one upload chunk + its envelope (with
+   * secure aggregation: the masked vector + 1 MiB; with sealRequired false: the model's size + 1 MiB).
+   */
   maxHttpBufferSize: z.number().int().positive().optional(),
   /**
    * Secure aggregation (SecAgg+): the coordinator only ever sees the sum of the cohort's
@@ -54,6 +65,27 @@ export const coordinatorSettingsFields = z.object({
     .default({ enabled: false, clip: 1, weightCap: 10_000, stageTimeoutMs: 30_000 }),
   /** How many model versions stay downloadable. */
   keepVersions: z.number().int().positive().default(1000),
+  /**
+   * Training uploads (protocol/v1.md 5.4a): updates arrive in chunks of at most `chunkBytes`
+   * (plaintext), each acked before the next; outside secure aggregation they are sealed to
+   * the coordinator's X25519 key. `sealRequired: false` also accepts plaintext uploads and
+   * the single-frame `round:update` (tests and trusted networks only).
+   */
+  uploads: z
+    .object({
+      chunkBytes: z.number().int().min(MIN_CHUNK_BYTES).max(MAX_CHUNK_BYTES).default(DEFAULT_CHUNK_BYTES),
+      sealRequired: z.boolean().default(true),
+    })
+    .default({ chunkBytes: DEFAULT_CHUNK_BYTES, sealRequired: true }),
+  /** Token-bucket rate limits on events and connection attempts (rate-limit.ts). */
+  rateLimits: rateLimitSettingsSchema,
+  /**
+   * Debugging and crash testing only: pause this long at each phase boundary of a round
+   * (after the `selection` phase is logged, after collection ends before aggregating, and
+   * right after a commit before round:end goes out), widening windows a test can kill the
+   * process in. 0 (the default) in production. See docs/explanation/durability.md.
+   */
+  debugPhaseDelayMs: z.number().int().nonnegative().max(60_000).default(0),
 });
 
 export const coordinatorSettingsSchema = coordinatorSettingsFields.refine((s) => s.maxClients >= s.minClients, { message: 'maxClients must be >= minClients', path: ['maxClients'] });

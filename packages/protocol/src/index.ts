@@ -80,3 +80,20 @@ export {
   packUnmask,
   unpackUnmask,
 } from './secagg-wire.js';
+export { AUTH_DOMAIN, AUTH_CHALLENGE_PATH, authChallengeSchema, enrollmentTokenSchema, handshakeCredentialSchema, authSignedMessage } from './auth.js';
+export type { AuthChallenge, HandshakeCredential } from './auth.js';
+export {
+  UPLOAD_EVENTS,
+  DEFAULT_CHUNK_BYTES,
+  MIN_CHUNK_BYTES,
+  MAX_CHUNK_BYTES,
+  SEAL_OVERHEAD_BYTES,
+  SEAL_KEY_RECORD_BYTES,
+  CHUNK_ENVELOPE_BYTES,
+  uploadIdSchema,
+  uploadBeginSchema,
+  uploadChunkSchema,
+  chunkCount,
+  chunkPlainLength,
+} from './uploads.js';
+export type { UploadBegin, UploadChunk } from './uploads.js';

@@ -16,6 +16,11 @@ export const handshakeAuthSchema = z.object({
   protocolVersion: z.number().int(),
   clientId: clientIdSchema,
   credential: z.string().max(4096).optional(),
+  /** Client authentication (auth.ts, protocol/v1.md): identity key, challenge nonce, signature, enrollment token. */
+  publicKey: z.string().max(64).optional(),
+  nonce: z.string().max(128).optional(),
+  signature: z.string().max(128).optional(),
+  token: z.string().max(256).optional(),
 });
 export type HandshakeAuth = z.infer<typeof handshakeAuthSchema>;
 
@@ -45,6 +50,12 @@ export const welcomeSchema = z.object({
   spec: modelSpecSchema,
   /** The coordinator's Ed25519 public key (hex): it signs privacy receipts. */
   coordinatorKey: hex64.optional(),
+  /** Bearer token for the HTTP API while this session lives (private model endpoints). */
+  accessToken: z.string().max(128).optional(),
+  /** Sealed updates (protocol/v1.md 5.4a): the coordinator's X25519 key, signed by coordinatorKey. */
+  sealKey: z.object({ publicKey: hex64, signature: z.string().regex(/^[0-9a-f]{128}$/) }).optional(),
+  /** Chunked updates: the largest plaintext chunk accepted, and whether plaintext updates are refused. */
+  uploads: z.object({ chunkBytes: z.number().int().min(1024).max(16 * 1024 * 1024), sealRequired: z.boolean() }).optional(),
 });
 export type Welcome = z.infer<typeof welcomeSchema>;
 

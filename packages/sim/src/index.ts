@@ -2,6 +2,22 @@
 export { runSimulation } from './runner.js';
 export type { SimulationOptions, SimulationEvent, SimulationSummary, SimulationResult, RoundRecord } from './runner.js';
 export { toTensors } from './tensors.js';
+export {
+  parseStragglerSpec,
+  formatStragglerSpec,
+  parseBandwidthSpec,
+  formatBandwidthSpec,
+  parseRate,
+  sampleDelayMs,
+  transferMs,
+  summarizeRoundDelays,
+  DelayPlan,
+  ClientDelays,
+  StragglerSpecSchema,
+  BandwidthSpecSchema,
+  STRAGGLER_FORMS,
+} from './delays.js';
+export type { DelayDistribution, StragglerSpec, BandwidthSpec, ClientRoundDelay, RoundDelaySummary } from './delays.js';
 export { evaluateWeights } from './evaluate.js';
 export {
   loadFashionMnist,

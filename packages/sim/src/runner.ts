@@ -9,6 +9,7 @@ import { evaluateWeights } from './evaluate.js';
 import { clientIdOf, clientSeedOf } from './clients.js';
 import { ClientWorkerPool } from './worker-pool.js';
 import { dropoutPlan } from './faults.js';
+import { ClientDelays, DelayPlan, formatBandwidthSpec, formatStragglerSpec, summarizeRoundDelays } from './delays.js';
 import { nodePlatform } from '@flock/privacy/node';
 
 export interface SimulationOptions {
@@ -29,6 +30,13 @@ export interface SimulationOptions {
   secagg?: { enabled: boolean; k?: number; t?: number; clip?: number };
   /** Per-round probability that a selected client drops out (at a random stage under SecAgg). */
   dropout?: number;
+  /**
+   * Stragglers: extra compute delay per client and round, e.g. `lognormal:800ms,0.5,frac=0.2`
+   * (see delays.ts for the grammar). Seeded; a straggler slower than the round deadline misses the round.
+   */
+  straggler?: string;
+  /** Bandwidth limits, e.g. `up=1mbit,down=10mbit[,sigma=0.5]`: transfer time of the bytes each client moves. */
+  bandwidth?: string;
   /**
    * Differential privacy (DP-FedAvg): clients clip to `clip`; Gaussian noise of stddev
    * noiseMultiplier * clip on the sum, added by the coordinator (central) or every client (local).
@@ -70,6 +78,12 @@ export interface RoundRecord {
   seconds: number;
   /** Privacy spent so far (with --dp), at the configured delta. */
   epsilon?: number;
+  /** With straggler or bandwidth injection: selected clients that straggle. */
+  stragglers?: number;
+  /** With straggler or bandwidth injection: selected clients with an injected delay that did not report. */
+  late?: number;
+  /** With straggler or bandwidth injection: mean injected delay over the selected clients, ms (as planned: compute + one model download + one update upload). */
+  meanDelayMs?: number;
 }
 
 /** The final JSON summary line of `flock sim --json` and `flock demo --json`. */
@@ -85,6 +99,10 @@ export interface SimulationSummary {
   strategy: string;
   secagg: boolean;
   dropout: number;
+  /** Canonical straggler spec, or null. */
+  straggler: string | null;
+  /** Canonical bandwidth spec, or null. */
+  bandwidth: string | null;
   dp: string | null;
   /** Final epsilon at dp.delta (with --dp). */
   epsilon: number | null;
@@ -120,6 +138,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const spec = parsePartitionSpec(options.partition);
   if (options.dp?.mode === 'distributed' && !options.secagg?.enabled) throw new RangeError('dp mode distributed adds its noise inside secure aggregation: enable secagg (--secagg)');
   const baseStrategy = createStrategy(options.strategy ?? 'fedavg');
+  const delayPlan = options.straggler !== undefined || options.bandwidth !== undefined ? new DelayPlan({ seed: options.seed, numClients: options.clients, ...(options.straggler !== undefined ? { straggler: options.straggler } : {}), ...(options.bandwidth !== undefined ? { bandwidth: options.bandwidth } : {}) }) : undefined;
   const backend = await selectBackend(options.backend ?? 'auto');
   const train = await loadFashionMnist({ dir: options.dataDir, split: 'train', limit: options.trainLimit });
   const test = await loadFashionMnist({ dir: options.dataDir, split: 'test', limit: options.testLimit });
@@ -130,9 +149,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const flat = await flatModelOf(initial);
   const cohort = Math.max(1, Math.min(options.clients, Math.ceil(options.clients * (options.fraction ?? 1))));
   // minClients both starts a round (all simulated clients are connected) and is the least
-  // number of reports that commits it: with simulated dropouts, half the cohort suffices.
+  // number of reports that commits it: with simulated dropouts (or stragglers that miss the
+  // deadline), half the cohort suffices.
   // Poisson-sampled (DP) cohorts vary in size too: commit with half the expected cohort.
-  const minClients = options.dropout || options.dp ? Math.max(options.secagg?.enabled ? 3 : 1, Math.ceil(cohort / 2)) : cohort;
+  const minClients = options.dropout || options.dp || delayPlan ? Math.max(options.secagg?.enabled ? 3 : 1, Math.ceil(cohort / 2)) : cohort;
   // Under DP clients are Poisson-sampled with q = fraction (below), exactly as the accountant assumes.
   const adaptive = options.dp?.adaptiveClipQuantile;
   const strategy = options.dp
@@ -176,12 +196,14 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           }
         : {}),
       // With dropouts a round waits for its deadline: keep it short in simulations.
-      ...(options.dropout ? { roundTimeoutMs: options.roundTimeoutMs ?? 60_000 } : {}),
+      ...(options.dropout || delayPlan ? { roundTimeoutMs: options.roundTimeoutMs ?? 60_000 } : {}),
     },
     strategy,
     ...(options.logger ? { logger: options.logger } : {}),
   });
   coordinator.deterministicOrder = true;
+  // Every simulated client enrolls with its own token: simulations run the real auth path.
+  const tokens = Array.from({ length: options.clients }, (_, i) => coordinator.auth.mintToken({ label: `sim ${clientIdOf(i)}` }).token);
   const url = await coordinator.listen(0, '127.0.0.1');
   options.onProgress?.({ type: 'setup', backend: backend.name, dataSource: train.description, trainExamples: train.count, testExamples: test.count, partition: summaryTable, url });
 
@@ -190,20 +212,36 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   if (!Number.isInteger(workers) || workers < 1) throw new RangeError('workers must be a positive integer');
   // With worker threads, each thread loads the data and rebuilds the same split itself.
   const clientTensors = workers > 1 ? [] : parts.map((idx) => toTensors(train.images, train.labels, idx));
-  const clients = clientTensors.map(
-    (data, i) =>
-      new FlockClient({
-        url,
-        clientId: clientIdOf(i),
-        model: () => createPresetModel(options.model),
-        data,
-        seed: clientSeedOf(options.seed, i),
-        crypto: nodePlatform,
-        ...(options.dropout ? { faults: { dropBefore: dropoutPlan(options.seed, i, options.dropout, options.secagg?.enabled === true) } } : {}),
-        // Many virtual clients: hold data only, build the model when selected.
-        reuseModel: options.clients <= 64,
-      }),
-  );
+  const clientDelays = delayPlan ? clientTensors.map((_, i) => new ClientDelays(delayPlan, i)) : [];
+  const clients = clientTensors.map((data, i) => {
+    const slow = clientDelays[i];
+    const client = new FlockClient({
+      url,
+      clientId: clientIdOf(i),
+      token: tokens[i]!,
+      model: () => createPresetModel(options.model),
+      data,
+      seed: clientSeedOf(options.seed, i),
+      crypto: nodePlatform,
+      ...(slow ? { platform: slow.platform } : {}),
+      ...(options.dropout || slow
+        ? { faults: { ...(options.dropout ? { dropBefore: dropoutPlan(options.seed, i, options.dropout, options.secagg?.enabled === true) } : {}), ...(slow ? { delay: slow.delay } : {}) } }
+        : {}),
+      // Many virtual clients: hold data only, build the model when selected.
+      reuseModel: options.clients <= 64,
+    });
+    slow?.attach(client);
+    return client;
+  });
+  // For the metrics: which selected clients were simulated dropouts (not late) in a round.
+  const dropPlans = options.dropout ? new Map<number, ReturnType<typeof dropoutPlan>>() : undefined;
+  const droppedIn = (round: number) => (i: number): boolean => {
+    if (!dropPlans) return false;
+    let plan = dropPlans.get(i);
+    if (!plan) dropPlans.set(i, (plan = dropoutPlan(options.seed, i, options.dropout!, options.secagg?.enabled === true)));
+    return plan(round) !== undefined;
+  };
+  const indexOf = (id: string): number => Number(id.slice(id.lastIndexOf('-') + 1));
   let pool: ClientWorkerPool | undefined;
   const history: RoundRecord[] = [];
   let evalChain = Promise.resolve();
@@ -224,6 +262,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         bytesDown: r.bytesDown,
         seconds: r.seconds,
         ...(version.metrics.epsilon !== undefined ? { epsilon: version.metrics.epsilon } : {}),
+        ...(delayPlan ? summarizeRoundDelays(delayPlan, r.round, r.selected.map(indexOf), new Set(r.reporters.map(indexOf)), flat.weights.byteLength, droppedIn(r.round)) : {}),
       };
       history.push(rec);
       options.onProgress?.({ type: 'round', ...rec, rounds: options.rounds, status: r.status });
@@ -239,7 +278,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         seed: options.seed,
         secure: options.secagg?.enabled === true,
         dropout: options.dropout ?? 0,
+        ...(options.straggler !== undefined ? { straggler: options.straggler } : {}),
+        ...(options.bandwidth !== undefined ? { bandwidth: options.bandwidth } : {}),
         numClients: options.clients,
+        tokens,
         model: options.model,
         backend: options.backend ?? 'auto',
       });
@@ -249,6 +291,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     await coordinator.whenDone();
     await evalChain;
   } finally {
+    for (const d of clientDelays) d.abort();
     await Promise.all(clients.map((c) => c.stop()));
     await pool?.stop();
     for (const t of clientTensors) tf.dispose([t.x, t.y]);
@@ -270,6 +313,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     strategy: options.strategy ?? 'fedavg',
     secagg: options.secagg?.enabled === true,
     dropout: options.dropout ?? 0,
+    straggler: delayPlan?.straggler ? formatStragglerSpec(delayPlan.straggler) : null,
+    bandwidth: delayPlan?.bandwidth ? formatBandwidthSpec(delayPlan.bandwidth) : null,
     dp: options.dp ? `${options.dp.mode}:sigma=${options.dp.noiseMultiplier},clip=${options.dp.clip},delta=${options.dp.delta}` : null,
     epsilon: strategy instanceof DifferentiallyPrivate ? strategy.epsilon() : null,
     seed: options.seed,

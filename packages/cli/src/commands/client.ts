@@ -1,6 +1,8 @@
 import { stat } from 'node:fs/promises';
 import { Command } from 'commander';
 import { FlockClient } from '@flock/client';
+import { nodeClientPlatform } from '@flock/client/node';
+import { loadIdentity, readPem } from '../security.js';
 import { BACKEND_PREFERENCES, createPresetModel, MODEL_PRESETS, selectBackend, type BackendPreference, type ModelPreset } from '@flock/model';
 import { loadCsvData, loadFashionMnist, toTensors } from '@flock/sim';
 import { err, out, UsageError } from '../output.js';
@@ -11,6 +13,9 @@ interface ClientFlags {
   data?: string;
   id?: string;
   credential?: string;
+  token?: string;
+  identity?: string;
+  ca?: string;
   model?: ModelPreset;
   shard?: string;
   limit?: number;
@@ -46,7 +51,10 @@ export function clientCommand(): Command {
     .requiredOption('--url <url>', 'coordinator URL, e.g. http://127.0.0.1:8080')
     .option('--data <dir|file.csv>', 'local data: a Fashion-MNIST IDX directory or a CSV file (default: the Fashion-MNIST lookup of flock sim)')
     .option('--id <clientId>', 'client id (default: random)')
-    .option('--credential <token>', 'enrollment token, if the coordinator requires one')
+    .option('--token <token>', 'enrollment token from the operator (flock token create); needed at the first connection')
+    .option('--credential <token>', 'same as --token (deprecated)')
+    .option('--identity <file>', 'identity key file (client id + Ed25519 key, created 0600 if missing): lets a restarted client reconnect as the same enrolled client')
+    .option('--ca <file>', 'PEM CA certificate to trust for an https coordinator with a self-signed certificate')
     .option('--model <preset>', `local model preset (default: the coordinator's model.json): ${MODEL_PRESETS.join(', ')}`, oneOf(MODEL_PRESETS))
     .option('--shard <I/N>', 'use only the I-th of N equal slices of the data (to give processes disjoint data)')
     .option('--limit <n>', 'use at most N examples', int(1))
@@ -65,10 +73,14 @@ export function clientCommand(): Command {
         indices = new Uint32Array(n).map((_, i) => shard.index * per + i);
       }
       const tensors = toTensors(data.images, data.labels, indices);
+      const id = f.identity ? loadIdentity(f.identity, f.id) : undefined;
+      const ca = f.ca ? readPem('--ca', f.ca) : undefined;
+      const token = f.token ?? f.credential;
       const client = new FlockClient({
         url: f.url,
-        ...(f.id ? { clientId: f.id } : {}),
-        ...(f.credential ? { credential: f.credential } : {}),
+        ...(id ? { clientId: id.clientId, identity: id.identity } : f.id ? { clientId: f.id } : {}),
+        ...(token ? { token } : {}),
+        ...(ca ? { ca, platform: nodeClientPlatform({ ca }) } : {}),
         ...(f.model ? { model: () => createPresetModel(f.model!) } : {}),
         ...(f.seed !== undefined ? { seed: f.seed } : {}),
         data: tensors,

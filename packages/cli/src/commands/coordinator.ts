@@ -1,12 +1,16 @@
+import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { badMessage, trainConfigSchema } from '@flock/protocol';
 import { createPresetModel, flatModelFromArtifacts, flatModelOf, MODEL_PRESETS, selectBackend, type FlatModel, type ModelPreset } from '@flock/model';
+import { openFederationDatabase } from '@flock/coordinator';
+import { DEFAULT_DATA_DIR } from '../security.js';
 import { Coordinator, coordinatorSettingsFields, coordinatorSettingsSchema, createStrategy, DifferentiallyPrivate, type Logger, type Strategy } from '@flock/coordinator';
 import { err, out, UsageError } from '../output.js';
 import { int, num, oneOf } from '../parse.js';
+import { addSecurityOptions, setUpSecurity, type SecurityFlags } from './coordinator-security.js';
 
 /** Loads the initial model: a preset name, or a TensorFlow.js model.json with its weight files. */
 export async function loadInitialModel(model: string, seed: number): Promise<FlatModel> {
@@ -40,6 +44,8 @@ const configFileSchema = coordinatorSettingsFields.partial().extend({
   model: z.string().optional(),
   seed: z.number().int().optional(),
   strategy: z.string().optional(),
+  /** Sum updates in client-id order (reproducible runs; holds a round's updates until it ends). */
+  deterministicOrder: z.boolean().optional(),
   /** Differential privacy (DP-FedAvg wrapper around the strategy); sampling becomes Poisson with q = fraction. */
   dp: z
     .object({
@@ -63,7 +69,7 @@ export function jsonLogger(): Logger {
   return { info: line('info'), warn: line('warn'), error: line('error') };
 }
 
-interface CoordinatorFlags {
+interface CoordinatorFlags extends SecurityFlags {
   config?: string;
   port?: number;
   host?: string;
@@ -84,10 +90,11 @@ interface CoordinatorFlags {
   clip?: number;
   delta?: number;
   clientBudget?: number;
+  deterministic?: boolean;
 }
 
 export function coordinatorCommand(): Command {
-  return new Command('coordinator')
+  return addSecurityOptions(new Command('coordinator'))
     .description('run a coordinator: socket.io rounds plus the model over HTTP')
     .option('--config <file>', 'JSON config file (flags override it); keys as in docs/reference/coordinator-config.md')
     .option('--port <port>', 'TCP port (0 = any free port)', int(0, 65535))
@@ -108,6 +115,8 @@ export function coordinatorCommand(): Command {
     .option('--clip <c>', 'DP: L2 norm each client update is clipped to', num(0, Infinity, true))
     .option('--delta <d>', 'DP delta (default 1e-5)', num(0, 1, true, true))
     .option('--client-budget <epsilon>', 'DP: clients whose own epsilon would exceed this are no longer selected', num(0, Infinity, true))
+    .option('--db <path>', 'SQLite database of the coordinator state (default <data-dir>/coordinator.db; :memory: = nothing persists); an existing one is resumed')
+    .option('--deterministic', 'sum updates in client-id order, for reproducible runs (with selectionSeed and seeded clients)')
     .option('--evaluate-every <n>', 'federated evaluation round after every N training rounds (0 = never)', int(0))
     .action(async (f: CoordinatorFlags) => {
       let file: z.infer<typeof configFileSchema> = {};
@@ -126,7 +135,7 @@ export function coordinatorCommand(): Command {
         }
         file = parsed.data;
       }
-      const { port: filePort, host: fileHost, model: fileModel, seed: fileSeed, strategy: fileStrategy, dp: fileDp, ...fileSettings } = file;
+      const { port: filePort, host: fileHost, model: fileModel, seed: fileSeed, strategy: fileStrategy, dp: fileDp, deterministicOrder: fileDeterministic, ...fileSettings } = file;
       let strategy: Strategy;
       try {
         strategy = createStrategy(f.strategy ?? fileStrategy ?? 'fedavg');
@@ -160,12 +169,25 @@ export function coordinatorCommand(): Command {
       };
       // A model path in the config file is relative to the file, not to the working directory.
       const modelFromFile = fileModel && fileModel.endsWith('.json') && f.config ? path.resolve(path.dirname(f.config), fileModel) : fileModel;
-      const model = await loadInitialModel(f.model ?? modelFromFile ?? 'mlp', f.seed ?? fileSeed ?? 0);
       const logger = jsonLogger();
-      const coordinator = new Coordinator({ model, settings, logger, strategy });
+      // Durable state (docs/explanation/durability.md): --db, default <data-dir>/coordinator.db,
+      // data dir from --data-dir, $FLOCK_HOME or ./flock-data (created if missing).
+      f.dataDir ??= process.env.FLOCK_HOME || DEFAULT_DATA_DIR;
+      f.db ??= path.join(f.dataDir, 'coordinator.db');
+      if (f.db !== ':memory:') mkdirSync(path.dirname(path.resolve(f.db)), { recursive: true });
+      const database = openFederationDatabase(f.db);
+      const stored = database.storedModel();
+      if (stored) logger.info({ database: f.db, modelVersion: stored.version, modelHash: stored.hash }, 'existing database: the model comes from the database (--model and --seed are ignored)');
+      const model = stored ?? (await loadInitialModel(f.model ?? modelFromFile ?? 'mlp', f.seed ?? fileSeed ?? 0));
+      // Authentication, operator token, audit log, TLS (coordinator-security.ts).
+      // `"auth": "open"` in the config file counts as --open (and warns the same way).
+      const security = await setUpSecurity({ ...f, open: f.open === true || settings.auth === 'open' }, database.registry);
+      const coordinator = new Coordinator({ model, settings: { ...settings, auth: security.auth }, logger, strategy, ...security.options, database });
+      if (f.deterministic ?? fileDeterministic) coordinator.deterministicOrder = true;
       const url = await coordinator.listen(f.port ?? filePort ?? 8080, f.host ?? fileHost ?? '127.0.0.1');
       // The first stdout line is machine-readable so scripts and tests can find the port.
-      out(JSON.stringify({ event: 'listening', url, modelVersion: coordinator.store.latest().version, numParams: coordinator.numParams }));
+      out(JSON.stringify({ event: 'listening', url, modelVersion: coordinator.store.latest().version, numParams: coordinator.numParams, auth: security.auth, database: f.db, resumed: stored !== undefined }));
+      security.announce(url);
       coordinator.on('round', (s: { round: number; kind: string; status: string; modelVersion: number; reporters: string[] }) =>
         out(JSON.stringify({ event: 'round', round: s.round, kind: s.kind, status: s.status, modelVersion: s.modelVersion, reporters: s.reporters.length })),
       );
@@ -176,5 +198,7 @@ export function coordinatorCommand(): Command {
         process.once('SIGTERM', resolve);
       });
       await coordinator.close();
+      security.close();
+      database.close();
     });
 }

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
 import { BACKEND_PREFERENCES, MODEL_PRESETS, type BackendPreference, type ModelPreset } from '@flock/model';
-import { explicitFlagNames, formatPartitionSummary, loadSimConfig, mergeConfig, parsePartitionSpec, RunDirError, RunRecorder, runSimulation, SimConfigError, type SimulationOptions } from '@flock/sim';
+import { explicitFlagNames, formatPartitionSummary, loadSimConfig, mergeConfig, parseBandwidthSpec, parsePartitionSpec, parseStragglerSpec, RunDirError, RunRecorder, runSimulation, SimConfigError, type SimulationOptions } from '@flock/sim';
 import { createStrategy } from '@flock/coordinator';
 import { computeSigma } from '@flock/privacy';
 import { err, out, UsageError } from '../output.js';
@@ -19,6 +19,8 @@ export interface SimFlags {
   secaggK?: number;
   secaggT?: number;
   dropout?: number;
+  straggler?: string;
+  bandwidth?: string;
   dp?: 'central' | 'local' | 'distributed';
   noiseMultiplier?: number;
   epsilon?: number;
@@ -54,6 +56,8 @@ export function addSimOptions(cmd: Command, defaults: Partial<SimFlags>): Comman
     .option('--secagg-k <k>', 'SecAgg+ neighbourhood size (default: full graph)', int(2, 255))
     .option('--secagg-t <t>', 'SecAgg+ threshold (default ceil(2k/3))', int(2, 255))
     .option('--dropout <rate>', 'per-round probability that a selected client drops out (at a random SecAgg stage)', num(0, 1))
+    .option('--straggler <spec>', 'slow clients, seeded: fixed:MS, uniform:MIN,MAX, exponential:MEAN or lognormal:MEDIAN,SIGMA (ms; 800ms, 2s), optionally ,frac=F of the clients; a straggler slower than --timeout misses the round')
+    .option('--bandwidth <spec>', 'bandwidth limits: up=RATE,down=RATE[,sigma=S] with RATE like 1mbit (bits/s); adds the transfer time of the bytes each client moves')
     .option('--dp <mode>', 'differential privacy: central (the coordinator adds the noise), local (every client adds it) or distributed (clients add shares inside --secagg)', oneOf(['central', 'local', 'distributed'] as const))
     .option('--noise-multiplier <sigma>', 'DP noise stddev / clip', num(0, Infinity, true))
     .option('--epsilon <e>', 'DP target epsilon: picks the noise multiplier for --rounds rounds (instead of --noise-multiplier)', num(0, Infinity, true))
@@ -89,6 +93,17 @@ export function simOptionsFrom(f: SimFlags): SimulationOptions {
   } catch (e) {
     throw new UsageError(`--partition: ${(e as Error).message}`);
   }
+  for (const [flag, value, parse] of [
+    ['--straggler', f.straggler, parseStragglerSpec],
+    ['--bandwidth', f.bandwidth, parseBandwidthSpec],
+  ] as const) {
+    if (value === undefined) continue;
+    try {
+      parse(value);
+    } catch (e) {
+      throw new UsageError(`${flag}: ${(e as Error).message}`);
+    }
+  }
   if (f.dp === 'distributed' && !f.secagg) throw new UsageError('--dp distributed adds its noise inside secure aggregation: add --secagg');
   try {
     createStrategy(f.strategy);
@@ -104,6 +119,8 @@ export function simOptionsFrom(f: SimFlags): SimulationOptions {
     strategy: f.strategy,
     ...(f.secagg ? { secagg: { enabled: true, ...(f.secaggK ? { k: f.secaggK } : {}), ...(f.secaggT ? { t: f.secaggT } : {}) } } : {}),
     ...(f.dropout ? { dropout: f.dropout } : {}),
+    ...(f.straggler !== undefined ? { straggler: f.straggler } : {}),
+    ...(f.bandwidth !== undefined ? { bandwidth: f.bandwidth } : {}),
     ...(f.dp ? { dp: { mode: f.dp, noiseMultiplier: dpNoiseMultiplier(f), clip: f.clip, delta: f.delta, ...(f.adaptiveClip !== undefined ? { adaptiveClipQuantile: f.adaptiveClip } : {}) } } : {}),
     ...(f.data ? { dataDir: f.data } : {}),
     backend: f.backend,

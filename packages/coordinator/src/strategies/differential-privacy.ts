@@ -71,9 +71,10 @@ class UniformWeights implements UpdateAggregator {
  */
 export class DifferentiallyPrivate implements Strategy {
   readonly name: string;
-  readonly accountant = new RdpAccountant();
+  #accountant = new RdpAccountant();
   private rounds = 0;
-  private readonly clipper: AdaptiveClipper | undefined;
+  /** Replaced (not mutated) by restoreState, which is why it is not readonly. */
+  private clipper: AdaptiveClipper | undefined;
   /** The noise multiplier applied to the updates (lower than the total when adaptive clipping spends some). */
   private readonly updateNoise: number;
   private lastAggregator: UniformWeights | undefined;
@@ -106,6 +107,11 @@ export class DifferentiallyPrivate implements Strategy {
     }
   }
 
+  /** The RDP accountant composing every committed round. */
+  get accountant(): RdpAccountant {
+    return this.#accountant;
+  }
+
   /** The clip clients are told to use this round. */
   get clip(): number {
     return this.clipper?.clip ?? this.options.clip;
@@ -131,7 +137,7 @@ export class DifferentiallyPrivate implements Strategy {
       meanDelta = addGaussianNoise(Float32Array.from(meanDelta), (this.updateNoise * this.clip) / aggregate.count);
     }
     if (this.clipper && this.lastAggregator) this.clipper.update(this.lastAggregator.unclipped, aggregate.count);
-    this.accountant.compose(this.options.samplingRate, this.options.noiseMultiplier);
+    this.#accountant.compose(this.options.samplingRate, this.options.noiseMultiplier);
     this.rounds++;
     for (const id of ctx.reporters ?? []) {
       const rounds = (this.ledger.get(id)?.rounds ?? 0) + 1;
@@ -179,4 +185,74 @@ export class DifferentiallyPrivate implements Strategy {
   roundMetrics(): Record<string, number> {
     return { epsilon: this.epsilon(), delta: this.options.delta, noiseMultiplier: this.options.noiseMultiplier, clip: this.roundClip };
   }
+
+  /**
+   * Everything this strategy must not forget across a coordinator restart, as plain JSON: the
+   * accountant's composed events, the per-client ledger, the adaptive clip and the wrapped
+   * strategy's own state. Saved in the same transaction as the round commit it belongs to.
+   */
+  state(): DifferentialPrivacyState {
+    const inner = this.inner as Partial<{ state(): unknown }>;
+    return {
+      format: 'flock-dp-state/v1',
+      strategy: this.name,
+      rounds: this.rounds,
+      accountant: this.#accountant.events,
+      ledger: this.ledgerEntries(),
+      clip: this.clip,
+      roundClip: this.roundClip,
+      ...(typeof inner.state === 'function' ? { inner: inner.state() } : {}),
+    };
+  }
+
+  /** Restores a state saved by {@link state} of the same strategy; validates everything before changing anything. */
+  restoreState(state: unknown): void {
+    const bad = (what: string): never => {
+      throw new StrategyConfigError('STRATEGY_INVALID', `not a saved differential-privacy state: ${what}`);
+    };
+    if (!state || typeof state !== 'object') bad('expected an object');
+    const s = state as Partial<DifferentialPrivacyState>;
+    if (s.format !== 'flock-dp-state/v1') bad(`format must be 'flock-dp-state/v1'`);
+    if (s.strategy !== this.name) throw new StrategyConfigError('STRATEGY_INVALID', `the saved state belongs to strategy "${String(s.strategy)}", not "${this.name}"`);
+    if (!Number.isSafeInteger(s.rounds) || s.rounds! < 0) bad('rounds must be a non-negative integer');
+    const positive = (v: unknown): boolean => typeof v === 'number' && v > 0 && Number.isFinite(v);
+    if (!positive(s.clip) || !positive(s.roundClip)) bad('clip and roundClip must be positive numbers');
+    if (!Array.isArray(s.accountant)) bad('accountant must be an array of events');
+    const accountant = new RdpAccountant();
+    for (const e of s.accountant!) accountant.compose(e.q, e.sigma, e.steps); // validates each event
+    if (!Array.isArray(s.ledger)) bad('ledger must be an array');
+    const ledger = new Map<string, LedgerEntry>();
+    for (const e of s.ledger!) {
+      if (!e || typeof e.clientId !== 'string' || !Number.isSafeInteger(e.rounds) || e.rounds < 0 || !(typeof e.epsilon === 'number' && e.epsilon >= 0)) bad('ledger entries must be {clientId, rounds, epsilon}');
+      ledger.set(e.clientId, { rounds: e.rounds, epsilon: e.epsilon });
+    }
+    const inner = this.inner as Partial<{ restoreState(state: unknown): void }>;
+    if (s.inner !== undefined) {
+      if (typeof inner.restoreState !== 'function') bad(`it holds state of the wrapped strategy, but ${this.inner.name} keeps none`);
+      inner.restoreState!(s.inner);
+    }
+    this.#accountant = accountant;
+    this.rounds = s.rounds!;
+    this.ledger.clear();
+    for (const [k, v] of ledger) this.ledger.set(k, v);
+    if (this.options.adaptiveClip) this.clipper = new AdaptiveClipper(s.clip!, this.options.adaptiveClip);
+    this.roundClip = s.roundClip!;
+  }
+}
+
+/** The JSON a DifferentiallyPrivate strategy saves (see `state()`). */
+export interface DifferentialPrivacyState {
+  format: 'flock-dp-state/v1';
+  strategy: string;
+  /** Committed rounds. */
+  rounds: number;
+  /** The accountant's composed (q, sigma, steps) events. */
+  accountant: Array<{ q: number; sigma: number; steps: number }>;
+  ledger: Array<{ clientId: string } & LedgerEntry>;
+  /** The clip clients are told to use next (moves under adaptive clipping). */
+  clip: number;
+  /** The clip of the last committed round. */
+  roundClip: number;
+  /** The wrapped strategy's state, if it keeps one. */
+  inner?: unknown;
 }

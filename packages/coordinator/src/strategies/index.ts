@@ -22,4 +22,4 @@ export { assertSecAggCompatible, needsIndividualUpdates } from './secagg.js';
 export { createStrategy, parseStrategySpec, describeStrategies, STRATEGY_NAMES, STRATEGY_PARAMETERS } from './create.js';
 export type { StrategyName, StrategySpec, StrategyParameter } from './create.js';
 export { DifferentiallyPrivate } from './differential-privacy.js';
-export type { DifferentialPrivacyOptions, LedgerEntry } from './differential-privacy.js';
+export type { DifferentialPrivacyOptions, DifferentialPrivacyState, LedgerEntry } from './differential-privacy.js';

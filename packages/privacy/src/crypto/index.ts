@@ -9,3 +9,17 @@ export type { IdentityKeyPair } from './sign.js';
 export { generateBoxKeyPair, deriveBoxKey, sealBound, openBound, sealedLength } from './box.js';
 export { x25519Shared } from './dh.js';
 export type { BoxKeyPair, OpenResult } from './box.js';
+export {
+  deriveCoordinatorSealKey,
+  announceCoordinatorSealKey,
+  verifyCoordinatorSealKey,
+  coordinatorSealKeyMessage,
+  clientSealKeyMessage,
+  sealedChunkContext,
+  clientSealKeyRecord,
+  checkClientSealKeyRecord,
+  sealSharedKey,
+  sealChunk,
+  openChunk,
+} from './sealed-update.js';
+export type { SealedUploadContext, KeyRecordCheck, OpenChunkResult } from './sealed-update.js';

@@ -1,0 +1,59 @@
+import { Command } from 'commander';
+import type { ClientRegistry, CoordinatorOptions } from '@flock/coordinator';
+import { err, UsageError } from '../output.js';
+import { DEFAULT_DATA_DIR, loadOperatorToken, openAuditLog, openRegistry, readPem } from '../security.js';
+
+export interface SecurityFlags {
+  open?: boolean;
+  dataDir?: string;
+  db?: string;
+  operatorTokenFile?: string;
+  auditLog?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  privateModels?: boolean;
+}
+
+/** The authentication, admin, audit and TLS options of `flock coordinator`. */
+export function addSecurityOptions(cmd: Command): Command {
+  return cmd
+    .option('--open', 'admit anonymous clients without enrollment tokens (local experiments only; prints a warning)')
+    .option('--data-dir <dir>', `directory for the operator token, audit log and database (default ./${DEFAULT_DATA_DIR})`)
+    .option('--operator-token-file <file>', 'file holding the operator bearer token for /v1/admin (default: generated into the data dir, mode 0600)')
+    .option('--audit-log <file>', 'append-only JSON-lines audit log (default: <data-dir>/audit.log)')
+    .option('--tls-cert <file>', 'PEM certificate (chain): serve https and wss')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--private-models', 'model and round endpoints need a client session or operator token (default: public)');
+}
+
+export interface SecuritySetup {
+  auth: 'tokens' | 'open';
+  options: Pick<CoordinatorOptions, 'registry' | 'audit' | 'operatorToken' | 'privateModels' | 'tls'>;
+  announce(url: string): void;
+  close(): void;
+}
+
+/** `registry`: the coordinator database's (durable); without it one is opened from --db / the data dir. */
+export async function setUpSecurity(f: SecurityFlags, registry?: ClientRegistry): Promise<SecuritySetup> {
+  if ((f.tlsCert === undefined) !== (f.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  const dataDir = f.dataDir ?? (process.env.FLOCK_HOME || DEFAULT_DATA_DIR);
+  const tls = f.tlsCert && f.tlsKey ? { cert: readPem('--tls-cert', f.tlsCert), key: readPem('--tls-key', f.tlsKey) } : undefined;
+  const operator = loadOperatorToken(f.operatorTokenFile, dataDir);
+  const audit = openAuditLog(f.auditLog, dataDir);
+  const reg = registry ? { registry, durable: true, close: () => undefined } : await openRegistry(f.db, f.db ? undefined : dataDir);
+  const auth = f.open ? 'open' : 'tokens';
+  return {
+    auth,
+    options: { registry: reg.registry, audit, operatorToken: operator.token, privateModels: f.privateModels === true, ...(tls ? { tls } : {}) },
+    announce(url) {
+      if (auth === 'open') err(`flock: WARNING: --open: any client can join this federation without credentials. Do not expose ${url} beyond a trusted network.`);
+      else err(`flock: clients need an enrollment token: flock token create ${reg.durable ? `--data-dir ${dataDir}` : `--url ${url} --operator-token-file ${operator.file}`}`);
+      err(`flock: operator token ${operator.created ? 'written to' : 'read from'} ${operator.file}; audit log ${audit.file}`);
+      if (!reg.durable) err('flock: client registry is in memory (no database in this build): enrolments last until the coordinator stops');
+    },
+    close() {
+      audit.close?.();
+      reg.close();
+    },
+  };
+}

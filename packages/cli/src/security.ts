@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { FileAuditLog, MemoryClientRegistry, type AuditLog, type ClientRegistry } from '@flock/coordinator';
+import { fromHex, generateIdentityKeyPair, toHex, type IdentityKeyPair } from '@flock/privacy';
+import { nodePlatform } from '@flock/privacy/node';
+import { err, UsageError } from './output.js';
+
+/** Default directory for a coordinator's durable files (database, operator token, audit log). */
+export const DEFAULT_DATA_DIR = 'flock-data';
+
+export function ensureDataDir(dir: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
+
+/**
+ * The operator token: read from `file` if given, else `<dataDir>/operator-token` (created
+ * with 32 random bytes, mode 0600, on first start; kept across restarts).
+ */
+export function loadOperatorToken(file: string | undefined, dataDir: string): { token: string; file: string; created: boolean } {
+  if (file) {
+    let token: string;
+    try {
+      token = readFileSync(file, 'utf8').trim();
+    } catch (e) {
+      throw new UsageError(`--operator-token-file ${file}: ${(e as Error).message}`);
+    }
+    if (token.length < 16) throw new UsageError(`--operator-token-file ${file}: the token must be at least 16 characters`);
+    return { token, file, created: false };
+  }
+  const f = path.join(ensureDataDir(dataDir), 'operator-token');
+  if (existsSync(f)) return { token: readFileSync(f, 'utf8').trim(), file: f, created: false };
+  const token = `flkop_${randomBytes(32).toString('base64url')}`;
+  writeFileSync(f, token + '\n', { mode: 0o600, flag: 'wx' });
+  chmodSync(f, 0o600);
+  return { token, file: f, created: true };
+}
+
+export function openAuditLog(file: string | undefined, dataDir: string): AuditLog & { file: string } {
+  const f = file ?? path.join(ensureDataDir(dataDir), 'audit.log');
+  const log = new FileAuditLog(f);
+  return Object.assign(log, { file: f });
+}
+
+/**
+ * The client registry of a coordinator: the SQLite database (`--db`, or `<data-dir>/coordinator.db`)
+ * when persistence is available in this build, else in memory (tokens then live as long as
+ * the process: mint them through the admin API).
+ */
+export async function openRegistry(db: string | undefined, dataDir: string | undefined): Promise<{ registry: ClientRegistry; durable: boolean; close(): void }> {
+  const mod = (await import('@flock/coordinator')) as Record<string, unknown>;
+  const open = mod.openFederationDatabase as ((p: string) => { registry: ClientRegistry; close(): void }) | undefined;
+  const file = db ?? (dataDir ? path.join(ensureDataDir(dataDir), 'coordinator.db') : undefined);
+  if (file && typeof open === 'function') {
+    const d = open(file);
+    return { registry: d.registry, durable: true, close: () => d.close() };
+  }
+  return { registry: new MemoryClientRegistry(), durable: false, close: () => undefined };
+}
+
+/** Reads a PEM file for --ca / --tls-cert / --tls-key. */
+export function readPem(flag: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`${flag} ${file}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * A client's persistent identity file: {clientId, secretKey (hex, 64 bytes)}, mode 0600.
+ * Created on first use so a restarted `flock client` reconnects as the same enrolled identity.
+ */
+export function loadIdentity(file: string, clientId: string | undefined): { clientId: string; identity: IdentityKeyPair; created: boolean } {
+  if (existsSync(file)) {
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { clientId?: string; secretKey?: string };
+    if (typeof doc.clientId !== 'string' || typeof doc.secretKey !== 'string' || !/^[0-9a-f]{128}$/.test(doc.secretKey)) throw new UsageError(`--identity ${file}: not a flock identity file`);
+    if (clientId && clientId !== doc.clientId) throw new UsageError(`--identity ${file} belongs to client '${doc.clientId}', not '${clientId}'`);
+    const secretKey = fromHex(doc.secretKey);
+    // tweetnacl layout: seed | public key.
+    const kp = { publicKey: secretKey.slice(32), secretKey };
+    return { clientId: doc.clientId, identity: { publicKey: kp.publicKey, secretKey: kp.secretKey }, created: false };
+  }
+  const kp = generateIdentityKeyPair(nodePlatform);
+  const id = clientId ?? `c-${randomBytes(8).toString('hex')}`;
+  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  writeFileSync(file, JSON.stringify({ clientId: id, publicKey: toHex(kp.publicKey), secretKey: toHex(kp.secretKey) }) + '\n', { mode: 0o600, flag: 'wx' });
+  err(`flock: created identity ${file} for client '${id}' (keep it: it is how this client proves who it is)`);
+  return { clientId: id, identity: { publicKey: kp.publicKey, secretKey: kp.secretKey }, created: true };
+}

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { FlockError, type UploadBegin } from '@flock/protocol';
+import { generateBoxKeyPair, generateIdentityKeyPair, clientSealKeyRecord, sealChunk, sealSharedKey, deriveCoordinatorSealKey } from '@flock/privacy';
+import { nodePlatform } from '@flock/privacy/node';
+import { UploadReceiver, type UploadHost } from './receiver.js';
+
+const numParams = 3000; // 12,000 bytes: 12 chunks of 1024 (the last 736)
+const p = nodePlatform;
+
+function setup(sealRequired = true) {
+  const accepted: Array<{ clientId: string; delta: Float32Array }> = [];
+  const host: UploadHost = {
+    admit: (_c, meta) => {
+      if (meta.roundId !== 'r1') throw new FlockError('ROUND_NOT_ACTIVE');
+    },
+    accept: (clientId, _m, delta) => void accepted.push({ clientId, delta: delta.slice() }),
+    reject: (_c, err) => {
+      throw err;
+    },
+    countBytes: () => undefined,
+  };
+  const sealKey = deriveCoordinatorSealKey(generateIdentityKeyPair(p));
+  const rx = new UploadReceiver({ federationId: 'fed', numParams, chunkBytes: 1024, sealRequired, sealKey, platform: p, host });
+  return { rx, accepted, sealKey };
+}
+
+async function client(sealKey: { publicKey: Uint8Array }, clientId = 'c1') {
+  const box = generateBoxKeyPair(p);
+  const record = await clientSealKeyRecord(p, generateIdentityKeyPair(p), box, 'fed', clientId);
+  const shared = (await sealSharedKey(p, box, sealKey.publicKey))!;
+  return { record, shared };
+}
+
+const meta = (over: Partial<UploadBegin> = {}): UploadBegin => ({ roundId: 'r1', uploadId: 'aaaaaaaaaaaaaaaa', modelVersion: 0, numExamples: 4, byteLength: numParams * 4, chunkBytes: 1024, ...over });
+
+async function code(f: () => Promise<unknown> | unknown): Promise<string> {
+  try {
+    await f();
+    return 'ok';
+  } catch (e) {
+    return e instanceof FlockError ? `${e.code}${e.details?.reason ? ':' + String(e.details.reason) : ''}` : 'untyped';
+  }
+}
+
+describe('UploadReceiver', () => {
+  it('assembles a sealed upload in order into the exact-size buffer; refuses out-of-order, duplicate, oversize and unbacked chunks with typed errors', async () => {
+    const { rx, accepted, sealKey } = setup();
+    const c = await client(sealKey);
+    const delta = Float32Array.from({ length: numParams }, (_, i) => i / 7);
+    const bytes = new Uint8Array(delta.buffer);
+    const m = meta();
+    const ctx = { federationId: 'fed', roundId: 'r1', clientId: 'c1', modelVersion: 0, numExamples: 4, uploadId: m.uploadId, byteLength: m.byteLength, chunkBytes: 1024 };
+    const chunk = (i: number) => sealChunk(p, c.shared, ctx, i, bytes.subarray(i * 1024, Math.min(bytes.length, (i + 1) * 1024)));
+    expect(await rx.begin('c1', 's1', [{ ...m, seal: c.record }])).toEqual({ ok: true });
+    const head = (index: number) => ({ roundId: 'r1', uploadId: m.uploadId, index });
+    expect(await code(() => rx.chunk('c1', [head(1), chunk(1)]))).toBe('UPLOAD_REJECTED:out-of-order');
+    expect(await rx.chunk('c1', [head(0), chunk(0)])).toEqual({ ok: true });
+    expect(await code(() => rx.chunk('c1', [head(0), chunk(0)]))).toBe('UPLOAD_REJECTED:duplicate');
+    expect(await code(() => rx.chunk('c1', [{ ...head(1), uploadId: 'bbbbbbbbbbbbbbbb' }, chunk(1)]))).toBe('UPLOAD_REJECTED:no-upload');
+    expect(await code(() => rx.chunk('c2', [head(1), chunk(1)]))).toBe('UPLOAD_REJECTED:no-upload');
+    for (let i = 1; i < 12; i++) expect(await rx.chunk('c1', [head(i), chunk(i)])).toEqual({ ok: true });
+    expect(accepted).toHaveLength(1);
+    expect(accepted[0]!.delta).toEqual(delta);
+    expect(rx.inFlight).toBe(0);
+    // A completed client cannot upload again for the round.
+    expect(await code(() => rx.begin('c1', 's1', [{ ...m, uploadId: 'cccccccccccccccc', seal: c.record }]))).toBe('DUPLICATE_UPDATE');
+    // Oversize chunk: typed, and the upload is dropped.
+    const c2 = await client(sealKey, 'c2');
+    expect(await rx.begin('c2', 's2', [{ ...m, uploadId: 'cccccccccccccccc', seal: c2.record }])).toEqual({ ok: true });
+    expect(await code(() => rx.chunk('c2', [{ ...head(0), uploadId: 'cccccccccccccccc' }, new Uint8Array(1024 + 73)]))).toBe('PAYLOAD_TOO_LARGE');
+    expect(rx.inFlight).toBe(0);
+  });
+
+  it('bounds a session to one upload and a few queued chunks (backpressure), and refuses unsealed or mis-sized announcements', async () => {
+    const { rx, sealKey } = setup();
+    const c = await client(sealKey);
+    expect(await code(() => rx.begin('c1', 's1', [meta()]))).toBe('UPLOAD_REJECTED:unsealed');
+    expect(await code(() => rx.begin('c1', 's1', [{ ...meta(), chunkBytes: 4096, seal: c.record }]))).toBe('PAYLOAD_TOO_LARGE');
+    expect(await code(() => rx.begin('c1', 's1', [{ ...meta(), byteLength: 4, seal: c.record }]))).toBe('WRONG_SHAPE');
+    expect(await code(() => rx.begin('c1', 's1', [{ ...meta(), roundId: 'r0', seal: c.record }]))).toBe('ROUND_NOT_ACTIVE');
+    const elsewhere = (await client(sealKey, 'someone-else')).record;
+    expect(await code(() => rx.begin('c1', 's1', [{ ...meta(), seal: elsewhere }]))).toBe('SEAL_INVALID:key-binding');
+    // A second upload replaces the first: still one in flight.
+    await rx.begin('c1', 's1', [{ ...meta(), seal: c.record }]);
+    await rx.begin('c1', 's1', [{ ...meta(), uploadId: 'dddddddddddddddd', seal: c.record }]);
+    expect(rx.inFlight).toBe(1);
+    // A flood of chunks without waiting for acks: beyond the queue bound they are refused at once.
+    const flood = Array.from({ length: 10 }, (_, i) => code(() => rx.chunk('c1', [{ roundId: 'r1', uploadId: 'dddddddddddddddd', index: i }, new Uint8Array(1024 + 72)])));
+    const results = await Promise.all(flood);
+    expect(results.filter((r) => r === 'UPLOAD_REJECTED:backpressure').length).toBeGreaterThanOrEqual(7);
+    // Dropping the session's upload (disconnect) frees it; another session's drop does not.
+    await rx.begin('c1', 's1', [{ ...meta(), uploadId: 'eeeeeeeeeeeeeeee', seal: c.record }]);
+    rx.drop('c1', 'other-socket');
+    expect(rx.inFlight).toBe(1);
+    rx.drop('c1', 's1');
+    expect(rx.inFlight).toBe(0);
+  });
+});

@@ -1,0 +1,51 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { io } from 'socket.io-client';
+import { EVENTS, PROTOCOL_VERSION } from '@flock/protocol';
+import { RawPeer, startCoordinator } from './helpers.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+describe('rate limits over real sockets', () => {
+  it('a client over its event budget gets RATE_LIMITED with retryAfterMs; other clients are unaffected', async () => {
+    const { coordinator, url } = await startCoordinator({ minClients: 2, rounds: 1, rateLimits: { clientEvents: { burst: 20, perSecond: 1 } } });
+    cleanups.push(() => coordinator.close());
+    const [noisy, calm] = [new RawPeer(url, 'noisy'), new RawPeer(url, 'calm')];
+    cleanups.push(() => [noisy, calm].forEach((p) => p.close()));
+    await Promise.all([noisy.connected(), calm.connected()]);
+    const acks = await Promise.all(Array.from({ length: 30 }, () => noisy.emitAck(EVENTS.roundDecline, { roundId: 'r', reason: 'spam' })));
+    expect(acks.filter((a) => a.ok)).toHaveLength(20);
+    const limited = acks.filter((a) => !a.ok);
+    expect(limited).toHaveLength(10);
+    for (const a of limited) expect(a).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED', details: { retryAfterMs: expect.any(Number) } } });
+    // Without an ack the refusal arrives as flock:error.
+    noisy.socket.emit(EVENTS.roundDecline, { roundId: 'r', reason: 'spam' });
+    expect(await calm.emitAck(EVENTS.roundDecline, { roundId: 'r', reason: 'fine' })).toEqual({ ok: true });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(noisy.errors).toMatchObject([{ code: 'RATE_LIMITED' }]);
+    expect(noisy.socket.connected).toBe(true);
+  });
+
+  it('connection attempts over the per-IP budget are refused with a typed connect_error; loopback can be exempted', async () => {
+    const tight = { ipConnections: { burst: 3, perSecond: 0.01 } };
+    const { coordinator, url } = await startCoordinator({ minClients: 2, rounds: 1, rateLimits: tight });
+    cleanups.push(() => coordinator.close());
+    const attempt = (u: string, id: string) =>
+      new Promise<string>((resolve) => {
+        const s = io(u, { auth: { protocolVersion: PROTOCOL_VERSION, clientId: id }, transports: ['websocket'], reconnection: false, forceNew: true });
+        cleanups.push(() => void s.disconnect());
+        s.on(EVENTS.welcome, () => resolve('ok'));
+        s.on('connect_error', (e: Error & { data?: { code: string; details?: { retryAfterMs?: number } } }) => resolve(e.data?.details?.retryAfterMs ? e.data.code : `untyped:${e.message}`));
+      });
+    const results: string[] = [];
+    for (let i = 0; i < 5; i++) results.push(await attempt(url, `ip-${i}`));
+    expect(results).toEqual(['ok', 'ok', 'ok', 'RATE_LIMITED', 'RATE_LIMITED']);
+    const other = await startCoordinator({ minClients: 2, rounds: 1, rateLimits: { ...tight, exemptLoopback: true } });
+    cleanups.push(() => other.coordinator.close());
+    const exempt: string[] = [];
+    for (let i = 0; i < 5; i++) exempt.push(await attempt(other.url, `lo-${i}`));
+    expect(exempt).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
+  });
+});
