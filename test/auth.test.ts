@@ -11,7 +11,8 @@ import { nodeClientPlatform } from '@flock/client/node';
 import { createPresetModel, flatModelOf, selectBackend } from '@flock/model';
 import { generateIdentityKeyPair, signDetached, toHex, type IdentityKeyPair } from '@flock/privacy';
 import { nodePlatform } from '@flock/privacy/node';
-import { fashionSlices, waitFor } from './helpers.js';
+import { fashionSlices, nextRound, RawPeer, waitFor } from './helpers.js';
+import { sendUpdate } from './upload-helpers.js';
 
 const OPERATOR = 'operator-secret-for-tests-0123456789';
 const cleanups: Array<() => unknown> = [];
@@ -219,6 +220,53 @@ describe('client authentication over socket.io', () => {
     // Anonymous ids cannot push a live session out.
     expect((await connect(url, { protocolVersion: PROTOCOL_VERSION, clientId: 'anon-1' })).code).toBe('CLIENT_ID_IN_USE');
     expect(coordinator.connectedClients).toEqual(['anon-1']);
+  });
+});
+
+describe('sealed uploads are bound to the authenticated identity', () => {
+  it('an enrolled client whose seal key record is signed by another identity key is refused (SEAL_INVALID identity-mismatch); honest clients of the same round count', async () => {
+    const { coordinator, url } = await federation({ minClients: 2, rounds: 1, roundTimeoutMs: 30_000 });
+    const ids = ['honest-a', 'honest-b', 'mallory'];
+    const keys = ids.map(() => generateIdentityKeyPair(nodePlatform));
+    const peers: RawPeer[] = [];
+    for (const [i, id] of ids.entries()) {
+      const { token } = coordinator.auth.mintToken({ label: id });
+      const peer = new RawPeer(url, id, await signedAuth(url, id, keys[i]!, { token }));
+      cleanups.push(() => peer.close());
+      await peer.connected();
+      peers.push(peer);
+    }
+    const [a, b, mallory] = peers as [RawPeer, RawPeer, RawPeer];
+    const rejected: Array<{ clientId: string; code: string }> = [];
+    coordinator.on('rejected', (r: { clientId: string; code: string }) => rejected.push(r));
+    const starts = peers.map((p) => p.nextStart());
+    const round = nextRound(coordinator);
+    coordinator.start();
+    const [s] = await Promise.all(starts);
+    const meta = { roundId: s!.roundId, modelVersion: s!.modelVersion, numExamples: 8 };
+    const global = coordinator.store.latest().weights.slice();
+
+    // Mallory authenticated as itself, then seals with another Ed25519 key: a record that is
+    // self-consistent (its own key signs federation, client id 'mallory' and the box key) but
+    // not the enrolled identity. Refused at round:upload, before any chunk is read.
+    const other = generateIdentityKeyPair(nodePlatform);
+    const poisoned = new Float32Array(coordinator.numParams).fill(5);
+    expect(await sendUpdate(mallory, meta, poisoned, { identity: other })).toMatchObject({ ok: false, error: { code: 'SEAL_INVALID', details: { reason: 'identity-mismatch' } } });
+    expect(rejected).toEqual([{ clientId: 'mallory', code: 'SEAL_INVALID', event: 'round:upload' }]);
+
+    // The honest clients seal with the keys they authenticated with: both count.
+    const delta = new Float32Array(coordinator.numParams).fill(0.01);
+    expect(await sendUpdate(a, meta, delta, { identity: keys[0] })).toEqual({ ok: true });
+    expect(await sendUpdate(b, meta, delta, { identity: keys[1] })).toEqual({ ok: true });
+    expect(await mallory.emitAck('round:decline', { roundId: s!.roundId, reason: 'refused' })).toEqual({ ok: true });
+    const summary = await round;
+    expect(summary.status).toBe('committed');
+    expect(summary.reporters).toEqual(['honest-a', 'honest-b']);
+    // Mallory's update never reached the aggregate: the model moved by exactly the honest delta.
+    const committed = coordinator.store.get(1)!.weights;
+    let maxDiff = 0;
+    for (let i = 0; i < global.length; i++) maxDiff = Math.max(maxDiff, Math.abs(committed[i]! - (global[i]! + 0.01)));
+    expect(maxDiff).toBeLessThanOrEqual(1e-6);
   });
 });
 

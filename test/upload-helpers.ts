@@ -1,6 +1,6 @@
 import { FlockError, type Ack, type UpdateMeta } from '@flock/protocol';
 import { UploadSealer, defaultPlatform, uploadUpdate } from '@flock/client';
-import { generateIdentityKeyPair } from '@flock/privacy';
+import { generateIdentityKeyPair, type IdentityKeyPair } from '@flock/privacy';
 import { nodePlatform } from '@flock/privacy/node';
 import type { RawPeer } from './helpers.js';
 
@@ -9,13 +9,15 @@ const sealers = new WeakMap<RawPeer, UploadSealer>();
 /**
  * Sends a training update from a hand-driven peer the way the SDK does (round:upload + sealed
  * chunks, each acked) and returns the verdict as an Ack (the last chunk's ack, or the first error).
+ * `identity` signs the seal key record (an authenticated peer must pass the key it authenticated
+ * with); default: a fresh key per peer, which only an open-mode coordinator accepts.
  */
-export async function sendUpdate(peer: RawPeer, meta: UpdateMeta, delta: Float32Array, opts: { chunkBytes?: number; timeoutMs?: number } = {}): Promise<Ack> {
-  let sealer = sealers.get(peer);
+export async function sendUpdate(peer: RawPeer, meta: UpdateMeta, delta: Float32Array, opts: { chunkBytes?: number; timeoutMs?: number; identity?: IdentityKeyPair } = {}): Promise<Ack> {
+  let sealer = opts.identity ? undefined : sealers.get(peer);
   if (!sealer) {
-    const identity = generateIdentityKeyPair(nodePlatform);
+    const identity = opts.identity ?? generateIdentityKeyPair(nodePlatform);
     sealer = new UploadSealer(nodePlatform, () => identity, undefined);
-    sealers.set(peer, sealer);
+    if (!opts.identity) sealers.set(peer, sealer);
   }
   const bytes = new Uint8Array(delta.buffer, delta.byteOffset, delta.byteLength);
   try {

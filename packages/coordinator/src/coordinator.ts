@@ -43,7 +43,7 @@ import { UPLOAD_EVENTS, SEAL_OVERHEAD_BYTES, CHUNK_ENVELOPE_BYTES, type UploadBe
 import { announceCoordinatorSealKey, deriveCoordinatorSealKey } from '@flock/privacy';
 import { assertSecAggCompatible } from './strategies/index.js';
 import { nodePlatform } from '@flock/privacy/node';
-import { generateIdentityKeyPair, signReceipt, toHex, type IdentityKeyPair, type SignedReceipt } from '@flock/privacy';
+import { fromHex, generateIdentityKeyPair, signReceipt, toHex, type IdentityKeyPair, type SignedReceipt } from '@flock/privacy';
 import { ClientAuthenticator } from './auth/authenticator.js';
 import { MemoryClientRegistry } from './auth/memory-registry.js';
 import type { ClientRegistry } from './auth/registry.js';
@@ -255,6 +255,7 @@ export class Coordinator extends EventEmitter {
       platform: nodePlatform,
       host: {
         admit: (clientId, meta) => void this.admitUpload(clientId, meta),
+        sessionIdentity: (clientId, socketId) => this.sessionIdentity(clientId, socketId),
         accept: (clientId, meta, delta) => this.acceptUpload(clientId, meta, delta),
         reject: (clientId, err) => {
           const r = this.active;
@@ -472,6 +473,8 @@ export class Coordinator extends EventEmitter {
     // An authenticated identity takes over its older session (onConnection); an anonymous
     // id (open mode) proves nothing, so it cannot push a live session out.
     socket.data.authenticated = admission.authenticated;
+    // The Ed25519 key this connection proved (token mode): sealed uploads must carry it (sessionIdentity).
+    if (admission.authenticated) socket.data.identityKey = auth.publicKey;
     if (this.clients.has(auth.clientId) && !admission.authenticated) {
       throw new FlockError('CLIENT_ID_IN_USE', `client id '${auth.clientId}' already has a live session; close it first`);
     }
@@ -679,6 +682,19 @@ export class Coordinator extends EventEmitter {
     if (this.deterministicOrder) r.held.set(clientId, { delta: Float32Array.from(delta), weight });
     else r.aggregator!.add(clientId, delta, weight);
     this.recordReport(r, clientId, numExamples, metrics);
+  }
+
+  /**
+   * The identity a session authenticated with, which its sealed uploads' key records must
+   * carry (uploads/receiver.ts): the handshake's verified Ed25519 key in token mode, null for
+   * an anonymous (open mode) session. Fails closed: in token mode a session without one is refused.
+   */
+  private sessionIdentity(clientId: string, socketId: string): Uint8Array | null {
+    const socket = this.io.sockets.sockets.get(socketId);
+    const key: unknown = socket?.data.identityKey;
+    if (socket?.data.clientId === clientId && socket.data.authenticated === true && typeof key === 'string' && /^[0-9a-f]{64}$/.test(key)) return fromHex(key);
+    if (this.auth.mode === 'open' && socket?.data.authenticated !== true) return null;
+    throw new FlockError('UNAUTHORIZED', 'this session has no authenticated identity to bind a sealed upload to');
   }
 
   /** `round:upload`: the round checks of `round:update`, before the coordinator allocates anything. */

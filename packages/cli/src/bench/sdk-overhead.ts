@@ -25,11 +25,12 @@ export async function* benchSdkOverhead(opts: SdkBenchOptions = {}): AsyncGenera
   const train = await loadFashionMnist({ split: 'train', limit: n });
   const data = toTensors(train.images, train.labels, undefined);
   const config = { epochs: 1, batchSize: 32, learningRate: 0.05 };
-  // The coordinator runs in its own process, as deployed: its CPU time is not the SDK's.
+  // Anonymous (--open) and in memory: authentication costs once per connection, not per round,
+  // and a bench must not resume a database left by an earlier run. Updates are still sealed.
   // The coordinator runs in its own process, as deployed (its CPU time is not the SDK's), and
   // pauses between rounds: each SDK round is followed by a bare fit in the pause, so both are
   // measured alternately under the same machine conditions.
-  const coordinator = spawn(process.execPath, [fileURLToPath(new URL('../../bin/flock.mjs', import.meta.url)), 'coordinator', '--port', '0', '--min-clients', '1', '--rounds', String(rounds + 1), '--lr', String(config.learningRate), '--batch-size', String(config.batchSize), '--model', 'mlp', '--seed', '1', '--round-interval', String(opts.quick ? 2 : 4)], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const coordinator = spawn(process.execPath, [fileURLToPath(new URL('../../bin/flock.mjs', import.meta.url)), 'coordinator', '--port', '0', '--min-clients', '1', '--rounds', String(rounds + 1), '--lr', String(config.learningRate), '--batch-size', String(config.batchSize), '--model', 'mlp', '--seed', '1', '--round-interval', String(opts.quick ? 2 : 4), '--db', ':memory:', '--open'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const lines = createInterface({ input: coordinator.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
     lines.on('line', (l) => {

@@ -7,12 +7,14 @@ import { UploadReceiver, type UploadHost } from './receiver.js';
 const numParams = 3000; // 12,000 bytes: 12 chunks of 1024 (the last 736)
 const p = nodePlatform;
 
-function setup(sealRequired = true) {
+function setup(sealRequired = true, identities: Map<string, Uint8Array> = new Map()) {
   const accepted: Array<{ clientId: string; delta: Float32Array }> = [];
   const host: UploadHost = {
     admit: (_c, meta) => {
       if (meta.roundId !== 'r1') throw new FlockError('ROUND_NOT_ACTIVE');
     },
+    // Sessions listed in `identities` are authenticated (token mode); the rest are anonymous.
+    sessionIdentity: (_c, socketId) => identities.get(socketId) ?? null,
     accept: (clientId, _m, delta) => void accepted.push({ clientId, delta: delta.slice() }),
     reject: (_c, err) => {
       throw err;
@@ -24,11 +26,11 @@ function setup(sealRequired = true) {
   return { rx, accepted, sealKey };
 }
 
-async function client(sealKey: { publicKey: Uint8Array }, clientId = 'c1') {
+async function client(sealKey: { publicKey: Uint8Array }, clientId = 'c1', identity = generateIdentityKeyPair(p)) {
   const box = generateBoxKeyPair(p);
-  const record = await clientSealKeyRecord(p, generateIdentityKeyPair(p), box, 'fed', clientId);
+  const record = await clientSealKeyRecord(p, identity, box, 'fed', clientId);
   const shared = (await sealSharedKey(p, box, sealKey.publicKey))!;
-  return { record, shared };
+  return { record, shared, identity };
 }
 
 const meta = (over: Partial<UploadBegin> = {}): UploadBegin => ({ roundId: 'r1', uploadId: 'aaaaaaaaaaaaaaaa', modelVersion: 0, numExamples: 4, byteLength: numParams * 4, chunkBytes: 1024, ...over });
@@ -94,5 +96,22 @@ describe('UploadReceiver', () => {
     expect(rx.inFlight).toBe(1);
     rx.drop('c1', 's1');
     expect(rx.inFlight).toBe(0);
+  });
+
+  it('on an authenticated session, refuses a key record signed by any identity other than the one the session authenticated with', async () => {
+    const enrolled = generateIdentityKeyPair(p);
+    const { rx, sealKey } = setup(true, new Map([['s1', enrolled.publicKey]]));
+    // Self-consistent (valid signature by its own key, right federation and client id), but another identity.
+    const impostor = await client(sealKey, 'c1');
+    expect(await code(() => rx.begin('c1', 's1', [{ ...meta(), seal: impostor.record }]))).toBe('SEAL_INVALID:identity-mismatch');
+    expect(rx.inFlight).toBe(0);
+    // The enrolled key, but the signature made with another key: the binding does not verify.
+    const forged = (await client(sealKey, 'c1')).record.slice();
+    forged.set(enrolled.publicKey, 0);
+    expect(await code(() => rx.begin('c1', 's1', [{ ...meta(), seal: forged }]))).toBe('SEAL_INVALID:key-binding');
+    // The enrolled identity's own record is accepted; so is any self-consistent record on an anonymous session.
+    const honest = await client(sealKey, 'c1', enrolled);
+    expect(await rx.begin('c1', 's1', [{ ...meta(), seal: honest.record }])).toEqual({ ok: true });
+    expect(await rx.begin('c2', 's2', [{ ...meta(), seal: (await client(sealKey, 'c2')).record }])).toEqual({ ok: true });
   });
 });

@@ -5,6 +5,8 @@
  * - The plaintext goes into one preallocated buffer of exactly 4 * numParams bytes; chunks
  *   must arrive in order, each of its exact size; at most `maxQueuedChunks` may wait to be
  *   processed (a client has to wait for acks: backpressure).
+ * - The key record must verify for this federation and client id and, on an authenticated
+ *   session (token mode), carry the Ed25519 identity key that session authenticated with.
  * - Sealed chunks are opened straight into that buffer; the finished buffer is handed to
  *   the aggregator and zeroed at once. Plaintext is never logged or kept.
  */
@@ -22,7 +24,7 @@ import {
   type UploadBegin,
   UPLOAD_EVENTS,
 } from '@flock/protocol';
-import { checkClientSealKeyRecord, openChunk, sealSharedKey, type BoxKeyPair, type PlatformCrypto, type SealedUploadContext } from '@flock/privacy';
+import { checkClientSealKeyRecord, equalBytes, openChunk, sealSharedKey, type BoxKeyPair, type PlatformCrypto, type SealedUploadContext } from '@flock/privacy';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -30,6 +32,13 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 export interface UploadHost {
   /** Throws (a FlockError) if this client may not send an update with this metadata now. */
   admit(clientId: string, meta: UploadBegin): void;
+  /**
+   * The Ed25519 public key the session `socketId` of `clientId` authenticated with (token
+   * mode), which a sealed upload's key record must carry; null for an anonymous session
+   * (open mode), where the record only has to be self-consistent. Throws (a FlockError) if
+   * the session should have an authenticated identity and has none.
+   */
+  sessionIdentity(clientId: string, socketId: string): Uint8Array | null;
   /** Validates and aggregates the finished update; throws a FlockError to reject it. */
   accept(clientId: string, meta: UploadBegin, delta: Float32Array): void;
   /** Settles the client's report for its round as rejected (a malformed update) and throws `err`. */
@@ -104,6 +113,7 @@ export class UploadReceiver {
     }
     // The round checks come before any allocation.
     this.o.host.admit(clientId, meta);
+    const identity = meta.seal ? this.o.host.sessionIdentity(clientId, socketId) : null;
     const expected = this.o.numParams * 4;
     if (meta.byteLength !== expected) {
       // A malformed update settles the client's report as rejected, as a wrong-shape round:update does.
@@ -126,7 +136,7 @@ export class UploadReceiver {
       byteLength: meta.byteLength,
       chunkBytes: meta.chunkBytes,
     };
-    const key: Promise<Uint8Array | null> = meta.seal ? this.sharedKey(asBytes(meta.seal), clientId) : Promise.resolve(null);
+    const key: Promise<Uint8Array | null> = meta.seal ? this.sharedKey(asBytes(meta.seal), clientId, identity) : Promise.resolve(null);
     const delta = new Float32Array(this.o.numParams);
     const upload: Upload = {
       clientId,
@@ -151,7 +161,12 @@ export class UploadReceiver {
     );
   }
 
-  private async sharedKey(record: Uint8Array, clientId: string): Promise<Uint8Array> {
+  private async sharedKey(record: Uint8Array, clientId: string, identity: Uint8Array | null): Promise<Uint8Array> {
+    // An authenticated session seals with the identity it authenticated with: a record signed
+    // by any other Ed25519 key is refused, however well it verifies on its own.
+    if (identity && record.length === 128 && !equalBytes(record.subarray(0, 32), identity)) {
+      throw new FlockError('SEAL_INVALID', 'the seal key record is not signed by the identity this session authenticated with', { reason: 'identity-mismatch' });
+    }
     const checked = await checkClientSealKeyRecord(this.o.platform, record, this.o.federationId, clientId);
     if (!checked.ok) throw new FlockError('SEAL_INVALID', 'the seal key record does not verify for this federation and client id', { reason: 'key-binding' });
     const k = await sealSharedKey(this.o.platform, this.o.sealKey, checked.boxKey);
