@@ -223,6 +223,45 @@ describe('client authentication over socket.io', () => {
   });
 });
 
+describe('the coordinator key is trusted on first use', () => {
+  it('a client refuses a coordinator that comes back with another signing key, accepts the same key again, and refuses a key other than the pinned one', async () => {
+    const keyA = generateIdentityKeyPair(nodePlatform);
+    const start = async (signingKey: IdentityKeyPair, port = 0): Promise<Coordinator> => {
+      const c = new Coordinator({ model, settings: { federationId: 'fed-tofu', auth: 'open', minClients: 1, rounds: 1 }, signingKey });
+      await c.listen(port, '127.0.0.1');
+      return c;
+    };
+    let coordinator = await start(keyA);
+    const port = Number(new URL(coordinator.url).port);
+    cleanups.push(() => coordinator.close());
+    const [data] = await fashionSlices(1, 16);
+    const client = new FlockClient({ url: coordinator.url, clientId: 'tofu-1', data: data!, crypto: nodePlatform, model: () => createPresetModel('mlp') });
+    cleanups.push(() => client.stop());
+    const errors: string[] = [];
+    client.on('error', (e) => errors.push(e.code));
+    await client.start();
+
+    // An impostor (or a coordinator whose key was lost) on the same address: refused.
+    await coordinator.close();
+    coordinator = await start(generateIdentityKeyPair(nodePlatform), port);
+    await waitFor(() => errors.includes('COORDINATOR_KEY_CHANGED'), 30_000, 'key change detected');
+    expect(client.connected).toBe(false);
+
+    // The coordinator restarted with its persisted key: a new client that first met key A
+    // connects, and one pinned to another key is refused at once.
+    await coordinator.close();
+    coordinator = await start(keyA, port);
+    const again = new FlockClient({ url: coordinator.url, clientId: 'tofu-2', data: data!, crypto: nodePlatform, model: () => createPresetModel('mlp'), coordinatorKey: toHex(keyA.publicKey) });
+    cleanups.push(() => again.stop());
+    await again.start();
+    expect(coordinator.connectedClients).toContain('tofu-2');
+    const pinned = new FlockClient({ url: coordinator.url, clientId: 'tofu-3', data: data!, crypto: nodePlatform, model: () => createPresetModel('mlp'), coordinatorKey: toHex(generateIdentityKeyPair(nodePlatform).publicKey) });
+    cleanups.push(() => pinned.stop());
+    pinned.on('error', () => undefined);
+    await expect(pinned.start()).rejects.toMatchObject({ code: 'COORDINATOR_KEY_CHANGED' });
+  });
+});
+
 describe('sealed uploads are bound to the authenticated identity', () => {
   it('an enrolled client whose seal key record is signed by another identity key is refused (SEAL_INVALID identity-mismatch); honest clients of the same round count', async () => {
     const { coordinator, url } = await federation({ minClients: 2, rounds: 1, roundTimeoutMs: 30_000 });

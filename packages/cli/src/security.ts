@@ -44,6 +44,34 @@ export function openAuditLog(file: string | undefined, dataDir: string): AuditLo
 }
 
 /**
+ * The coordinator's long-term Ed25519 signing key (privacy receipts, and the sealing key derived
+ * from it), kept next to the database (mode 0600) so clients that trust it on first use keep
+ * trusting the coordinator across restarts. An in-memory database gets a fresh key per run.
+ */
+export function loadOrCreateSigningKey(db: string): { key: IdentityKeyPair; file: string | undefined; created: boolean } {
+  if (db === ':memory:') return { key: generateIdentityKeyPair(nodePlatform), file: undefined, created: true };
+  const file = path.join(path.dirname(path.resolve(db)), 'coordinator-key.json');
+  if (existsSync(file)) {
+    let parsed: { publicKey?: unknown; secretKey?: unknown };
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8')) as typeof parsed;
+    } catch (e) {
+      throw new UsageError(`${file}: not a coordinator key file (${(e as Error).message}); move it away to start with a new key`);
+    }
+    if (typeof parsed.publicKey !== 'string' || typeof parsed.secretKey !== 'string' || !/^[0-9a-f]{64}$/.test(parsed.publicKey) || !/^[0-9a-f]{128}$/.test(parsed.secretKey)) {
+      throw new UsageError(`${file}: expected {"publicKey": 64 hex, "secretKey": 128 hex}; move it away to start with a new key`);
+    }
+    const key = { publicKey: fromHex(parsed.publicKey), secretKey: fromHex(parsed.secretKey) };
+    if (toHex(key.secretKey.subarray(32)) !== parsed.publicKey) throw new UsageError(`${file}: the public key does not belong to the secret key`);
+    return { key, file, created: false };
+  }
+  const key = generateIdentityKeyPair(nodePlatform);
+  writeFileSync(file, JSON.stringify({ publicKey: toHex(key.publicKey), secretKey: toHex(key.secretKey) }) + '\n', { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+  return { key, file, created: true };
+}
+
+/**
  * The client registry of a coordinator: the SQLite database (`--db`, or `<data-dir>/coordinator.db`)
  * when persistence is available in this build, else in memory (tokens then live as long as
  * the process: mint them through the admin API).

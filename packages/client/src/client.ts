@@ -147,6 +147,8 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
   private readonly platform: ClientPlatform;
   private socket: Socket | undefined;
   private welcome: Welcome | undefined;
+  /** The coordinator key this client trusts: pinned (options.coordinatorKey) or the first one seen. */
+  private trustedCoordinatorKey: string | undefined;
   private cached: { version: number; hash: string; weights: Float32Array } | undefined;
   private topology: Record<string, unknown> | undefined;
   private kept: tf.LayersModel | undefined;
@@ -258,7 +260,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
       const parsed = roundEndSchema.safeParse(raw);
       if (parsed.success) {
         if (this.secure && this.secure.round === parsed.data.round) this.secure.stop();
-        const key = this.options.coordinatorKey ?? this.welcome?.coordinatorKey;
+        const key = this.trustedCoordinatorKey;
         if (parsed.data.receipt) {
           try {
             if (!key) throw new FlockError('RECEIPT_INVALID', 'a privacy receipt arrived but no coordinator key is known');
@@ -275,6 +277,18 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
         const parsed = welcomeSchema.safeParse(raw);
         if (!parsed.success) {
           reject(new FlockError('BAD_MESSAGE', 'invalid welcome from coordinator'));
+          return;
+        }
+        // Trust on first use: the key pinned in the options, else the first one seen; a
+        // coordinator that later presents another key is refused (receipts and sealing keys
+        // are verified against the trusted one).
+        const presented = parsed.data.coordinatorKey?.toLowerCase();
+        this.trustedCoordinatorKey ??= this.options.coordinatorKey?.toLowerCase() ?? presented;
+        if (presented && this.trustedCoordinatorKey && presented !== this.trustedCoordinatorKey) {
+          const e = new FlockError('COORDINATOR_KEY_CHANGED', `the coordinator presented key ${presented.slice(0, 16)}..., not the trusted ${this.trustedCoordinatorKey.slice(0, 16)}...; pin the new key only if the operator rotated it`);
+          socket.disconnect();
+          this.emit('error', e);
+          reject(e);
           return;
         }
         this.welcome = parsed.data;
@@ -369,7 +383,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
           } else {
             const remaining = Math.max(1000, start.timeoutMs - (this.platform.now() - receivedAt));
             this.identity ??= this.options.identity ?? generateIdentityKeyPair(this.options.crypto ?? webPlatform);
-            this.sealer ??= new UploadSealer(this.options.crypto ?? webPlatform, () => this.identity!, this.options.coordinatorKey);
+            this.sealer ??= new UploadSealer(this.options.crypto ?? webPlatform, () => this.identity!, this.trustedCoordinatorKey);
             await uploadUpdate({
               socket,
               welcome: () => (this.welcomeSocketId !== undefined && this.welcomeSocketId === socket.id ? this.welcome : undefined),

@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   CREDENTIAL_EXPIRED: 'The enrollment token expired before it was used. Ask the operator for a new one.',
   TOKEN_ALREADY_USED: 'The enrollment token is already bound to another client identity; a token enrolls exactly one identity. Ask for a new token, or connect with the identity key it was bound to.',
   CHALLENGE_INVALID: 'The handshake nonce is unknown, expired or was already used. Fetch a fresh one from POST /v1/auth/challenge for every connection attempt.',
+  COORDINATOR_KEY_CHANGED: 'The coordinator presented another signing key than the one this client trusts (pinned, or first seen). If the operator really rotated the key, pin the new one (coordinatorKey option); otherwise you may be talking to an impostor.',
   SESSION_REPLACED: 'A newer authenticated session of the same client identity took over; this one was closed.',
   NOT_FOUND: 'The named resource (client, token, endpoint) does not exist.',
   CLIENT_ID_IN_USE: 'Another live session uses this client id. Close it or pick another id.',

@@ -12,6 +12,7 @@ interface ClientFlags {
   url: string;
   data?: string;
   id?: string;
+  coordinatorKey?: string;
   credential?: string;
   token?: string;
   identity?: string;
@@ -54,6 +55,7 @@ export function clientCommand(): Command {
     .option('--token <token>', 'enrollment token from the operator (flock token create); needed at the first connection')
     .option('--credential <token>', 'same as --token (deprecated)')
     .option('--identity <file>', 'identity key file (client id + Ed25519 key, created 0600 if missing): lets a restarted client reconnect as the same enrolled client')
+    .option('--coordinator-key <hex>', "pin the coordinator's Ed25519 key (the coordinatorKey of its listening line); default: trust the first key seen")
     .option('--ca <file>', 'PEM CA certificate to trust for an https coordinator with a self-signed certificate')
     .option('--model <preset>', `local model preset (default: the coordinator's model.json): ${MODEL_PRESETS.join(', ')}`, oneOf(MODEL_PRESETS))
     .option('--shard <I/N>', 'use only the I-th of N equal slices of the data (to give processes disjoint data)')
@@ -62,6 +64,7 @@ export function clientCommand(): Command {
     .option('--backend <name>', `tfjs backend: ${BACKEND_PREFERENCES.join(', ')}`, oneOf(BACKEND_PREFERENCES), 'auto')
     .option('--exit-after <rounds>', 'exit after reporting for this many rounds', int(1))
     .action(async (f: ClientFlags) => {
+      if (f.coordinatorKey !== undefined && !/^[0-9a-f]{64}$/i.test(f.coordinatorKey)) throw new UsageError(`--coordinator-key must be 64 hex characters (an Ed25519 public key); got '${f.coordinatorKey}'`);
       if (!/^https?:\/\//.test(f.url)) throw new UsageError(`--url must start with http:// or https://; got '${f.url}'`);
       const shard = parseShard(f.shard);
       const backend = await selectBackend(f.backend);
@@ -80,6 +83,7 @@ export function clientCommand(): Command {
         url: f.url,
         ...(id ? { clientId: id.clientId, identity: id.identity } : f.id ? { clientId: f.id } : {}),
         ...(token ? { token } : {}),
+        ...(f.coordinatorKey ? { coordinatorKey: f.coordinatorKey } : {}),
         ...(ca ? { ca, platform: nodeClientPlatform({ ca }) } : {}),
         ...(f.model ? { model: () => createPresetModel(f.model!) } : {}),
         ...(f.seed !== undefined ? { seed: f.seed } : {}),

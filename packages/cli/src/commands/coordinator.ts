@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { badMessage, trainConfigSchema } from '@flock/protocol';
 import { createPresetModel, flatModelFromArtifacts, flatModelOf, MODEL_PRESETS, selectBackend, type FlatModel, type ModelPreset } from '@flock/model';
 import { openFederationDatabase } from '@flock/coordinator';
-import { DEFAULT_DATA_DIR } from '../security.js';
+import { DEFAULT_DATA_DIR, loadOrCreateSigningKey } from '../security.js';
 import { Coordinator, coordinatorSettingsFields, coordinatorSettingsSchema, createStrategy, DifferentiallyPrivate, type Logger, type Strategy } from '@flock/coordinator';
 import { err, out, UsageError } from '../output.js';
 import { int, num, oneOf } from '../parse.js';
@@ -174,19 +174,23 @@ export function coordinatorCommand(): Command {
       // data dir from --data-dir, $FLOCK_HOME or ./flock-data (created if missing).
       f.dataDir ??= process.env.FLOCK_HOME || DEFAULT_DATA_DIR;
       f.db ??= path.join(f.dataDir, 'coordinator.db');
-      if (f.db !== ':memory:') mkdirSync(path.dirname(path.resolve(f.db)), { recursive: true });
+      // Owner-only files: the database holds the client registry, the data directory the
+      // operator token, the audit log and the signing key.
+      process.umask(0o077);
+      if (f.db !== ':memory:') mkdirSync(path.dirname(path.resolve(f.db)), { recursive: true, mode: 0o700 });
       const database = openFederationDatabase(f.db);
+      const signing = loadOrCreateSigningKey(f.db);
       const stored = database.storedModel();
       if (stored) logger.info({ database: f.db, modelVersion: stored.version, modelHash: stored.hash }, 'existing database: the model comes from the database (--model and --seed are ignored)');
       const model = stored ?? (await loadInitialModel(f.model ?? modelFromFile ?? 'mlp', f.seed ?? fileSeed ?? 0));
       // Authentication, operator token, audit log, TLS (coordinator-security.ts).
       // `"auth": "open"` in the config file counts as --open (and warns the same way).
       const security = await setUpSecurity({ ...f, open: f.open === true || settings.auth === 'open' }, database.registry);
-      const coordinator = new Coordinator({ model, settings: { ...settings, auth: security.auth }, logger, strategy, ...security.options, database });
+      const coordinator = new Coordinator({ model, settings: { ...settings, auth: security.auth }, logger, strategy, ...security.options, database, signingKey: signing.key });
       if (f.deterministic ?? fileDeterministic) coordinator.deterministicOrder = true;
       const url = await coordinator.listen(f.port ?? filePort ?? 8080, f.host ?? fileHost ?? '127.0.0.1');
       // The first stdout line is machine-readable so scripts and tests can find the port.
-      out(JSON.stringify({ event: 'listening', url, modelVersion: coordinator.store.latest().version, numParams: coordinator.numParams, auth: security.auth, database: f.db, resumed: stored !== undefined }));
+      out(JSON.stringify({ event: 'listening', url, modelVersion: coordinator.store.latest().version, numParams: coordinator.numParams, auth: security.auth, database: f.db, resumed: stored !== undefined, coordinatorKey: Buffer.from(signing.key.publicKey).toString('hex') }));
       security.announce(url);
       coordinator.on('round', (s: { round: number; kind: string; status: string; modelVersion: number; reporters: string[] }) =>
         out(JSON.stringify({ event: 'round', round: s.round, kind: s.kind, status: s.status, modelVersion: s.modelVersion, reporters: s.reporters.length })),
