@@ -1,7 +1,8 @@
 // Node-only adapter, exported as `@flock/privacy/node`. Nothing else in @flock/privacy may
 // import node:* modules.
 import { createCipheriv, createPrivateKey, createPublicKey, diffieHellman, randomFillSync, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
-import { checkAesArgs, checkRandomArgs, type PlatformCrypto } from './types.js';
+import { nodeMaskHelpers } from './node-mask-worker.js';
+import { checkAesArgs, checkRandomArgs, type KeystreamReader, type PlatformCrypto } from './types.js';
 
 /**
  * OpenSSL's throughput peaks with updates of a few hundred KiB (measured ~3 GB/s with AES-NI
@@ -24,6 +25,20 @@ function x25519PrivateKey(secretKey: Uint8Array, publicKey: Uint8Array): KeyObje
   if (hit && timingSafeEqual(hit.copy, secretKey)) return hit.key;
   const key = createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: b64url(secretKey), x: b64url(publicKey) }, format: 'jwk' });
   x25519Keys.set(secretKey, { copy: secretKey.slice(), key });
+  return key;
+}
+
+/**
+ * Imported X25519 public keys, keyed by the caller's array and re-checked against a copy of its
+ * contents. A coordinator unmasking dropouts reuses each survivor's key once per dropped neighbour.
+ */
+const x25519PublicKeys = new WeakMap<Uint8Array, { copy: Uint8Array; key: KeyObject }>();
+
+function x25519PublicKey(publicKey: Uint8Array): KeyObject {
+  const hit = x25519PublicKeys.get(publicKey);
+  if (hit && hit.copy.length === publicKey.length && timingSafeEqual(hit.copy, publicKey)) return hit.key;
+  const key = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64url(publicKey) }, format: 'jwk' });
+  x25519PublicKeys.set(publicKey, { copy: publicKey.slice(), key });
   return key;
 }
 
@@ -61,10 +76,32 @@ export const nodePlatform: PlatformCrypto = {
     if (typeof sink !== 'function') throw new TypeError('sink must be a function');
     keystreamChunks(key, iv, byteLength, sink);
   },
+  aes256CtrReader(key: Uint8Array, iv: Uint8Array): KeystreamReader {
+    checkAesArgs(key, iv, 0);
+    const cipher = createCipheriv('aes-256-ctr', key, iv);
+    let closed = false;
+    return {
+      next(byteLength: number): Uint8Array {
+        if (closed) throw new Error('keystream reader is closed');
+        checkAesArgs(key, iv, byteLength);
+        if (byteLength <= CHUNK) return cipher.update(byteLength === CHUNK ? ZERO : ZERO.subarray(0, byteLength));
+        const out = new Uint8Array(byteLength);
+        for (let off = 0; off < byteLength; off += CHUNK) {
+          const len = Math.min(CHUNK, byteLength - off);
+          out.set(cipher.update(len === CHUNK ? ZERO : ZERO.subarray(0, len)), off);
+        }
+        return out;
+      },
+      close(): void {
+        if (closed) return;
+        closed = true;
+        cipher.final();
+      },
+    };
+  },
   async x25519(secretKey: Uint8Array, publicKey: Uint8Array, peerPublicKey: Uint8Array): Promise<Uint8Array> {
     const privateKey = x25519PrivateKey(secretKey, publicKey);
-    const peer = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64url(peerPublicKey) }, format: 'jwk' });
-    return new Uint8Array(diffieHellman({ privateKey, publicKey: peer }));
+    return new Uint8Array(diffieHellman({ privateKey, publicKey: x25519PublicKey(peerPublicKey) }));
   },
   async ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
     const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(publicKey) }, format: 'jwk' });
@@ -75,5 +112,12 @@ export const nodePlatform: PlatformCrypto = {
     return new Uint8Array(sign(null, message, key));
   },
 };
+
+/**
+ * `nodePlatform` plus one worker thread that shares SecAgg mask application (`maskHelpers`).
+ * Opt-in: on the 2-core benchmark machine, busy with other work, it was slower than the single
+ * thread (bench/README.md, SecAgg); it can pay off on idle multi-core coordinators. Measure first.
+ */
+export const nodePlatformWithMaskHelpers: PlatformCrypto = { ...nodePlatform, name: 'node+helpers', maskHelpers: nodeMaskHelpers };
 
 export default nodePlatform;

@@ -24,6 +24,21 @@ export interface PlatformCrypto {
    */
   aes256CtrEach?(key: Uint8Array, iv: Uint8Array, byteLength: number, sink: (chunk: Uint8Array, byteOffset: number) => void): Promise<void>;
   /**
+   * Optional resumable, synchronous form of `aes256Ctr` (platforms with synchronous AES only):
+   * `next(n)` returns the next n bytes of the keystream of `key` from counter block `iv` (valid
+   * until the next call on any reader), `close()` releases the context. Lets callers interleave
+   * many streams tile by tile, so a long accumulator stays in cache across all of them.
+   * Same bytes as `aes256Ctr`.
+   */
+  aes256CtrReader?(key: Uint8Array, iv: Uint8Array): KeystreamReader;
+  /**
+   * Optional helper threads for mask application (Node: worker_threads). The helpers claim
+   * batches of items through `job.state` exactly like the caller does (see `MaskJob`) and the
+   * promise resolves with their partial sums, one per helper that claimed anything. Returns
+   * undefined (synchronously) when no helper is available.
+   */
+  maskHelpers?(job: MaskJob): Promise<Uint32Array[]> | undefined;
+  /**
    * Optional native Ed25519 verification (RFC 8032). Callers fall back to tweetnacl
    * when it is absent or throws (e.g. a browser without WebCrypto Ed25519).
    */
@@ -36,6 +51,29 @@ export interface PlatformCrypto {
   x25519?(secretKey: Uint8Array, publicKey: Uint8Array, peerPublicKey: Uint8Array): Promise<Uint8Array>;
   /** Optional native Ed25519 signing with a 32-byte seed; same fallback rule. */
   ed25519Sign?(seed: Uint8Array, publicKey: Uint8Array, message: Uint8Array): Promise<Uint8Array>;
+}
+
+/** A resumable keystream (see `PlatformCrypto.aes256CtrReader`). */
+export interface KeystreamReader {
+  next(byteLength: number): Uint8Array;
+  close(): void;
+}
+
+/**
+ * A share-the-work mask summation: item i is the keystream of key seeds[32i, 32i+32) from
+ * counter block 0, read as m little-endian uint32 words, with sign signs[i]. Whoever runs an item
+ * adds sign * words to its own partial sum (mod 2^32). Items are claimed in batches with
+ * `Atomics.add(state, 0, batch)` (state[0] = next unclaimed index, on a SharedArrayBuffer); a
+ * helper increments state[1] before its first claim, so once state[0] >= count a caller that
+ * reads state[1] === 0 knows no helper holds any item.
+ */
+export interface MaskJob {
+  m: number;
+  seeds: Uint8Array;
+  signs: Int8Array;
+  state: Int32Array;
+  batch: number;
+  tileBytes: number;
 }
 
 /** Largest keystream one call may ask for (2^32 bytes would overflow 32-bit lengths). */

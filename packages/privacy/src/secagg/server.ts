@@ -6,7 +6,7 @@ import { checkRoundParams, type SecAggRoundParams } from './client.js';
 import { SecAggError } from './errors.js';
 import { buildNeighbourGraph, graphSeed, sortIds, type NeighbourGraph } from './graph.js';
 import { agreePairwiseSeed } from './kdf.js';
-import { verifyAdvertise, x25519Public } from './keys.js';
+import { verifyAdvertise } from './keys.js';
 import type {
   AdvertiseKeysMessage,
   EncryptedShare,
@@ -301,8 +301,8 @@ export class SecAggServer {
       }
       for (const d of droppedWithSurvivingNeighbours) {
         const e = this.advertised.get(d)!;
-        const sk = await reconstructMaskKey(this.keyShares.get(d)!, this.t, e.maskKey);
-        const pk = x25519Public(sk);
+        const sk = await reconstructMaskKey(this.keyShares.get(d)!, this.t, e.maskKey, this.platform);
+        const pk = e.maskKey; // the public key of sk: checked by reconstructMaskKey
         for (const v of graph.neighbours.get(d)!) {
           if (!this.maskedIds.has(v)) continue;
           // v added +PRG(s_vd) if v < d, else -PRG(s_vd): remove it.
