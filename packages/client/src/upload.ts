@@ -84,6 +84,9 @@ export interface UploadOptions {
   onChunk?: (index: number, count: number) => void;
 }
 
+/** Unacknowledged chunks a client keeps in flight (the coordinator refuses a third with 'backpressure'). */
+const UPLOAD_WINDOW = 2;
+
 const RETRYABLE_REASONS = new Set(['no-upload']);
 
 function isDisconnect(err: unknown): boolean {
@@ -125,14 +128,26 @@ export async function uploadUpdate(o: UploadOptions): Promise<void> {
       await emit(socket, o.deadline, platform, UPLOAD_EVENTS.begin, begin);
       const ctx: SealedUploadContext = { federationId: welcome.federationId, roundId: o.meta.roundId, clientId: welcome.clientId, modelVersion: o.meta.modelVersion, numExamples: o.meta.numExamples, uploadId, byteLength, chunkBytes };
       const count = chunkCount(byteLength, chunkBytes);
-      for (let index = 0; index < count; index++) {
-        o.onChunk?.(index, count);
-        const start = index * chunkBytes;
-        const plain = o.bytes.subarray(start, start + chunkPlainLength(byteLength, chunkBytes, index));
-        // Sealed: a fresh ciphertext per chunk; plaintext (allowed coordinators only): a copy, never a view of the whole update.
-        const body = keys ? sealChunk(o.crypto, keys.shared, ctx, index, plain) : plain.slice();
-        if (index === count - 1) finalSent = true;
-        await emit(socket, o.deadline, platform, UPLOAD_EVENTS.chunk, { roundId: o.meta.roundId, uploadId, index }, body);
+      // Two chunks in flight (the coordinator's limit): sealing chunk i+1 here overlaps with
+      // the coordinator opening chunk i; a third waits for the oldest ack (backpressure).
+      const inFlight: Array<Promise<void>> = [];
+      try {
+        for (let index = 0; index < count; index++) {
+          if (inFlight.length >= UPLOAD_WINDOW) await inFlight.shift();
+          o.onChunk?.(index, count);
+          const start = index * chunkBytes;
+          const plain = o.bytes.subarray(start, start + chunkPlainLength(byteLength, chunkBytes, index));
+          // Sealed: a fresh ciphertext per chunk; plaintext (allowed coordinators only): a copy, never a view of the whole update.
+          const body = keys ? sealChunk(o.crypto, keys.shared, ctx, index, plain) : plain.slice();
+          if (index === count - 1) finalSent = true;
+          const sent = emit(socket, o.deadline, platform, UPLOAD_EVENTS.chunk, { roundId: o.meta.roundId, uploadId, index }, body);
+          sent.catch(() => undefined); // observed below; never an unhandled rejection
+          inFlight.push(sent);
+        }
+        while (inFlight.length > 0) await inFlight.shift();
+      } finally {
+        // A failed chunk ends the attempt: let the other acks settle before a retry starts.
+        await Promise.allSettled(inFlight);
       }
       return;
     } catch (err) {

@@ -13,24 +13,48 @@ export interface SdkBenchOptions {
 }
 
 /**
- * The SDK's cost around training: one client's round (download, fit, delta, encode, upload,
- * as timed by the SDK from round:start to the ack) versus a bare `model.fit` of the same
- * model on the same data with the same settings, measured alternately in the same process.
+ * The SDK's cost around training, per model: one client's round versus a bare `model.fit` of
+ * the same model on the same data with the same settings, measured alternately in the same
+ * process. Two figures: `preparedOverheadRatio` is the issue's definition (download + hash
+ * check, fit, delta; from round:start until the update is ready to leave, the SDK's `update`
+ * event), `overheadRatio` the whole round through the coordinator's ack (adds sealing, the
+ * chunked upload and the coordinator's checks).
  */
 export async function* benchSdkOverhead(opts: SdkBenchOptions = {}): AsyncGenerator<Record<string, unknown>> {
   const backend = await selectBackend(opts.backend ?? 'auto');
   // 6000 examples: one client's share when the full training set is split over 10 clients.
   const n = opts.quick ? 1000 : 6000;
-  const rounds = opts.quick ? 3 : 8;
   const train = await loadFashionMnist({ split: 'train', limit: n });
   const data = toTensors(train.images, train.labels, undefined);
   const config = { epochs: 1, batchSize: 32, learningRate: 0.05 };
-  // Anonymous (--open) and in memory: authentication costs once per connection, not per round,
-  // and a bench must not resume a database left by an earlier run. Updates are still sealed.
+  for (const model of ['mlp', 'cnn'] as const) {
+    // The CNN's fit takes ~10 s here: fewer rounds, and a pause long enough for the bare fit.
+    const rounds = opts.quick ? 3 : model === 'cnn' ? 4 : 8;
+    const pause = opts.quick ? (model === 'cnn' ? 6 : 2) : model === 'cnn' ? 20 : 4;
+    yield await measure(model, rounds, pause, n, data, config, backend.name);
+  }
+  tf.dispose([data.x, data.y]);
+}
+
+async function measure(
+  model: 'mlp' | 'cnn',
+  rounds: number,
+  pauseSeconds: number,
+  n: number,
+  data: { x: tf.Tensor; y: tf.Tensor },
+  config: { epochs: number; batchSize: number; learningRate: number },
+  backendName: string,
+): Promise<Record<string, unknown>> {
   // The coordinator runs in its own process, as deployed (its CPU time is not the SDK's), and
   // pauses between rounds: each SDK round is followed by a bare fit in the pause, so both are
-  // measured alternately under the same machine conditions.
-  const coordinator = spawn(process.execPath, [fileURLToPath(new URL('../../bin/flock.mjs', import.meta.url)), 'coordinator', '--port', '0', '--min-clients', '1', '--rounds', String(rounds + 1), '--lr', String(config.learningRate), '--batch-size', String(config.batchSize), '--model', 'mlp', '--seed', '1', '--round-interval', String(opts.quick ? 2 : 4), '--db', ':memory:', '--open'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // measured alternately under the same machine conditions. Anonymous (--open) and in memory:
+  // authentication costs once per connection, not per round, and a bench must not resume a
+  // database left by an earlier run. Updates are still sealed and chunked.
+  const coordinator = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('../../bin/flock.mjs', import.meta.url)), 'coordinator', '--port', '0', '--min-clients', '1', '--rounds', String(rounds + 1), '--lr', String(config.learningRate), '--batch-size', String(config.batchSize), '--model', model, '--seed', '1', '--round-interval', String(pauseSeconds), '--db', ':memory:', '--open'],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
   const lines = createInterface({ input: coordinator.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
     lines.on('line', (l) => {
@@ -40,22 +64,26 @@ export async function* benchSdkOverhead(opts: SdkBenchOptions = {}): AsyncGenera
     coordinator.once('exit', (code) => reject(new Error(`flock coordinator exited with ${code}`)));
   });
   const done = new Promise<void>((resolve) => lines.on('line', (l) => (JSON.parse(l) as { event?: string }).event === 'done' && resolve()));
-  const client = new FlockClient({ url, clientId: 'bench', model: () => createPresetModel('mlp'), data, seed: 1 });
+  const client = new FlockClient({ url, clientId: 'bench', model: () => createPresetModel(model), data, seed: 1 });
   const sdkSeconds: number[] = [];
+  const preparedSeconds: number[] = [];
   const bareSeconds: number[] = [];
   const bareFit = async (): Promise<void> => {
-    const model = createPresetModel('mlp');
-    model.compile({ optimizer: tf.train.sgd(config.learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+    const m = createPresetModel(model);
+    m.compile({ optimizer: tf.train.sgd(config.learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
     const t0 = performance.now();
     // No shuffling: the baseline is the bare training cost; the SDK's own shuffle counts as overhead.
-    await model.fit(data.x, data.y, { epochs: config.epochs, batchSize: config.batchSize, shuffle: false, verbose: 0 });
+    await m.fit(data.x, data.y, { epochs: config.epochs, batchSize: config.batchSize, shuffle: false, verbose: 0 });
     bareSeconds.push((performance.now() - t0) / 1000);
-    model.optimizer?.dispose();
-    model.dispose();
+    m.optimizer?.dispose();
+    m.dispose();
   };
   let chain = Promise.resolve();
+  let roundStartedAt = 0;
   try {
     await bareFit(); // warm-up of the bare path
+    client.on('round:start', () => (roundStartedAt = performance.now()));
+    client.on('update', () => preparedSeconds.push((performance.now() - roundStartedAt) / 1000));
     client.on('round:report', (r) => {
       sdkSeconds.push(r.seconds);
       chain = chain.then(bareFit); // runs in the coordinator's pause before the next round
@@ -67,25 +95,27 @@ export async function* benchSdkOverhead(opts: SdkBenchOptions = {}): AsyncGenera
   } finally {
     coordinator.kill('SIGTERM');
   }
-  tf.dispose([data.x, data.y]);
   // The first SDK round and the first bare fit are warm-ups (kernel compilation, caches).
   const median = (a: number[]): number => {
     const s = a.slice(1).sort((x, y) => x - y);
     return s[Math.floor(s.length / 2)]!;
   };
   const sdk = median(sdkSeconds);
+  const prepared = median(preparedSeconds);
   const bare = median(bareSeconds);
-  yield {
+  return {
     bench: 'sdk-overhead',
-    model: 'mlp',
-    backend: backend.name,
+    model,
+    backend: backendName,
     examples: n,
     rounds,
     sdkRoundSeconds: sdk,
+    sdkPreparedSeconds: prepared,
     bareFitSeconds: bare,
+    preparedOverheadRatio: (prepared - bare) / bare,
     overheadRatio: (sdk - bare) / bare,
     overheadMillis: Math.round((sdk - bare) * 1000),
-    baseline: 'bare model.fit (no shuffle) on the same data in the same process, alternating with the SDK rounds (medians); coordinator in a separate process',
+    baseline: 'bare model.fit (no shuffle) on the same data in the same process, alternating with the SDK rounds (medians of the rounds after the first); coordinator in a separate process',
     machine: machineInfo(),
   };
 }
