@@ -48,4 +48,24 @@ describe('rate limits over real sockets', () => {
     for (let i = 0; i < 5; i++) exempt.push(await attempt(other.url, `lo-${i}`));
     expect(exempt).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
   });
+
+  it('handshakes that fail authentication do not use up the named client\'s connection budget', async () => {
+    const { coordinator, url } = await startCoordinator({ minClients: 2, rounds: 1, auth: 'tokens', rateLimits: { clientConnections: { burst: 2, perSecond: 0.01 } } });
+    cleanups.push(() => coordinator.close());
+    const attempt = (auth: Record<string, unknown>) =>
+      new Promise<string>((resolve) => {
+        const s = io(url, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
+        cleanups.push(() => void s.disconnect());
+        s.on(EVENTS.welcome, () => resolve('ok'));
+        s.on('connect_error', (e: Error & { data?: { code: string } }) => resolve(e.data?.code ?? `untyped:${e.message}`));
+      });
+    // A stranger names 'victim' five times with no valid credential: refused as unauthorized,
+    // never as rate-limited, and the victim's budget (2) is untouched.
+    const stranger: string[] = [];
+    for (let i = 0; i < 5; i++) stranger.push(await attempt({ protocolVersion: PROTOCOL_VERSION, clientId: 'victim' }));
+    expect(stranger.every((c) => c === 'UNAUTHORIZED')).toBe(true);
+    expect(coordinator['limiter'].checkClientConnection('victim')).toBeUndefined();
+    expect(coordinator['limiter'].checkClientConnection('victim')).toBeUndefined();
+    expect(coordinator['limiter'].checkClientConnection('victim')?.code).toBe('RATE_LIMITED');
+  });
 });

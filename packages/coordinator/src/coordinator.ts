@@ -313,8 +313,9 @@ export class Coordinator extends EventEmitter {
       cors: { origin: '*' },
     });
     this.io.use((socket, next) => {
-      const auth = socket.handshake.auth as { clientId?: unknown } | undefined;
-      const limited = this.limiter.checkConnection(socket.handshake.address, typeof auth?.clientId === 'string' ? auth.clientId : undefined);
+      // Per address before authentication; per client id only after it (admit below), so a
+      // stranger naming a client's id cannot use up that client's reconnection budget.
+      const limited = this.limiter.checkConnectionAddress(socket.handshake.address);
       if (!limited) return next();
       const e = new Error(limited.message) as Error & { data?: ErrorEnvelope };
       e.data = limited.toEnvelope();
@@ -322,7 +323,11 @@ export class Coordinator extends EventEmitter {
     });
     this.io.use((socket, next) => {
       this.admit(socket)
-        .then(() => next())
+        .then(() => {
+          const limited = this.limiter.checkClientConnection(socket.data.clientId as string);
+          if (limited) throw limited;
+          next();
+        })
         .catch((err: unknown) => {
           const fe = err instanceof FlockError ? err : new FlockError('INTERNAL', 'handshake failed');
           const e = new Error(fe.message) as Error & { data?: ErrorEnvelope };

@@ -138,16 +138,24 @@ export class RateLimiter {
 
   /** Undefined if the handshake may proceed, else the RATE_LIMITED error to refuse it with. */
   checkConnection(ip: string, clientId: string | undefined): FlockError | undefined {
-    if (!this.settings.enabled) return undefined;
-    if (!this.ipExempt(ip)) {
-      const i = this.ipConnections.take(ip);
-      if (i > 0) return this.refuse('connection attempts from this address', i);
-    }
-    if (typeof clientId === 'string' && clientId.length > 0 && clientId.length <= 128) {
-      const c = this.clientConnections.take(clientId);
-      if (c > 0) return this.refuse('connection attempts for this client id', c);
-    }
-    return undefined;
+    return this.checkConnectionAddress(ip) ?? (clientId === undefined ? undefined : this.checkClientConnection(clientId));
+  }
+
+  /** The per-address part of {@link checkConnection}: charged before authentication. */
+  checkConnectionAddress(ip: string): FlockError | undefined {
+    if (!this.settings.enabled || this.ipExempt(ip)) return undefined;
+    const i = this.ipConnections.take(ip);
+    return i > 0 ? this.refuse('connection attempts from this address', i) : undefined;
+  }
+
+  /**
+   * The per-client-id part of {@link checkConnection}. The coordinator charges it only after
+   * the handshake authenticated, so nobody can exhaust another client's budget by naming its id.
+   */
+  checkClientConnection(clientId: string): FlockError | undefined {
+    if (!this.settings.enabled || typeof clientId !== 'string' || clientId.length === 0 || clientId.length > 128) return undefined;
+    const c = this.clientConnections.take(clientId);
+    return c > 0 ? this.refuse('connection attempts for this client id', c) : undefined;
   }
 
   /** Buckets tracked, for status and tests. */
