@@ -5,7 +5,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { io, type Socket } from 'socket.io-client';
 import { AUTH_CHALLENGE_PATH, EVENTS, PROTOCOL_VERSION, authSignedMessage, type Welcome } from '@flock/protocol';
-import { Coordinator, FileAuditLog, MemoryClientRegistry, type CoordinatorSettingsInput } from '@flock/coordinator';
+import { Coordinator, DifferentiallyPrivate, FedAvg, FileAuditLog, MemoryClientRegistry, type CoordinatorSettingsInput } from '@flock/coordinator';
 import { FlockClient } from '@flock/client';
 import { nodeClientPlatform } from '@flock/client/node';
 import { createPresetModel, flatModelOf, selectBackend } from '@flock/model';
@@ -310,6 +310,20 @@ describe('sealed uploads are bound to the authenticated identity', () => {
 });
 
 describe('operator admin API', () => {
+  it('under differential privacy the sampling fraction cannot be changed at run time (the accountant would under-report epsilon)', async () => {
+    const strategy = new DifferentiallyPrivate(new FedAvg(), { mode: 'central', noiseMultiplier: 1, clip: 1, samplingRate: 0.5, delta: 1e-5 });
+    const coordinator = new Coordinator({ model, settings: { federationId: 'fed-dp-admin', minClients: 1, rounds: 1, fraction: 0.5, sampling: 'poisson' }, strategy, registry: new MemoryClientRegistry(), operatorToken: OPERATOR });
+    const url = await coordinator.listen(0, '127.0.0.1');
+    cleanups.push(() => coordinator.close());
+    const refused = await admin(url, 'PATCH', '/v1/admin/settings', { body: { fraction: 1 } });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ error: { code: 'BAD_MESSAGE', details: { field: 'fraction' } } });
+    expect(coordinator.settings.fraction).toBe(0.5);
+    // Other settings still change.
+    expect((await admin(url, 'PATCH', '/v1/admin/settings', { body: { rounds: 3 } })).status).toBe(200);
+    expect(coordinator.settings.rounds).toBe(3);
+  });
+
   it('refuses missing and wrong operator tokens; with the right one lists, mints, revokes, pauses and reconfigures; every action is in the audit log', async () => {
     const fed = await federation({ rounds: 2 });
     const { coordinator, url } = fed;

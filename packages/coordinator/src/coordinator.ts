@@ -280,6 +280,9 @@ export class Coordinator extends EventEmitter {
       resumeRounds: () => this.resumeRounds(),
       roundsPaused: () => this.roundsPaused,
       settings: this.settings,
+      // The privacy accountant fixed its sampling rate at start-up: another fraction would
+      // make every reported epsilon wrong.
+      ...(this.strategy.receiptFields ? { lockedSettings: { fraction: 'the differential-privacy accountant assumes the sampling rate it was started with; restart the coordinator to change it' } } : {}),
     };
     this.on('round', (s: RoundSummary) => {
       if (s.status === 'committed') this.audit.record({ action: 'round.commit', actor: 'coordinator', requestId: s.roundId, outcome: 'ok', round: s.round, modelVersion: s.modelVersion, modelHash: s.modelHash, reporters: s.reporters.length });

@@ -22,6 +22,8 @@ export interface AdminContext {
   resumeRounds(): void;
   roundsPaused(): boolean;
   settings: { rounds: number; fraction: number; roundTimeoutMs: number };
+  /** Settings that must not change at run time, with the reason (e.g. fraction under DP). */
+  lockedSettings?: Partial<Record<'rounds' | 'fraction' | 'roundTimeoutMs', string>>;
 }
 
 const STATUS: Partial<Record<string, number>> = { UNAUTHORIZED: 401, NOT_FOUND: 404, BAD_MESSAGE: 400, PAYLOAD_TOO_LARGE: 413, INTERNAL: 500 };
@@ -202,6 +204,10 @@ async function admin(ctx: AdminContext, req: IncomingMessage, res: ServerRespons
   if (route === 'PATCH /v1/admin/settings') {
     const body = settingsPatchSchema.safeParse(await readJson(req));
     if (!body.success) throw badMessage('PATCH /v1/admin/settings body', body.error);
+    for (const key of Object.keys(body.data) as Array<keyof typeof body.data>) {
+      const why = ctx.lockedSettings?.[key];
+      if (why) throw new FlockError('BAD_MESSAGE', `${key} cannot change while the federation runs: ${why}`, { field: key });
+    }
     const before = runtime();
     if (body.data.rounds !== undefined) ctx.settings.rounds = body.data.rounds;
     if (body.data.fraction !== undefined) ctx.settings.fraction = body.data.fraction;
