@@ -68,4 +68,20 @@ describe('rate limits over real sockets', () => {
     expect(coordinator['limiter'].checkClientConnection('victim')).toBeUndefined();
     expect(coordinator['limiter'].checkClientConnection('victim')?.code).toBe('RATE_LIMITED');
   });
+
+  it('challenge requests share the per-address budget: a flood gets 429 RATE_LIMITED instead of evicting other clients\' nonces', async () => {
+    const { coordinator, url } = await startCoordinator({ minClients: 2, rounds: 1, auth: 'tokens', rateLimits: { ipConnections: { burst: 3, perSecond: 0.01 } } });
+    cleanups.push(() => coordinator.close());
+    const statuses: number[] = [];
+    let last: { error?: { code?: string; details?: { retryAfterMs?: number } } } = {};
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${url}/v1/auth/challenge`, { method: 'POST' });
+      statuses.push(res.status);
+      last = (await res.json()) as typeof last;
+      if (res.status === 429) expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+    expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    expect(last.error?.code).toBe('RATE_LIMITED');
+    expect(last.error?.details?.retryAfterMs).toBeGreaterThan(0);
+  });
 });

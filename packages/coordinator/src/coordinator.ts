@@ -280,6 +280,7 @@ export class Coordinator extends EventEmitter {
       resumeRounds: () => this.resumeRounds(),
       roundsPaused: () => this.roundsPaused,
       settings: this.settings,
+      limitRequest: (ip: string) => this.limiter.checkConnectionAddress(ip),
       // The privacy accountant fixed its sampling rate at start-up: another fraction would
       // make every reported epsilon wrong.
       ...(this.strategy.receiptFields ? { lockedSettings: { fraction: 'the differential-privacy accountant assumes the sampling rate it was started with; restart the coordinator to change it' } } : {}),

@@ -22,11 +22,13 @@ export interface AdminContext {
   resumeRounds(): void;
   roundsPaused(): boolean;
   settings: { rounds: number; fraction: number; roundTimeoutMs: number };
+  /** Rate limit of HTTP security requests by remote address (challenges, admin API); undefined = allowed. */
+  limitRequest?(remoteAddress: string): FlockError | undefined;
   /** Settings that must not change at run time, with the reason (e.g. fraction under DP). */
   lockedSettings?: Partial<Record<'rounds' | 'fraction' | 'roundTimeoutMs', string>>;
 }
 
-const STATUS: Partial<Record<string, number>> = { UNAUTHORIZED: 401, NOT_FOUND: 404, BAD_MESSAGE: 400, PAYLOAD_TOO_LARGE: 413, INTERNAL: 500 };
+const STATUS: Partial<Record<string, number>> = { RATE_LIMITED: 429, UNAUTHORIZED: 401, NOT_FOUND: 404, BAD_MESSAGE: 400, PAYLOAD_TOO_LARGE: 413, INTERNAL: 500 };
 
 export const mintTokenBodySchema = z
   .object({
@@ -101,6 +103,14 @@ function isOperator(ctx: AdminContext, req: IncomingMessage): boolean {
 export function handleSecurityHttp(ctx: AdminContext, req: IncomingMessage, res: ServerResponse): boolean {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const p = url.pathname;
+  const limited = (p === AUTH_CHALLENGE_PATH || p.startsWith('/v1/admin')) && req.method !== 'OPTIONS' ? ctx.limitRequest?.(req.socket.remoteAddress ?? '') : undefined;
+  if (limited) {
+    // A challenge flood would evict other clients' pending nonces; an admin flood, guess tokens.
+    if (p === AUTH_CHALLENGE_PATH) res.setHeader('access-control-allow-origin', '*');
+    res.setHeader('retry-after', String(Math.ceil(Number(limited.details?.retryAfterMs ?? 1000) / 1000)));
+    sendError(res, limited, requestIdOf(req));
+    return true;
+  }
   if (p === AUTH_CHALLENGE_PATH) {
     const rid = requestIdOf(req);
     res.setHeader('access-control-allow-origin', '*');
