@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -67,12 +67,16 @@ describe('separate processes, as deployed', () => {
     const listening = await coord.waitFor((l) => l.event === 'listening', 60_000);
     const url = listening.url as string;
     expect(listening.auth).toBe('tokens');
-    // Secure by default: each client enrolls with a token; one minted by `flock token create`, two over the admin API.
-    const minter = flock(['token', 'create', '--url', url, '--data-dir', dataDir, '--label', 'proc-0', '--json']);
+    // Secure by default: each client enrolls with a token: one minted offline into the running
+    // coordinator's database, one by `flock token create --url` (admin API), one over HTTP.
+    const offline = flock(['token', 'create', '--data-dir', dataDir, '--label', 'proc-0', '--json']);
+    procs.push(offline);
+    const tokens = [(await offline.waitFor((l) => typeof l.token === 'string', 60_000)).token as string];
+    const minter = flock(['token', 'create', '--url', url, '--data-dir', dataDir, '--label', 'proc-1', '--json']);
     procs.push(minter);
-    const tokens = [(await minter.waitFor((l) => typeof l.token === 'string', 60_000)).token as string];
+    tokens.push((await minter.waitFor((l) => typeof l.token === 'string', 60_000)).token as string);
     const operator = readFileSync(path.join(dataDir, 'operator-token'), 'utf8').trim();
-    for (let i = 1; i < 3; i++) {
+    for (let i = 2; i < 3; i++) {
       const res = await fetch(`${url}/v1/admin/tokens`, { method: 'POST', headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' }, body: JSON.stringify({ label: `proc-${i}` }) });
       tokens.push(((await res.json()) as { token: string }).token);
     }
@@ -87,10 +91,15 @@ describe('separate processes, as deployed', () => {
     const rounds = coord.lines.filter((l) => l.event === 'round');
     expect(rounds.map((r) => r.status)).toEqual(['committed', 'committed', 'committed']);
     // Every client reported an accepted update for each round.
-    for (const c of procs.slice(2)) expect(c.lines.filter((l) => l.event === 'report' && l.accepted === true).length).toBe(3);
+    for (const c of procs.slice(3)) expect(c.lines.filter((l) => l.event === 'report' && l.accepted === true).length).toBe(3);
     coord.child.kill('SIGTERM');
     await new Promise((r) => coord.child.once('exit', r));
     expect(coord.child.exitCode).toBe(0);
+    // Every token minting is audited, offline ones included; the coordinator's files are owner-only.
+    const audit = readFileSync(path.join(dataDir, 'audit.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { action: string; label?: string });
+    expect(audit.filter((e) => e.action === 'cli.tokens.create').map((e) => e.label)).toEqual(['proc-0']);
+    expect(audit.filter((e) => e.action === 'admin.tokens.create')).toHaveLength(2);
+    for (const f of ['coordinator.db', 'audit.log', 'operator-token', 'coordinator-key.json']) expect(statSync(path.join(dataDir, f)).mode & 0o777, f).toBe(0o600);
   });
 
   it('a wrong flag is a usage error with exit code 2 and a message naming the flag', async () => {

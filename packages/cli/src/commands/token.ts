@@ -3,7 +3,9 @@ import { Command } from 'commander';
 import { mintToken, parseDuration } from '@flock/coordinator';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
-import { DEFAULT_DATA_DIR, openRegistry, readPem } from '../security.js';
+import { DEFAULT_DATA_DIR, openAuditLog, openRegistry, readPem } from '../security.js';
+import { randomBytes } from 'node:crypto';
+import { userInfo } from 'node:os';
 import { err, out, UsageError } from '../output.js';
 
 interface TokenFlags {
@@ -15,6 +17,7 @@ interface TokenFlags {
   operatorTokenFile?: string;
   ca?: string;
   json?: boolean;
+  auditLog?: string;
 }
 
 /** `flock token create`: mint an enrollment token (offline in the database, or online through the admin API). */
@@ -31,6 +34,7 @@ export function tokenCommand(): Command {
     .option('--label <text>', 'note on what the token is for (device, app...)')
     .option('--expires <duration>', 'the unused token expires after this long: 30m, 12h, 7d...')
     .option('--json', 'print {token, id, expiresAt} as JSON')
+    .option('--audit-log <file>', 'offline minting: the coordinator audit log to record it in (default <data-dir>/audit.log)')
     .action(async (f: TokenFlags) => {
       let expiresInMs: number | undefined;
       if (f.expires !== undefined) {
@@ -55,10 +59,16 @@ export function tokenCommand(): Command {
       } else {
         const reg = await openRegistry(f.db, f.db ? undefined : (f.dataDir ?? (process.env.FLOCK_HOME || DEFAULT_DATA_DIR)));
         if (!reg.durable) throw new UsageError('this build has no coordinator database: mint tokens from a running coordinator with --url URL --operator-token-file FILE');
+        process.umask(0o077); // the audit log, if this creates it, is the coordinator's: owner-only
+        const dataDir = f.dataDir ?? (process.env.FLOCK_HOME || DEFAULT_DATA_DIR);
+        const audit = openAuditLog(f.auditLog, dataDir);
         try {
           const { token: t, record } = mintToken(reg.registry, { label: f.label ?? null, ...(expiresInMs !== undefined ? { expiresInMs } : {}) });
           minted = { token: t, id: record.id, expiresAt: record.expiresAt };
+          // Offline minting bypasses the admin API, so it is audited here (actor: the OS user).
+          audit.record({ action: 'cli.tokens.create', actor: `os:${userInfo().username}`, requestId: randomBytes(8).toString('hex'), outcome: 'ok', tokenId: record.id, label: f.label ?? null, expiresAt: record.expiresAt });
         } finally {
+          audit.close?.();
           reg.close();
         }
       }
