@@ -58,7 +58,7 @@ for (const p of PARTITIONS) {
       }
     }
     const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
-    results.push({ partition: p.label, strategy: s.label, cell, ...summary });
+    results.push({ ...summary, partition: p.label, strategy: s.label, cell });
   }
 }
 writeFileSync(join(values.out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
