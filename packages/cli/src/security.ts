@@ -14,6 +14,24 @@ export function ensureDataDir(dir: string): string {
   return dir;
 }
 
+/** The data directory a command uses: its --data-dir flag, else $FLOCK_HOME, else ./flock-data. */
+export function resolveDataDir(flag: string | undefined): string {
+  return flag ?? (process.env.FLOCK_HOME || DEFAULT_DATA_DIR);
+}
+
+/** Creates a secret file (mode 0600 whatever the umask); refuses to overwrite an existing one. */
+function writePrivateFile(file: string, text: string): void {
+  writeFileSync(file, text, { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+}
+
+/** An Ed25519 key pair from its 128-hex tweetnacl secret key (seed | public key); undefined if malformed. */
+function keyPairFromSecretHex(hex: unknown): IdentityKeyPair | undefined {
+  if (typeof hex !== 'string' || !/^[0-9a-f]{128}$/.test(hex)) return undefined;
+  const secretKey = fromHex(hex);
+  return { publicKey: secretKey.slice(32), secretKey };
+}
+
 /**
  * The operator token: read from `file` if given, else `<dataDir>/operator-token` (created
  * with 32 random bytes, mode 0600, on first start; kept across restarts).
@@ -32,8 +50,7 @@ export function loadOperatorToken(file: string | undefined, dataDir: string): { 
   const f = path.join(ensureDataDir(dataDir), 'operator-token');
   if (existsSync(f)) return { token: readFileSync(f, 'utf8').trim(), file: f, created: false };
   const token = `flkop_${randomBytes(32).toString('base64url')}`;
-  writeFileSync(f, token + '\n', { mode: 0o600, flag: 'wx' });
-  chmodSync(f, 0o600);
+  writePrivateFile(f, token + '\n');
   return { token, file: f, created: true };
 }
 
@@ -58,16 +75,13 @@ export function loadOrCreateSigningKey(db: string): { key: IdentityKeyPair; file
     } catch (e) {
       throw new UsageError(`${file}: not a coordinator key file (${(e as Error).message}); move it away to start with a new key`);
     }
-    if (typeof parsed.publicKey !== 'string' || typeof parsed.secretKey !== 'string' || !/^[0-9a-f]{64}$/.test(parsed.publicKey) || !/^[0-9a-f]{128}$/.test(parsed.secretKey)) {
-      throw new UsageError(`${file}: expected {"publicKey": 64 hex, "secretKey": 128 hex}; move it away to start with a new key`);
-    }
-    const key = { publicKey: fromHex(parsed.publicKey), secretKey: fromHex(parsed.secretKey) };
-    if (toHex(key.secretKey.subarray(32)) !== parsed.publicKey) throw new UsageError(`${file}: the public key does not belong to the secret key`);
+    const key = keyPairFromSecretHex(parsed.secretKey);
+    if (!key) throw new UsageError(`${file}: expected {"publicKey": 64 hex, "secretKey": 128 hex}; move it away to start with a new key`);
+    if (parsed.publicKey !== toHex(key.publicKey)) throw new UsageError(`${file}: the public key does not belong to the secret key`);
     return { key, file, created: false };
   }
   const key = generateIdentityKeyPair(nodePlatform);
-  writeFileSync(file, JSON.stringify({ publicKey: toHex(key.publicKey), secretKey: toHex(key.secretKey) }) + '\n', { mode: 0o600, flag: 'wx' });
-  chmodSync(file, 0o600);
+  writePrivateFile(file, JSON.stringify({ publicKey: toHex(key.publicKey), secretKey: toHex(key.secretKey) }) + '\n');
   return { key, file, created: true };
 }
 
@@ -103,17 +117,15 @@ export function readPem(flag: string, file: string): string {
 export function loadIdentity(file: string, clientId: string | undefined): { clientId: string; identity: IdentityKeyPair; created: boolean } {
   if (existsSync(file)) {
     const doc = JSON.parse(readFileSync(file, 'utf8')) as { clientId?: string; secretKey?: string };
-    if (typeof doc.clientId !== 'string' || typeof doc.secretKey !== 'string' || !/^[0-9a-f]{128}$/.test(doc.secretKey)) throw new UsageError(`--identity ${file}: not a flock identity file`);
+    const identity = keyPairFromSecretHex(doc.secretKey);
+    if (typeof doc.clientId !== 'string' || !identity) throw new UsageError(`--identity ${file}: not a flock identity file`);
     if (clientId && clientId !== doc.clientId) throw new UsageError(`--identity ${file} belongs to client '${doc.clientId}', not '${clientId}'`);
-    const secretKey = fromHex(doc.secretKey);
-    // tweetnacl layout: seed | public key.
-    const kp = { publicKey: secretKey.slice(32), secretKey };
-    return { clientId: doc.clientId, identity: { publicKey: kp.publicKey, secretKey: kp.secretKey }, created: false };
+    return { clientId: doc.clientId, identity, created: false };
   }
   const kp = generateIdentityKeyPair(nodePlatform);
   const id = clientId ?? `c-${randomBytes(8).toString('hex')}`;
   mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  writeFileSync(file, JSON.stringify({ clientId: id, publicKey: toHex(kp.publicKey), secretKey: toHex(kp.secretKey) }) + '\n', { mode: 0o600, flag: 'wx' });
+  writePrivateFile(file, JSON.stringify({ clientId: id, publicKey: toHex(kp.publicKey), secretKey: toHex(kp.secretKey) }) + '\n');
   err(`flock: created identity ${file} for client '${id}' (keep it: it is how this client proves who it is)`);
-  return { clientId: id, identity: { publicKey: kp.publicKey, secretKey: kp.secretKey }, created: true };
+  return { clientId: id, identity: kp, created: true };
 }

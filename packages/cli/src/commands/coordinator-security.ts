@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { ClientRegistry, CoordinatorOptions } from '@flock/coordinator';
 import { err, UsageError } from '../output.js';
-import { DEFAULT_DATA_DIR, loadOperatorToken, openAuditLog, openRegistry, readPem } from '../security.js';
+import { DEFAULT_DATA_DIR, loadOperatorToken, resolveDataDir, openAuditLog, openRegistry, readPem } from '../security.js';
 
 export interface SecurityFlags {
   open?: boolean;
@@ -36,7 +36,7 @@ export interface SecuritySetup {
 /** `registry`: the coordinator database's (durable); without it one is opened from --db / the data dir. */
 export async function setUpSecurity(f: SecurityFlags, registry?: ClientRegistry): Promise<SecuritySetup> {
   if ((f.tlsCert === undefined) !== (f.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
-  const dataDir = f.dataDir ?? (process.env.FLOCK_HOME || DEFAULT_DATA_DIR);
+  const dataDir = resolveDataDir(f.dataDir);
   const tls = f.tlsCert && f.tlsKey ? { cert: readPem('--tls-cert', f.tlsCert), key: readPem('--tls-key', f.tlsKey) } : undefined;
   const operator = loadOperatorToken(f.operatorTokenFile, dataDir);
   const audit = openAuditLog(f.auditLog, dataDir);

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { badMessage, trainConfigSchema } from '@flock/protocol';
 import { createPresetModel, flatModelFromArtifacts, flatModelOf, MODEL_PRESETS, selectBackend, type FlatModel, type ModelPreset } from '@flock/model';
 import { openFederationDatabase } from '@flock/coordinator';
-import { DEFAULT_DATA_DIR, loadOrCreateSigningKey } from '../security.js';
+import { loadOrCreateSigningKey, resolveDataDir } from '../security.js';
 import { Coordinator, coordinatorSettingsFields, coordinatorSettingsSchema, createStrategy, DifferentiallyPrivate, type Logger, type Strategy } from '@flock/coordinator';
 import { err, out, UsageError } from '../output.js';
 import { int, num, oneOf } from '../parse.js';
@@ -172,7 +172,7 @@ export function coordinatorCommand(): Command {
       const logger = jsonLogger();
       // Durable state (docs/explanation/durability.md): --db, default <data-dir>/coordinator.db,
       // data dir from --data-dir, $FLOCK_HOME or ./flock-data (created if missing).
-      f.dataDir ??= process.env.FLOCK_HOME || DEFAULT_DATA_DIR;
+      f.dataDir = resolveDataDir(f.dataDir);
       f.db ??= path.join(f.dataDir, 'coordinator.db');
       // Owner-only files: the database holds the client registry, the data directory the
       // operator token, the audit log and the signing key.

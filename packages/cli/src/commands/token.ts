@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { mintToken, parseDuration } from '@flock/coordinator';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
-import { DEFAULT_DATA_DIR, openAuditLog, openRegistry, readPem } from '../security.js';
+import { DEFAULT_DATA_DIR, openAuditLog, openRegistry, readPem, resolveDataDir } from '../security.js';
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { err, out, UsageError } from '../output.js';
@@ -46,7 +46,7 @@ export function tokenCommand(): Command {
       }
       let minted: { token: string; id: string; expiresAt: string | null };
       if (f.url) {
-        const tokenFile = f.operatorTokenFile ?? `${f.dataDir ?? (process.env.FLOCK_HOME || DEFAULT_DATA_DIR)}/operator-token`;
+        const tokenFile = f.operatorTokenFile ?? `${resolveDataDir(f.dataDir)}/operator-token`;
         let operator: string;
         try {
           operator = readFileSync(tokenFile, 'utf8').trim();
@@ -57,10 +57,10 @@ export function tokenCommand(): Command {
         const res = await postJson(`${f.url.replace(/\/$/, '')}/v1/admin/tokens`, operator, body, f.ca ? readPem('--ca', f.ca) : undefined);
         minted = res as typeof minted;
       } else {
-        const reg = await openRegistry(f.db, f.db ? undefined : (f.dataDir ?? (process.env.FLOCK_HOME || DEFAULT_DATA_DIR)));
+        const dataDir = resolveDataDir(f.dataDir);
+        const reg = await openRegistry(f.db, f.db ? undefined : dataDir);
         if (!reg.durable) throw new UsageError('this build has no coordinator database: mint tokens from a running coordinator with --url URL --operator-token-file FILE');
         process.umask(0o077); // the audit log, if this creates it, is the coordinator's: owner-only
-        const dataDir = f.dataDir ?? (process.env.FLOCK_HOME || DEFAULT_DATA_DIR);
         const audit = openAuditLog(f.auditLog, dataDir);
         try {
           const { token: t, record } = mintToken(reg.registry, { label: f.label ?? null, ...(expiresInMs !== undefined ? { expiresInMs } : {}) });
