@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { FlockClient } from '@flock/client';
+import { FlockClient, type RoundReport } from '@flock/client';
 import { createPresetModel } from '@flock/model';
 import { fashionSlices, nextRound, startCoordinator, waitFor } from './helpers.js';
 
@@ -20,8 +20,9 @@ describe('the client SDK', () => {
     const fromTensors = new FlockClient({ url, clientId: 'tensors', data: b! });
     cleanups.push(() => Promise.all([fromDataset.stop(), fromTensors.stop()]).then(() => undefined));
     const reports: Array<{ id: string; n: number; ok: boolean }> = [];
-    fromDataset.on('round:report', (r) => reports.push({ id: 'dataset', n: r.numExamples, ok: r.accepted }));
-    fromTensors.on('round:report', (r) => reports.push({ id: 'tensors', n: r.numExamples, ok: r.accepted }));
+    const full: RoundReport[] = [];
+    fromDataset.on('round:report', (r) => (reports.push({ id: 'dataset', n: r.numExamples, ok: r.accepted }), full.push(r)));
+    fromTensors.on('round:report', (r) => (reports.push({ id: 'tensors', n: r.numExamples, ok: r.accepted }), full.push(r)));
     await Promise.all([fromDataset.start(), fromTensors.start()]);
     const round = nextRound(coordinator);
     coordinator.start();
@@ -32,6 +33,18 @@ describe('the client SDK', () => {
       { id: 'dataset', n: 96, ok: true },
       { id: 'tensors', n: 96, ok: true },
     ]);
+    // The phase breakdown accounts for the round: every phase ran, none is negative, and they
+    // add up to the reported total (less the few statements between the phases).
+    for (const r of full) {
+      const { download, prepare, fit, delta, send } = r.phases;
+      for (const v of [download, prepare, fit, delta, send]) expect(v).toBeGreaterThanOrEqual(0);
+      expect(fit).toBeGreaterThan(0);
+      expect(download).toBeGreaterThan(0);
+      expect(send).toBeGreaterThan(0);
+      const sum = download + prepare + fit + delta + send;
+      expect(sum).toBeLessThanOrEqual(r.seconds + 1e-9);
+      expect(sum).toBeGreaterThan(0.9 * r.seconds);
+    }
   });
 
   it('reconnects after a network cut and takes part in the next round', async () => {

@@ -104,8 +104,24 @@ export interface RoundReport {
   metrics: Record<string, number>;
   /** Seconds spent: download, train and upload. */
   seconds: number;
+  /** Where those seconds went (phases not reached stay 0). */
+  phases: RoundPhases;
   accepted: boolean;
   error?: FlockError;
+}
+
+/** Seconds per phase of one round, as measured by the client. */
+export interface RoundPhases {
+  /** Fetching the global weights and checking their hash (0 when the version was cached). */
+  download: number;
+  /** Everything around the local computation: building or reusing the model, setting weights, compiling, shuffling. */
+  prepare: number;
+  /** Inside model.fit (train rounds, summed over epochs) or model.evaluate (evaluate rounds). */
+  fit: number;
+  /** Reading the trained weights, the delta, clipping and local noise. */
+  delta: number;
+  /** Masking / sealing, upload and the coordinator's acknowledgements. */
+  send: number;
 }
 
 export interface FlockClientEvents extends Record<string, unknown> {
@@ -333,7 +349,14 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     if (t0 - receivedAt > start.timeoutMs) return; // stale: the coordinator has moved on
     const socket = this.socket;
     if (!socket) return;
-    const report: RoundReport = { round: start.round, roundId: start.roundId, kind: start.kind, modelVersion: start.modelVersion, numExamples: 0, metrics: {}, seconds: 0, accepted: false };
+    const phases: RoundPhases = { download: 0, prepare: 0, fit: 0, delta: 0, send: 0 };
+    const report: RoundReport = { round: start.round, roundId: start.roundId, kind: start.kind, modelVersion: start.modelVersion, numExamples: 0, metrics: {}, seconds: 0, phases, accepted: false };
+    let mark = t0;
+    const lap = (phase: keyof RoundPhases): void => {
+      const now = this.platform.now();
+      phases[phase] += (now - mark) / 1000;
+      mark = now;
+    };
     try {
       if (start.kind === 'train' && (start.config.proximalMu ?? 0) > 0 && !isTensorData(this.options.data)) {
         await socket.timeout(10_000).emitWithAck(EVENTS.roundDecline, { roundId: start.roundId, reason: 'FedProx (proximalMu > 0) needs tensor data; this client trains from a tf.data dataset' });
@@ -348,12 +371,16 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
         session.begin().catch((err: unknown) => session!.fail(err));
       }
       const global = await this.fetchGlobal(start);
+      lap('download');
       const reuse = this.options.reuseModel !== false;
       const model = reuse ? (this.kept ??= await this.buildModel()) : await this.buildModel();
       try {
         setFlatWeights(model, global);
         if (start.kind === 'train') {
-          const { numExamples, metrics } = await this.train(model, start, global);
+          const { numExamples, metrics, fitSeconds } = await this.train(model, start, global);
+          lap('prepare');
+          phases.prepare -= fitSeconds;
+          phases.fit = fitSeconds;
           const local = getFlatWeights(model);
           const delta = subtract(local, global);
           const dp = start.config.privacy;
@@ -366,6 +393,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
           const meta: UpdateMeta = { roundId: start.roundId, modelVersion: start.modelVersion, numExamples, metrics };
           report.numExamples = numExamples;
           report.metrics = metrics;
+          lap('delta');
           this.emit('update', { round: start.round, delta, numExamples });
           await this.options.faults?.delay?.({ round: start.round, bytesUp: delta.byteLength });
           if (session) {
@@ -397,13 +425,17 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
               aborted: () => this.stopping || this.socket !== socket,
             });
           }
+          lap('send');
         } else {
           const data = this.options.evalData ?? this.options.data;
+          lap('prepare');
           const { numExamples, loss, accuracy } = await this.evaluate(model, data);
+          lap('fit');
           report.numExamples = numExamples;
           report.metrics = { loss, accuracy };
           const remaining = Math.max(1000, start.timeoutMs - (this.platform.now() - receivedAt));
           await this.send(socket, remaining, EVENTS.roundEvaluate, { roundId: start.roundId, modelVersion: start.modelVersion, numExamples, loss, accuracy });
+          lap('send');
         }
         report.accepted = true;
       } finally {
@@ -467,7 +499,16 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     if (!same) throw new FlockError('MODEL_HASH_MISMATCH', 'the local model architecture differs from the federation model (weight names or shapes)');
   }
 
-  private async train(model: tf.LayersModel, start: RoundStart, global: Float32Array): Promise<{ numExamples: number; metrics: Record<string, number> }> {
+  private async train(model: tf.LayersModel, start: RoundStart, global: Float32Array): Promise<{ numExamples: number; metrics: Record<string, number>; fitSeconds: number }> {
+    let fitMs = 0;
+    const timed = async <T>(f: () => Promise<T>): Promise<T> => {
+      const f0 = this.platform.now();
+      try {
+        return await f();
+      } finally {
+        fitMs += this.platform.now() - f0;
+      }
+    };
     if (this.welcome) this.checkArchitecture(model, this.welcome.spec);
     const cfg = start.config;
     const optimizer = cfg.momentum ? tf.train.momentum(cfg.learningRate, cfg.momentum) : tf.train.sgd(cfg.learningRate);
@@ -484,13 +525,13 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
         let result = { loss: NaN, accuracy: NaN };
         for (let epoch = 0; epoch < cfg.epochs; epoch++) {
           const order = permutation(total, shuffleSeed(this.options.seed, start, epoch), this.platform);
-          result = await fitProximal(model, data.x, data.y, { epochs: 1, batchSize: cfg.batchSize, mu, global, optimizer, loss: this.options.loss ?? 'categoricalCrossentropy', seedOrder: order.subarray(0, numExamples) });
+          result = await timed(() => fitProximal(model, data.x, data.y, { epochs: 1, batchSize: cfg.batchSize, mu, global, optimizer, loss: this.options.loss ?? 'categoricalCrossentropy', seedOrder: order.subarray(0, numExamples) }));
         }
         this.roundCounter++;
         const metrics: Record<string, number> = {};
         if (Number.isFinite(result.loss)) metrics.loss = result.loss;
         if (Number.isFinite(result.accuracy)) metrics.accuracy = result.accuracy;
-        return { numExamples, metrics };
+        return { numExamples, metrics, fitSeconds: fitMs / 1000 };
       }
       let last: tf.History | undefined;
       for (let epoch = 0; epoch < cfg.epochs; epoch++) {
@@ -501,7 +542,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
         const xs = this.permuters.x.permute(rows);
         const ys = this.permuters.y.permute(rows);
         try {
-          last = await model.fit(xs, ys, { epochs: 1, batchSize: cfg.batchSize, shuffle: false, verbose: 0 });
+          last = await timed(() => model.fit(xs, ys, { epochs: 1, batchSize: cfg.batchSize, shuffle: false, verbose: 0 }));
         } finally {
           tf.dispose([xs, ys]);
         }
@@ -509,7 +550,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
       history = last!;
     } else {
       numExamples = exampleCount(data);
-      history = await model.fitDataset(data.batch(cfg.batchSize), { epochs: cfg.epochs, verbose: 0 });
+      history = await timed(() => model.fitDataset(data.batch(cfg.batchSize), { epochs: cfg.epochs, verbose: 0 }));
     }
     const pick = (k: string): number | undefined => {
       const series = history.history[k];
@@ -522,7 +563,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     if (loss !== undefined && Number.isFinite(loss)) metrics.loss = loss;
     if (acc !== undefined && Number.isFinite(acc)) metrics.accuracy = acc;
     this.roundCounter++;
-    return { numExamples, metrics };
+    return { numExamples, metrics, fitSeconds: fitMs / 1000 };
   }
 
   private async evaluate(model: tf.LayersModel, data: LocalData): Promise<{ numExamples: number; loss: number; accuracy: number }> {

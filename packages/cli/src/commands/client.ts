@@ -94,7 +94,7 @@ export function clientCommand(): Command {
       const done = new Promise<void>((resolve) => (finish = resolve));
       client.on('error', (e) => err(JSON.stringify({ event: 'error', code: e.code, message: e.message })));
       client.on('round:report', (r) => {
-        out(JSON.stringify({ event: 'report', round: r.round, kind: r.kind, accepted: r.accepted, numExamples: r.numExamples, metrics: r.metrics, seconds: r.seconds }));
+        out(JSON.stringify({ event: 'report', round: r.round, kind: r.kind, accepted: r.accepted, numExamples: r.numExamples, metrics: r.metrics, seconds: r.seconds, phases: r.phases }));
         if (r.accepted && ++reported >= (f.exitAfter ?? Infinity)) finish();
       });
       client.on('disconnect', (reason) => {
