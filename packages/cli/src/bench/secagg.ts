@@ -64,6 +64,20 @@ async function maskApplyThroughput(m: number, streams: number): Promise<number> 
   return best;
 }
 
+interface Rep {
+  result: Awaited<ReturnType<typeof simulateSecAggRound>>;
+  prg: { wall: number; cpu: number };
+  plainSumSeconds: number;
+  exact: boolean;
+  ratio: number;
+}
+
+/** Rounds per configuration: 5 where a round is cheap, fewer where the clients' work takes seconds. */
+function repetitions(n: number, m: number): number {
+  if (m <= 1e5) return 5;
+  return n <= 50 ? 3 : 2;
+}
+
 function pick(ids: string[], fraction: number): string[] {
   // Spread dropouts evenly over the sorted ids (deterministic, no Math.random).
   const count = Math.round(ids.length * fraction);
@@ -109,6 +123,23 @@ export async function* benchSecAgg(opts: BenchSecAggOptions = {}): AsyncGenerato
   const graphs: ('full' | 11)[] = ['full', 11];
   const dropouts = [0, 0.2];
   const machine = machineInfo();
+  // Warm-up (not reported): the first round in a process pays JIT compilation, key-object and
+  // WebAssembly set-up that no later round pays.
+  {
+    const ids = Array.from({ length: 12 }, (_, i) => `warm-${i}`);
+    const p = secAggParameters({ cohortSize: ids.length });
+    await simulateSecAggRound({
+      session: SESSION,
+      round: 1,
+      ids,
+      k: p.k,
+      t: p.t,
+      vectorLength: 1e5,
+      platform: nodePlatform,
+      input: (id) => expandMask(nodePlatform, inputSeed(ids.indexOf(id)), 1e5),
+      drop: { maskedInput: [ids[0]!, ids[5]!] },
+    });
+  }
   for (const m of ms) {
     for (const n of ns) {
       for (const graph of graphs) {
@@ -118,43 +149,58 @@ export async function* benchSecAgg(opts: BenchSecAggOptions = {}): AsyncGenerato
           const p = secAggParameters({ cohortSize: n, ...(graph === 'full' ? {} : { k: graph }) });
           const dropped = graph === 'full' ? pick(ids, dropout) : feasibleDropouts(ids, p.k, p.t, dropout);
           const inputs = (id: string): Promise<Uint32Array> => expandMask(nodePlatform, inputSeed(ids.indexOf(id)), m);
-          const prg = await prgThroughput(m, Math.max(4, Math.round(4e7 / (4 * m))));
-          const prgBytesPerSecond = prg.wall;
-          const maskApplyBytesPerSecond = await maskApplyThroughput(m, Math.max(4, Math.round(4e7 / (4 * m))));
-          let result;
-          try {
-            result = await simulateSecAggRound({
-              session: SESSION,
-              round: 1,
-              ids,
-              k: p.k,
-              t: p.t,
-              vectorLength: m,
-              platform: nodePlatform,
-              input: inputs,
-              drop: { maskedInput: dropped },
-            });
-          } catch (e) {
-            yield { n, m, k: p.k, t: p.t, graph, dropout, error: (e as Error).message, machine };
+          const streams = Math.max(4, Math.round(4e7 / (4 * m)));
+          // Several rounds per configuration (a millisecond-scale unmask is at the mercy of one GC
+          // pause or scheduler hiccup), each priced against a PRG rate measured just before it;
+          // the round with the median ratio is reported, every ratio is listed.
+          const reps = repetitions(n, m);
+          const runs: Rep[] = [];
+          let failure: string | undefined;
+          for (let rep = 0; rep < reps && !failure; rep++) {
+            const prg = await prgThroughput(m, streams);
+            try {
+              const result = await simulateSecAggRound({
+                session: SESSION,
+                round: 1,
+                ids,
+                k: p.k,
+                t: p.t,
+                vectorLength: m,
+                platform: nodePlatform,
+                input: inputs,
+                drop: { maskedInput: dropped },
+              });
+              // Baseline: plain streaming sum of the same survivors' vectors (generation excluded).
+              const acc = new Uint32Array(m);
+              let plainSumSeconds = 0;
+              for (const id of result.status.masked) {
+                const v = await inputs(id);
+                const t0 = now();
+                addInto(acc, v);
+                plainSumSeconds += now() - t0;
+              }
+              const exact = acc.every((x, i) => x === result.sum[i]);
+              const ratio = result.serverSeconds.finalize / (result.keystreamBytesServer / prg.wall + plainSumSeconds);
+              runs.push({ result, prg, plainSumSeconds, exact, ratio });
+            } catch (e) {
+              failure = (e as Error).message;
+            }
+          }
+          if (failure || runs.length === 0) {
+            yield { n, m, k: p.k, t: p.t, graph, dropout, error: failure, machine };
             continue;
           }
-          // Baseline: plain streaming sum of the same survivors' vectors (generation excluded).
-          const acc = new Uint32Array(m);
-          let plainSumSeconds = 0;
-          for (const id of result.status.masked) {
-            const v = await inputs(id);
-            const t0 = now();
-            addInto(acc, v);
-            plainSumSeconds += now() - t0;
-          }
-          const exact = acc.every((x, i) => x === result.sum[i]);
+          const ratios = runs.map((r) => r.ratio);
+          const { result, prg, plainSumSeconds } = runs.slice().sort((a, b) => a.ratio - b.ratio)[Math.floor((runs.length - 1) / 2)]!;
+          const exact = runs.every((r) => r.exact);
+          const prgBytesPerSecond = prg.wall;
+          const maskApplyBytesPerSecond = await maskApplyThroughput(m, streams);
           const clients = [...result.clientSeconds.values()];
           const total = (s: { advertiseKeys: number; shareKeys: number; maskedInput: number; unmask: number }): number =>
             s.advertiseKeys + s.shareKeys + s.maskedInput + s.unmask;
           const survivorsTotals = result.status.masked.map((id) => total(result.clientSeconds.get(id)!));
           const survivorsCpu = result.status.masked.map((id) => total(result.clientCpuSeconds.get(id)!));
           const serverUnmaskSeconds = result.serverSeconds.finalize;
-          const predicted = result.keystreamBytesServer / prgBytesPerSecond + plainSumSeconds;
           yield {
             n,
             m,
@@ -180,7 +226,10 @@ export async function* benchSecAgg(opts: BenchSecAggOptions = {}): AsyncGenerato
             prgBytesPerSecond: Math.round(prgBytesPerSecond),
             keystreamBytesServer: result.keystreamBytesServer,
             /** server unmask / (keystreamBytesServer / prgBytesPerSecond + plainSumSeconds); target <= 1.5 */
-            unmaskVsPredicted: serverUnmaskSeconds / predicted,
+            unmaskVsPredicted: serverUnmaskSeconds / (result.keystreamBytesServer / prgBytesPerSecond + plainSumSeconds),
+            /** the ratio of every round measured (the reported round is the median one) */
+            unmaskVsPredictedAll: ratios.map((r) => Number(r.toFixed(3))),
+            reps: runs.length,
             /** the same ratio on process CPU time: unmask CPU / (keystream at the best CPU-time PRG rate + plain sum) */
             prgCpuBytesPerSecond: Math.round(prg.cpu),
             unmaskCpuVsPredicted: result.serverFinalizeCpuSeconds / (result.keystreamBytesServer / prg.cpu + plainSumSeconds),
