@@ -769,7 +769,9 @@ export class Coordinator extends EventEmitter {
   }
 
   private maybeFinish(r: ActiveRound): void {
-    if (r.settled.size >= r.cohort.size) r.finish();
+    // On the next turn of the event loop: the round's aggregation and commit would otherwise run
+    // as a microtask before the last client's ack is written, and that client would wait for them.
+    if (r.settled.size >= r.cohort.size) setImmediate(r.finish);
   }
 
   // ---- rounds ----
