@@ -72,10 +72,9 @@ interface Rep {
   ratio: number;
 }
 
-/** Rounds per configuration: 5 where a round is cheap, fewer where the clients' work takes seconds. */
-function repetitions(n: number, m: number): number {
-  if (m <= 1e5) return 5;
-  return n <= 50 ? 3 : 2;
+/** Rounds per configuration: 5 where a round is cheap, 3 where the clients' work takes seconds. */
+function repetitions(m: number): number {
+  return m <= 1e5 ? 5 : 3;
 }
 
 function pick(ids: string[], fraction: number): string[] {
@@ -153,7 +152,7 @@ export async function* benchSecAgg(opts: BenchSecAggOptions = {}): AsyncGenerato
           // Several rounds per configuration (a millisecond-scale unmask is at the mercy of one GC
           // pause or scheduler hiccup), each priced against a PRG rate measured just before it;
           // the round with the median ratio is reported, every ratio is listed.
-          const reps = repetitions(n, m);
+          const reps = repetitions(m);
           const runs: Rep[] = [];
           let failure: string | undefined;
           for (let rep = 0; rep < reps && !failure; rep++) {
@@ -191,7 +190,8 @@ export async function* benchSecAgg(opts: BenchSecAggOptions = {}): AsyncGenerato
             continue;
           }
           const ratios = runs.map((r) => r.ratio);
-          const { result, prg, plainSumSeconds } = runs.slice().sort((a, b) => a.ratio - b.ratio)[Math.floor((runs.length - 1) / 2)]!;
+          // The median round (the upper one of an even count: never the best of two).
+          const { result, prg, plainSumSeconds } = runs.slice().sort((a, b) => a.ratio - b.ratio)[Math.floor(runs.length / 2)]!;
           const exact = runs.every((r) => r.exact);
           const prgBytesPerSecond = prg.wall;
           const maskApplyBytesPerSecond = await maskApplyThroughput(m, streams);
