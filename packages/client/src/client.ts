@@ -118,7 +118,7 @@ export interface RoundPhases {
   prepare: number;
   /** Inside model.fit (train rounds, summed over epochs) or model.evaluate (evaluate rounds). */
   fit: number;
-  /** Reading the trained weights, the delta, clipping and local noise. */
+  /** Reading the trained weights, the delta, clipping, local noise and (plain uploads) encoding. */
   delta: number;
   /** Masking / sealing, upload and the coordinator's acknowledgements. */
   send: number;
@@ -393,6 +393,8 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
           const meta: UpdateMeta = { roundId: start.roundId, modelVersion: start.modelVersion, numExamples, metrics };
           report.numExamples = numExamples;
           report.metrics = metrics;
+          // Plain uploads send little-endian float32 (secure aggregation quantizes inside its session).
+          const encoded = session ? undefined : encodeFloat32(delta);
           lap('delta');
           this.emit('update', { round: start.round, delta, numExamples });
           await this.options.faults?.delay?.({ round: start.round, bytesUp: delta.byteLength });
@@ -419,7 +421,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
               crypto: this.options.crypto ?? webPlatform,
               platform: this.platform,
               meta,
-              bytes: encodeFloat32(delta),
+              bytes: encoded!,
               ...(this.options.uploadChunkBytes ? { chunkBytes: this.options.uploadChunkBytes } : {}),
               deadline: this.platform.now() + remaining,
               aborted: () => this.stopping || this.socket !== socket,
