@@ -450,6 +450,8 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     } finally {
       if (this.secure?.round === start.round) this.secure = undefined;
       report.seconds = (this.platform.now() - t0) / 1000;
+      // Differences of clock readings: drop the float noise below a microsecond.
+      for (const k of Object.keys(phases) as (keyof RoundPhases)[]) phases[k] = Math.round(phases[k] * 1e6) / 1e6;
       this.emit('round:report', report);
     }
   }
