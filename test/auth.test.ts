@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { io, type Socket } from 'socket.io-client';
-import { AUTH_CHALLENGE_PATH, EVENTS, PROTOCOL_VERSION, authSignedMessage, type Welcome } from '@flock/protocol';
+import { AUTH_CHALLENGE_PATH, EVENTS, PROTOCOL_VERSION, SECAGG_EVENTS, authSignedMessage, packAdvertise, type RoundStart, type Welcome } from '@flock/protocol';
 import { Coordinator, DifferentiallyPrivate, FedAvg, FileAuditLog, MemoryClientRegistry, type CoordinatorSettingsInput } from '@flock/coordinator';
 import { FlockClient } from '@flock/client';
 import { nodeClientPlatform } from '@flock/client/node';
 import { createPresetModel, flatModelOf, selectBackend } from '@flock/model';
-import { generateIdentityKeyPair, signDetached, toHex, type IdentityKeyPair } from '@flock/privacy';
+import { SecAggClient, generateIdentityKeyPair, signDetached, toHex, type IdentityKeyPair } from '@flock/privacy';
 import { nodePlatform } from '@flock/privacy/node';
 import { fashionSlices, nextRound, RawPeer, waitFor } from './helpers.js';
 import { sendUpdate } from './upload-helpers.js';
@@ -306,6 +306,36 @@ describe('sealed uploads are bound to the authenticated identity', () => {
     let maxDiff = 0;
     for (let i = 0; i < global.length; i++) maxDiff = Math.max(maxDiff, Math.abs(committed[i]! - (global[i]! + 0.01)));
     expect(maxDiff).toBeLessThanOrEqual(1e-6);
+  });
+});
+
+describe('secure-aggregation keys are bound to the authenticated identity', () => {
+  it('round keys signed by another identity key than the enrolled one are refused; the enrolled key is accepted', async () => {
+    const { coordinator, url } = await federation({ minClients: 3, rounds: 1, roundTimeoutMs: 30_000, secureAggregation: { enabled: true, clip: 1, weightCap: 1000, stageTimeoutMs: 2_000 } });
+    const ids = ['honest-a', 'honest-b', 'mallory'];
+    const keys = ids.map(() => generateIdentityKeyPair(nodePlatform));
+    const peers: RawPeer[] = [];
+    for (const [i, id] of ids.entries()) {
+      const { token } = coordinator.auth.mintToken({ label: id });
+      const peer = new RawPeer(url, id, await signedAuth(url, id, keys[i]!, { token }));
+      cleanups.push(() => peer.close());
+      await peer.connected();
+      peers.push(peer);
+    }
+    const starts = peers.map((p) => p.nextStart());
+    coordinator.start();
+    const [s] = (await Promise.all(starts)) as RoundStart[];
+    const advertise = async (clientId: string, identity: IdentityKeyPair) =>
+      packAdvertise(await new SecAggClient({ session: s!.secagg!.session, round: s!.round, k: s!.secagg!.k, t: s!.secagg!.t, vectorLength: s!.secagg!.vectorLength, clientId, identity, platform: nodePlatform }).advertiseKeys());
+    // Mallory authenticated with its enrolled key, then signs its round keys with another one
+    // (which would let whoever holds that key impersonate it in the key agreement).
+    const mallory = peers[2]!;
+    expect(await mallory.emitAck(SECAGG_EVENTS.advertiseKeys, await advertise('mallory', generateIdentityKeyPair(nodePlatform)))).toMatchObject({
+      ok: false,
+      error: { code: 'SECAGG_REJECTED', details: { reason: 'SECAGG_BAD_SIGNATURE' } },
+    });
+    // An honest client signs with the key it authenticated with.
+    expect(await peers[0]!.emitAck(SECAGG_EVENTS.advertiseKeys, await advertise('honest-a', keys[0]!))).toEqual({ ok: true });
   });
 });
 

@@ -15,12 +15,12 @@ afterEach(async () => {
 
 const CLIP = 1;
 
-async function secureFederation(n: number, opts: { drop?: Record<number, DropStage>; minClients?: number; stageTimeoutMs?: number; roundTimeoutMs?: number } = {}) {
+async function secureFederation(n: number, opts: { drop?: Record<number, DropStage>; minClients?: number; stageTimeoutMs?: number; roundTimeoutMs?: number; rounds?: number } = {}) {
   await selectBackend('auto');
   const init = createPresetModel('mlp', { seed: 3 });
   const coordinator = new Coordinator({
     model: await flatModelOf(init),
-    settings: { auth: 'open', minClients: opts.minClients ?? n, rounds: 1, roundTimeoutMs: opts.roundTimeoutMs ?? 60_000, secureAggregation: { enabled: true, clip: CLIP, weightCap: 1000, stageTimeoutMs: opts.stageTimeoutMs ?? 5_000 } },
+    settings: { auth: 'open', minClients: opts.minClients ?? n, rounds: opts.rounds ?? 1, roundTimeoutMs: opts.roundTimeoutMs ?? 60_000, secureAggregation: { enabled: true, clip: CLIP, weightCap: 1000, stageTimeoutMs: opts.stageTimeoutMs ?? 5_000 } },
   });
   init.dispose();
   const url = await coordinator.listen();
@@ -169,5 +169,25 @@ describe('secure aggregation over real sockets', () => {
     const summary = await round;
     expect(summary.status).toBe('committed');
     expect(summary.reporters).not.toContain('raw');
+  });
+  it('pins an anonymous client\'s identity key on first use: a later round signed by another key is refused', async () => {
+    const { coordinator, url } = await secureFederation(3, { minClients: 3, rounds: 2, stageTimeoutMs: 2_000 });
+    const raw = new RawPeer(url, 'raw');
+    cleanups.push(() => raw.close());
+    await raw.connected();
+    const advertise = async (s: RoundStart, identity: ReturnType<typeof generateIdentityKeyPair>) =>
+      packAdvertise(await new SecAggClient({ session: s.secagg!.session, round: s.round, k: s.secagg!.k, t: s.secagg!.t, vectorLength: s.secagg!.vectorLength, clientId: 'raw', identity, platform: nodePlatform }).advertiseKeys());
+    const first = generateIdentityKeyPair(nodePlatform);
+    let start = raw.nextStart();
+    const round1 = nextRound(coordinator);
+    coordinator.start();
+    expect(await raw.emitAck(SECAGG_EVENTS.advertiseKeys, await advertise((await start) as RoundStart, first))).toEqual({ ok: true });
+    start = raw.nextStart(); // the peer then falls silent: dropped at the share stage
+    expect((await round1).status).toBe('committed');
+    const s2 = (await start) as RoundStart;
+    expect(await raw.emitAck(SECAGG_EVENTS.advertiseKeys, await advertise(s2, generateIdentityKeyPair(nodePlatform)))).toMatchObject({
+      ok: false,
+      error: { code: 'SECAGG_REJECTED', details: { reason: 'SECAGG_BAD_SIGNATURE' } },
+    });
   });
 });

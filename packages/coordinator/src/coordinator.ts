@@ -50,6 +50,9 @@ import type { ClientRegistry } from './auth/registry.js';
 import { nullAuditLog, type AuditLog } from './admin/audit.js';
 import { handleSecurityHttp } from './admin/admin-api.js';
 
+/** Anonymous clients whose SecAgg identity is remembered; the oldest pin is forgotten beyond this. */
+const MAX_SECAGG_PINS = 100_000;
+
 /** Minimal logger interface (pino, console or a test spy all fit). */
 export interface Logger {
   info(obj: unknown, msg?: string): void;
@@ -191,6 +194,8 @@ export class Coordinator extends EventEmitter {
   private readonly logger: Logger;
   private readonly authenticate: CoordinatorOptions['authenticate'];
   private readonly clients = new Map<string, Socket>();
+  /** Anonymous (--open) clients' SecAgg identity keys, pinned on first use (see trustSecAggIdentity). */
+  private readonly secAggPins = new Map<string, string>();
   private readonly history: RoundSummary[] = [];
   private active: ActiveRound | undefined;
   private readonly endedRoundIds = new Set<string>();
@@ -694,6 +699,26 @@ export class Coordinator extends EventEmitter {
   }
 
   /**
+   * The identity registry for secure aggregation: a client's round keys must be signed by the
+   * identity its session authenticated with (token mode: the key bound to its enrollment token,
+   * so the operator's tokens are the allow-list). An anonymous session (--open) has none: the first
+   * identity key seen for a client id is pinned for the coordinator's lifetime (trust on first
+   * use), and a later round signed by another key is refused.
+   */
+  private trustSecAggIdentity(clientId: string, identityKey: Uint8Array): boolean {
+    const hex = toHex(identityKey);
+    const socket = this.clients.get(clientId);
+    const authenticated: unknown = socket?.data.authenticated === true ? socket.data.identityKey : undefined;
+    if (typeof authenticated === 'string') return authenticated === hex;
+    if (this.auth.mode !== 'open') return false; // fail closed: token mode without an identity
+    const pinned = this.secAggPins.get(clientId);
+    if (pinned !== undefined) return pinned === hex;
+    if (this.secAggPins.size >= MAX_SECAGG_PINS) this.secAggPins.delete(this.secAggPins.keys().next().value!);
+    this.secAggPins.set(clientId, hex);
+    return true;
+  }
+
+  /**
    * The identity a session authenticated with, which its sealed uploads' key records must
    * carry (uploads/receiver.ts): the handshake's verified Ed25519 key in token mode, null for
    * an anonymous (open mode) session. Fails closed: in token mode a session without one is refused.
@@ -875,6 +900,7 @@ export class Coordinator extends EventEmitter {
           settings: this.settings.secureAggregation,
           platform: nodePlatform,
           send: (id, event, payload) => this.clients.get(id)?.emit(event, payload),
+          trustIdentity: (id, key) => this.trustSecAggIdentity(id, key),
         });
       } catch (err) {
         secureError = err instanceof FlockError ? err : new FlockError('SECAGG_UNAVAILABLE', (err as Error).message);

@@ -33,6 +33,8 @@ export interface SecureCollectorOptions {
   platform: PlatformCrypto;
   /** Sends a stage message to one client (if it is still connected). */
   send(clientId: string, event: string, payload: unknown): void;
+  /** Whether `identityKey` may sign `clientId`'s round keys (the coordinator's identity registry). */
+  trustIdentity?: (clientId: string, identityKey: Uint8Array) => boolean;
 }
 
 type Stage = 'advertise' | 'share' | 'masked' | 'unmask' | 'done';
@@ -72,7 +74,17 @@ export class SecureCollector {
       deadlinesMs: { advertiseKeys: s.stageTimeoutMs, shareKeys: s.stageTimeoutMs, maskedInput: s.stageTimeoutMs, unmask: s.stageTimeoutMs },
     };
     this.encoder = new WeightedEncoder({ clip: s.clip, nMax: n, weightCap: s.weightCap, platform: opts.platform });
-    this.server = new SecAggServer({ session: opts.session, round: opts.round, k: p.k, t: p.t, vectorLength, cohort: [...opts.cohort], nMax: n, platform: opts.platform });
+    this.server = new SecAggServer({
+      session: opts.session,
+      round: opts.round,
+      k: p.k,
+      t: p.t,
+      vectorLength,
+      cohort: [...opts.cohort],
+      nMax: n,
+      platform: opts.platform,
+      ...(opts.trustIdentity ? { trustIdentity: opts.trustIdentity } : {}),
+    });
     this.expected = new Set(opts.cohort);
   }
 

@@ -139,8 +139,10 @@ export class SecAggServer {
     this.pending.add(id);
     try {
       const entry = msg;
-      const ok = (await verifyAdvertise(this.platform, entry)) && (!this.trustIdentity || (await this.trustIdentity(id, entry.identityKey)));
-      if (!ok) throw new SecAggError('SECAGG_BAD_SIGNATURE', `advertised keys of ${id} do not verify`);
+      if (!(await verifyAdvertise(this.platform, entry))) throw new SecAggError('SECAGG_BAD_SIGNATURE', `advertised keys of ${id} do not verify`);
+      if (this.trustIdentity && !(await this.trustIdentity(id, entry.identityKey))) {
+        throw new SecAggError('SECAGG_BAD_SIGNATURE', `advertised keys of ${id} are signed by an identity key that is not trusted for ${id}`);
+      }
       this.expectStage('advertise-keys');
       const ek = 'rk:' + toHex(entry.encryptionKey);
       const mk = 'rk:' + toHex(entry.maskKey);
