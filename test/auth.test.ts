@@ -75,6 +75,20 @@ async function signedAuth(url: string, clientId: string, key: IdentityKeyPair, o
   return { protocolVersion: PROTOCOL_VERSION, clientId, publicKey: toHex(key.publicKey), nonce: c.nonce, signature: toHex(sig), ...(opts.token ? { token: opts.token } : {}) };
 }
 
+/** Raw peers that enrolled with their own token and key, connected and authenticated. */
+async function enrolledPeers(coordinator: Coordinator, url: string, ids: string[]): Promise<{ keys: IdentityKeyPair[]; peers: RawPeer[] }> {
+  const keys = ids.map(() => generateIdentityKeyPair(nodePlatform));
+  const peers: RawPeer[] = [];
+  for (const [i, id] of ids.entries()) {
+    const { token } = coordinator.auth.mintToken({ label: id });
+    const peer = new RawPeer(url, id, await signedAuth(url, id, keys[i]!, { token }));
+    cleanups.push(() => peer.close());
+    await peer.connected();
+    peers.push(peer);
+  }
+  return { keys, peers };
+}
+
 interface Outcome {
   ok: boolean;
   code?: string;
@@ -265,16 +279,7 @@ describe('the coordinator key is trusted on first use', () => {
 describe('sealed uploads are bound to the authenticated identity', () => {
   it('an enrolled client whose seal key record is signed by another identity key is refused (SEAL_INVALID identity-mismatch); honest clients of the same round count', async () => {
     const { coordinator, url } = await federation({ minClients: 2, rounds: 1, roundTimeoutMs: 30_000 });
-    const ids = ['honest-a', 'honest-b', 'mallory'];
-    const keys = ids.map(() => generateIdentityKeyPair(nodePlatform));
-    const peers: RawPeer[] = [];
-    for (const [i, id] of ids.entries()) {
-      const { token } = coordinator.auth.mintToken({ label: id });
-      const peer = new RawPeer(url, id, await signedAuth(url, id, keys[i]!, { token }));
-      cleanups.push(() => peer.close());
-      await peer.connected();
-      peers.push(peer);
-    }
+    const { keys, peers } = await enrolledPeers(coordinator, url, ['honest-a', 'honest-b', 'mallory']);
     const [a, b, mallory] = peers as [RawPeer, RawPeer, RawPeer];
     const rejected: Array<{ clientId: string; code: string }> = [];
     coordinator.on('rejected', (r: { clientId: string; code: string }) => rejected.push(r));
@@ -312,16 +317,7 @@ describe('sealed uploads are bound to the authenticated identity', () => {
 describe('secure-aggregation keys are bound to the authenticated identity', () => {
   it('round keys signed by another identity key than the enrolled one are refused; the enrolled key is accepted', async () => {
     const { coordinator, url } = await federation({ minClients: 3, rounds: 1, roundTimeoutMs: 30_000, secureAggregation: { enabled: true, clip: 1, weightCap: 1000, stageTimeoutMs: 2_000 } });
-    const ids = ['honest-a', 'honest-b', 'mallory'];
-    const keys = ids.map(() => generateIdentityKeyPair(nodePlatform));
-    const peers: RawPeer[] = [];
-    for (const [i, id] of ids.entries()) {
-      const { token } = coordinator.auth.mintToken({ label: id });
-      const peer = new RawPeer(url, id, await signedAuth(url, id, keys[i]!, { token }));
-      cleanups.push(() => peer.close());
-      await peer.connected();
-      peers.push(peer);
-    }
+    const { keys, peers } = await enrolledPeers(coordinator, url, ['honest-a', 'honest-b', 'mallory']);
     const starts = peers.map((p) => p.nextStart());
     coordinator.start();
     const [s] = (await Promise.all(starts)) as RoundStart[];
