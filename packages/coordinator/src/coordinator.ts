@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { createServer, type Server as HttpServer } from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { Server as IoServer, type Socket } from 'socket.io';
 import {
@@ -25,21 +24,22 @@ import {
   type RoundStart,
   type TrainConfig,
   type Welcome,
-  SECAGG_EVENTS,
 } from '@flock/protocol';
 import type { FlatModel } from '@flock/model';
+import { silentLogger, type Logger } from './logger.js';
+import type { RoundSummary } from './round/commit.js';
+import { resumeFromDatabase } from './store/resume.js';
+import { createHttpServer, frameBound, listen, serverUrl } from './http/server.js';
 import { coordinatorSettingsSchema, type CoordinatorSettings, type CoordinatorSettingsInput } from './options.js';
 import { FedAvg, type FitContext, type Strategy } from './strategy.js';
 import { MemoryModelStore, type ModelStore } from './model-store.js';
 import { openFederationDatabase, type FederationDatabase } from './store/database.js';
-import type { RoundRecord } from './store/rounds.js';
 import { cohortSize, selectCohort, selectionKey, selectPoisson } from './selection.js';
-import { handleHttp } from './http-api.js';
 import type { AggregateResult, UpdateAggregator } from './aggregator.js';
 import { SecureCollector } from './secure-collector.js';
 import { UploadReceiver } from './uploads/receiver.js';
 import { RateLimiter } from './rate-limit.js';
-import { UPLOAD_EVENTS, SEAL_OVERHEAD_BYTES, CHUNK_ENVELOPE_BYTES, type UploadBegin } from '@flock/protocol';
+import { UPLOAD_EVENTS, type UploadBegin } from '@flock/protocol';
 import { announceCoordinatorSealKey, deriveCoordinatorSealKey } from '@flock/privacy';
 import { assertSecAggCompatible } from './strategies/index.js';
 import { nodePlatform } from '@flock/privacy/node';
@@ -48,19 +48,12 @@ import { ClientAuthenticator } from './auth/authenticator.js';
 import { MemoryClientRegistry } from './auth/memory-registry.js';
 import type { ClientRegistry } from './auth/registry.js';
 import { nullAuditLog, type AuditLog } from './admin/audit.js';
-import { handleSecurityHttp } from './admin/admin-api.js';
 
 /** Anonymous clients whose SecAgg identity is remembered; the oldest pin is forgotten beyond this. */
 const MAX_SECAGG_PINS = 100_000;
 
-/** Minimal logger interface (pino, console or a test spy all fit). */
-export interface Logger {
-  info(obj: unknown, msg?: string): void;
-  warn(obj: unknown, msg?: string): void;
-  error(obj: unknown, msg?: string): void;
-}
-
-const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+export type { Logger } from './logger.js';
+export type { RoundSummary } from './round/commit.js';
 
 export interface CoordinatorOptions {
   /** The initial global model (topology + weights). */
@@ -89,29 +82,6 @@ export interface CoordinatorOptions {
   privateModels?: boolean;
   /** PEM certificate chain and key: serve https/wss instead of http/ws. */
   tls?: { cert: string | Buffer; key: string | Buffer };
-}
-
-/** What happened in one round; emitted as the `round` event and kept in the history. */
-export interface RoundSummary {
-  round: number;
-  roundId: string;
-  kind: 'train' | 'evaluate';
-  status: 'committed' | 'abandoned' | 'completed';
-  /** Model version after the round (unchanged if abandoned or evaluation). */
-  modelVersion: number;
-  modelHash: string;
-  selected: string[];
-  reporters: string[];
-  rejected: Array<{ clientId: string; code: string }>;
-  numExamples: number;
-  metrics: Record<string, number>;
-  /** Update payload bytes received during the round (accepted or not). */
-  bytesUp: number;
-  /** Model weight bytes served over HTTP during the round. */
-  bytesDown: number;
-  reason?: ErrorEnvelope;
-  startedAt: string;
-  seconds: number;
 }
 
 interface ActiveRound {
@@ -145,30 +115,6 @@ function splitAck(args: unknown[]): { args: unknown[]; ack: ((a: Ack) => void) |
   const last = args[args.length - 1];
   if (typeof last === 'function') return { args: args.slice(0, -1), ack: last as (a: Ack) => void };
   return { args, ack: undefined };
-}
-
-/** A round from the durable log as a history entry (traffic and rejections are not persisted). */
-function summaryOf(rec: RoundRecord, hashes: ReadonlyMap<number, string>): RoundSummary {
-  const version = rec.committedVersion ?? rec.modelVersion;
-  const end = rec.endedAt ?? rec.startedAt;
-  return {
-    round: rec.round,
-    roundId: rec.roundId,
-    kind: rec.kind,
-    status: rec.status === 'running' ? 'abandoned' : rec.status,
-    modelVersion: version,
-    modelHash: hashes.get(version) ?? '',
-    selected: rec.cohort,
-    reporters: rec.reporters ?? [],
-    rejected: [],
-    numExamples: 0,
-    metrics: rec.metrics ?? {},
-    bytesUp: 0,
-    bytesDown: 0,
-    ...(rec.reason ? { reason: rec.reason } : {}),
-    startedAt: rec.startedAt,
-    seconds: (Date.parse(end) - Date.parse(rec.startedAt)) / 1000,
-  };
 }
 
 /**
@@ -233,9 +179,15 @@ export class Coordinator extends EventEmitter {
     this.strategy = options.strategy ?? new FedAvg();
     this.ownsDatabase = typeof options.database === 'string';
     this.database = typeof options.database === 'string' ? openFederationDatabase(options.database) : options.database;
-    this.store = this.database
-      ? this.resumeFromDatabase(this.database, options.model)
-      : new MemoryModelStore(options.model.topology, options.model.spec, options.model.weights, this.settings.keepVersions);
+    if (this.database) {
+      const resumed = resumeFromDatabase(this.database, options.model, this.settings, this.strategy, this.logger);
+      this.store = resumed.store;
+      this.roundCounter = resumed.roundCounter;
+      this.trainRoundsCommitted = resumed.trainRoundsCommitted;
+      this.history.push(...resumed.history);
+    } else {
+      this.store = new MemoryModelStore(options.model.topology, options.model.spec, options.model.weights, this.settings.keepVersions);
+    }
     this.numParams = specSize(this.store.spec);
     if (this.settings.secureAggregation.enabled) {
       try {
@@ -294,30 +246,18 @@ export class Coordinator extends EventEmitter {
       if (s.status === 'committed') this.audit.record({ action: 'round.commit', actor: 'coordinator', requestId: s.roundId, outcome: 'ok', round: s.round, modelVersion: s.modelVersion, modelHash: s.modelHash, reporters: s.reporters.length });
     });
     this.tls = options.tls !== undefined;
-    const handler = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => {
-      try {
-        if (handleSecurityHttp(security, req, res)) return;
-        const ctx = { store: this.store, status: () => this.status(), rounds: () => this.history.slice(-100), onWeightsServed: (n: number) => (this.traffic.down += n) };
-        if (!handleHttp(ctx, req, res)) {
-          // socket.io handles its own path; anything else is a 404.
-          if (!req.url?.startsWith('/socket.io')) {
-            res.writeHead(404, { 'content-type': 'application/json' });
-            res.end(JSON.stringify({ error: { code: 'MODEL_NOT_FOUND', message: 'not found; the API lives under /v1' } }));
-          }
-        }
-      } catch (err) {
-        this.logger.error({ err }, 'http handler failed');
-        if (!res.headersSent) res.writeHead(500);
-        res.end();
-      }
-    };
-    this.http = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createServer(handler);
+    this.http = createHttpServer({
+      security,
+      api: { store: this.store, status: () => this.status(), rounds: () => this.history.slice(-100), onWeightsServed: (n: number) => (this.traffic.down += n) },
+      logger: this.logger,
+      tls: options.tls,
+    });
     this.io = new IoServer(this.http, {
       // An update is one float32 per parameter plus a small envelope; anything larger
       // closes only the offending connection (engine.io enforces this per message).
       // Updates arrive in chunks (protocol/v1.md 5.4a), so no frame needs to be larger than one
       // sealed chunk plus its envelope; SecAgg masked inputs are still one frame of the model size.
-      maxHttpBufferSize: this.settings.maxHttpBufferSize ?? this.frameBound(),
+      maxHttpBufferSize: this.settings.maxHttpBufferSize ?? frameBound(this.settings, this.numParams),
       serveClient: false,
       cors: { origin: '*' },
     });
@@ -349,21 +289,12 @@ export class Coordinator extends EventEmitter {
 
   /** Starts listening; resolves with the base URL (http://host:port). */
   async listen(port = 0, host = '127.0.0.1'): Promise<string> {
-    await new Promise<void>((resolve, reject) => {
-      this.http.once('error', reject);
-      this.http.listen(port, host, () => {
-        this.http.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(this.http, port, host);
     return this.url;
   }
 
   get url(): string {
-    const addr = this.http.address() as AddressInfo | null;
-    if (!addr) throw new Error('coordinator is not listening');
-    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    return `${this.tls ? 'https' : 'http'}://${host}:${addr.port}`;
+    return serverUrl(this.http, this.tls);
   }
 
   /** Starts the round loop (idempotent). */
@@ -417,51 +348,6 @@ export class Coordinator extends EventEmitter {
 
   get rounds(): readonly RoundSummary[] {
     return this.history;
-  }
-
-  // ---- durability (store/, docs/explanation/durability.md) ----
-
-  /**
-   * Opens the durable model store and resumes from it. A fresh database is initialised with
-   * `model` as version 0. An existing one supplies the latest committed model, the round
-   * counter, the committed-round count and the strategy state (optimizer moments, DP ledger).
-   *
-   * Crash-resume policy: a round found `running` was cut off by a crash and is marked
-   * `abandoned` (ROUND_ABANDONED, details.reason 'coordinator-restarted'); the loop then runs a
-   * fresh round on the same model version. It cannot be completed instead: its aggregate lived
-   * only in memory and its cohort's sessions (and, under secure aggregation, the key material)
-   * are gone, and rebuilding it would mean persisting individual updates, which Flock never
-   * does. Google's production FL system makes the same choice (Bonawitz et al., "Towards
-   * Federated Learning at Scale", SysML 2019): a failed round is simply restarted.
-   */
-  private resumeFromDatabase(db: FederationDatabase, model: FlatModel): ModelStore {
-    const { store, created } = db.openModels({ federationId: this.settings.federationId, config: { ...this.settings }, model, keepVersions: this.settings.keepVersions });
-    const fed = db.federation()!;
-    if (created) {
-      this.logger.info({ database: db.path, modelVersion: 0, modelHash: store.latest().hash }, 'new database: the initial model is version 0');
-      return store;
-    }
-    if (fed.federationId !== this.settings.federationId) {
-      this.logger.warn({ database: db.path, stored: fed.federationId, configured: this.settings.federationId }, 'the database was created for another federation id');
-    }
-    if (JSON.stringify(fed.spec) !== JSON.stringify(model.spec)) {
-      this.logger.warn({ database: db.path }, 'the given initial model differs from the database model; the database model is used');
-    }
-    const restored = db.state.restore(this.strategy);
-    const reason = new FlockError('ROUND_ABANDONED', 'the coordinator restarted while the round was running', { reason: 'coordinator-restarted' }).toEnvelope();
-    for (const a of db.rounds.abandonRunning(reason)) {
-      this.logger.warn({ round: a.round, roundId: a.roundId, kind: a.kind, modelVersion: a.modelVersion, reason: reason.code, details: reason.details }, 'round abandoned: the coordinator restarted while it was running; a fresh round will run');
-    }
-    this.roundCounter = db.rounds.lastRound();
-    this.trainRoundsCommitted = db.rounds.committedCount();
-    const hashes = new Map(store.history().map((v) => [v.version, v.hash]));
-    for (const rec of db.rounds.recent(100)) this.history.push(summaryOf(rec, hashes));
-    const latest = store.latest();
-    this.logger.info(
-      { database: db.path, modelVersion: latest.version, modelHash: latest.hash, round: this.roundCounter, trainRoundsCommitted: this.trainRoundsCommitted, strategyStateRestored: restored },
-      'resumed from database: the model comes from the database',
-    );
-    return store;
   }
 
   /** settings.debugPhaseDelayMs at a round phase boundary (crash testing); close() cuts it short. */
@@ -745,14 +631,6 @@ export class Coordinator extends EventEmitter {
   private acceptUpload(clientId: string, meta: UploadBegin, delta: Float32Array): void {
     const r = this.admitUpload(clientId, meta);
     this.acceptDelta(r, clientId, meta.numExamples, meta.metrics ?? {}, delta);
-  }
-
-  /** Largest engine.io message by default: a sealed chunk and its envelope, or what secure aggregation / plaintext updates need. */
-  private frameBound(): number {
-    let bound = this.settings.uploads.chunkBytes + SEAL_OVERHEAD_BYTES + CHUNK_ENVELOPE_BYTES;
-    if (this.settings.secureAggregation.enabled) bound = Math.max(bound, (this.numParams + 1) * 4 + 1024 * 1024);
-    if (!this.settings.uploads.sealRequired) bound = Math.max(bound, this.numParams * 4 + 1024 * 1024);
-    return bound;
   }
 
   private onEvaluate(clientId: string, args: unknown[]): Ack {
