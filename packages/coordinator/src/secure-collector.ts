@@ -12,6 +12,7 @@ import {
 } from '@flock/protocol';
 import { SecAggServer, WeightedEncoder, isSecAggError, secAggParameters, type PlatformCrypto } from '@flock/privacy';
 import type { AggregateResult } from './aggregator.js';
+import { systemClock, type Clock } from './round/clock.js';
 
 export interface SecureAggregationSettings {
   k?: number | undefined;
@@ -31,6 +32,8 @@ export interface SecureCollectorOptions {
   numParams: number;
   settings: SecureAggregationSettings;
   platform: PlatformCrypto;
+  /** Stage deadlines and timers (default: the system clock). */
+  clock?: Clock;
   /** Sends a stage message to one client (if it is still connected). */
   send(clientId: string, event: string, payload: unknown): void;
   /** Whether `identityKey` may sign `clientId`'s round keys (the coordinator's identity registry). */
@@ -53,11 +56,13 @@ export class SecureCollector {
   private expected = new Set<string>();
   private received = new Set<string>();
   private wake: (() => void) | undefined;
+  private readonly clock: Clock;
   /** Update payload bytes received (masked vectors), for traffic figures. */
   bytesUp = 0;
 
   constructor(opts: SecureCollectorOptions) {
     this.opts = opts;
+    this.clock = opts.clock ?? systemClock;
     const n = opts.cohort.length;
     if (n < 3) throw new FlockError('SECAGG_UNAVAILABLE', `secure aggregation needs a cohort of at least 3 clients; this round has ${n}`, { cohort: n });
     const p = secAggParameters({ cohortSize: n, ...(opts.settings.k ? { k: opts.settings.k } : {}), ...(opts.settings.t ? { t: opts.settings.t } : {}) });
@@ -141,9 +146,9 @@ export class SecureCollector {
   private async waitStage(deadline: number): Promise<void> {
     if (this.cancelled || [...this.expected].every((id) => this.received.has(id))) return;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      const cancel = this.clock.after(Math.max(0, deadline - this.clock.now()), resolve);
       this.wake = () => {
-        clearTimeout(timer);
+        cancel();
         resolve();
       };
     });
@@ -171,24 +176,24 @@ export class SecureCollector {
   async run(roundDeadline: number): Promise<AggregateResult & { survivors: string[] }> {
     const stageMs = this.opts.settings.stageTimeoutMs;
     try {
-      await this.waitStage(Date.now() + stageMs);
+      await this.waitStage(this.clock.now() + stageMs);
       const roster = this.server.closeAdvertise();
       const u1 = roster.entries.map((e) => e.clientId);
       this.nextStage('share', u1);
       const wireRoster = packRoster(roster);
       for (const id of u1) this.opts.send(id, SECAGG_EVENTS.roster, wireRoster);
 
-      await this.waitStage(Date.now() + stageMs);
+      await this.waitStage(this.clock.now() + stageMs);
       const deliveries = this.server.closeShareKeys();
       this.nextStage('masked', deliveries.map((d) => d.clientId));
       for (const d of deliveries) this.opts.send(d.clientId, SECAGG_EVENTS.shareDelivery, packShares(d));
 
-      await this.waitStage(Math.max(roundDeadline, Date.now() + stageMs));
+      await this.waitStage(Math.max(roundDeadline, this.clock.now() + stageMs));
       const request = this.server.closeMaskedInput();
       this.nextStage('unmask', request.survivors);
       for (const id of request.survivors) this.opts.send(id, SECAGG_EVENTS.unmaskRequest, request);
 
-      await this.waitStage(Date.now() + stageMs);
+      await this.waitStage(this.clock.now() + stageMs);
       const sum = await this.server.finalize();
       this.stage = 'done';
       const decoded = this.encoder.decode(sum);

@@ -1,4 +1,9 @@
-import type { ErrorEnvelope } from '@flock/protocol';
+import type { ErrorEnvelope, RoundEnd } from '@flock/protocol';
+import { signReceipt, type IdentityKeyPair, type SignedReceipt } from '@flock/privacy';
+import type { AggregateResult } from '../aggregator.js';
+import type { ModelStore, ModelVersion } from '../model-store.js';
+import type { FederationDatabase } from '../store/database.js';
+import type { FitContext, Strategy } from '../strategy.js';
 
 /** What happened in one round; emitted as the `round` event and kept in the history. */
 export interface RoundSummary {
@@ -21,4 +26,53 @@ export interface RoundSummary {
   reason?: ErrorEnvelope;
   startedAt: string;
   seconds: number;
+}
+
+/** Commits a training round's aggregate and signs its privacy receipt. */
+export class RoundCommitter {
+  constructor(
+    private readonly d: {
+      strategy: Strategy;
+      store: ModelStore;
+      database: FederationDatabase | undefined;
+      signingKey: IdentityKeyPair;
+      federationId: string;
+    },
+  ) {}
+
+  /**
+   * The strategy's next model from the round's aggregate, committed as a new version. With a
+   * database: new model version, round row 'committed', strategy state and privacy ledger in
+   * ONE transaction (a committed round is never lost nor applied twice).
+   */
+  commit(model: ModelVersion, aggregate: AggregateResult, ctx: FitContext, r: { reporters: readonly string[]; numExamples: number }, metrics: Record<string, number>): ModelVersion {
+    const { strategy, database, store } = this.d;
+    const next = strategy.aggregateFit(model.weights, aggregate, { ...ctx, reporters: [...r.reporters].sort() });
+    const versionMetrics = { ...metrics, clients: r.reporters.length, examples: r.numExamples, ...strategy.roundMetrics?.() };
+    return database
+      ? database.commitRound({ round: ctx.round, weights: next, modelMetrics: versionMetrics, roundMetrics: metrics, reporters: [...r.reporters].sort(), strategy })
+      : store.commit(next, ctx.round, versionMetrics);
+  }
+
+  /** The signed privacy receipt of a committed round, if the strategy issues one. */
+  receipt(round: number, cohortSize: number, survivors: number, issuedAt: string): SignedReceipt | undefined {
+    const fields = this.d.strategy.receiptFields?.();
+    if (!fields) return undefined;
+    return signReceipt({ federationId: this.d.federationId, round, cohortSize, survivors, ...fields, issuedAt }, this.d.signingKey.secretKey);
+  }
+}
+
+/** The round:end message of a round (protocol/v1.md 5.7). */
+export function roundEndOf(s: RoundSummary, receipt: SignedReceipt | undefined): RoundEnd {
+  return {
+    roundId: s.roundId,
+    round: s.round,
+    kind: s.kind,
+    status: s.status,
+    modelVersion: s.modelVersion,
+    modelHash: s.modelHash,
+    ...(s.reason ? { reason: s.reason } : {}),
+    metrics: s.metrics,
+    ...(receipt ? { receipt } : {}),
+  };
 }

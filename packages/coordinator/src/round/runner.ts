@@ -1,0 +1,316 @@
+import { randomBytes } from 'node:crypto';
+import { EVENTS, FlockError, type ErrorEnvelope, type RoundStart, type TrainConfig } from '@flock/protocol';
+import { nodePlatform } from '@flock/privacy/node';
+import type { IdentityKeyPair } from '@flock/privacy';
+import type { AggregateResult } from '../aggregator.js';
+import type { Logger } from '../logger.js';
+import type { ModelStore } from '../model-store.js';
+import type { CoordinatorSettings } from '../options.js';
+import { SecureCollector } from '../secure-collector.js';
+import { cohortSize, selectCohort, selectionKey, selectPoisson } from '../selection.js';
+import type { FederationDatabase } from '../store/database.js';
+import type { FitContext, Strategy } from '../strategy.js';
+import type { Clock, Wakeups } from './clock.js';
+import { RoundCommitter, roundEndOf, type RoundSummary } from './commit.js';
+import { RoundMachine, checkRound, decideOutcome, type RoundKind } from './machine.js';
+
+/** The clients a round runs over, whatever carries them (one node's sockets, a cluster). */
+export interface Fleet {
+  /** Connected clients the strategy may select, sorted by id. */
+  eligible(): string[];
+  /** Resolves once at least `n` clients are eligible, or when `signal` aborts. */
+  waitFor(n: number, signal: AbortSignal): Promise<void>;
+  /** Sends one message to each of `ids` still connected. */
+  send(ids: readonly string[], event: string, msg: unknown): void;
+}
+
+export interface RoundRunnerOptions {
+  settings: CoordinatorSettings;
+  strategy: Strategy;
+  store: ModelStore;
+  database: FederationDatabase | undefined;
+  numParams: number;
+  fleet: Fleet;
+  clock: Clock;
+  /** Fired on every connection, resume and close: cuts pauses short. */
+  wakeups: Wakeups;
+  logger: Logger;
+  /** Update bytes received and weight bytes served since start (shared with the sessions and HTTP). */
+  traffic: { up: number; down: number };
+  /** Bound into every secure-aggregation message of this run. */
+  session: string;
+  /** The identity registry for secure aggregation (session/sessions.ts). */
+  trustIdentity(clientId: string, identityKey: Uint8Array): boolean;
+  signingKey: IdentityKeyPair;
+  deterministicOrder(): boolean;
+  /** A round stopped collecting: its unfinished uploads are dropped. */
+  dropUploads(roundId: string): void;
+  /** 'round' (RoundSummary), 'commit' (ModelVersion), 'done', 'error'. */
+  emit(event: string, payload?: unknown): void;
+  /** Where a resumed coordinator left off. */
+  resumed: { roundCounter: number; trainRoundsCommitted: number; history: RoundSummary[] };
+}
+
+/**
+ * The round loop (protocol/v1.md 7.2): wait for clients, run a training round, back off after
+ * an abandoned one, run an evaluation round every `evaluateEvery` commits; pause and resume.
+ */
+export class RoundRunner {
+  roundCounter: number;
+  trainRoundsCommitted: number;
+  readonly history: RoundSummary[];
+  paused = false;
+  private activeRound: RoundMachine | undefined;
+  private readonly endedRoundIds = new Set<string>();
+  private readonly committer: RoundCommitter;
+  private readonly stop = new AbortController();
+  private running = false;
+  private loopDone = false;
+  private loopPromise: Promise<void> | undefined;
+  private readonly o: RoundRunnerOptions;
+
+  constructor(o: RoundRunnerOptions) {
+    this.o = o;
+    this.roundCounter = o.resumed.roundCounter;
+    this.trainRoundsCommitted = o.resumed.trainRoundsCommitted;
+    this.history = o.resumed.history;
+    this.committer = new RoundCommitter({ strategy: o.strategy, store: o.store, database: o.database, signingKey: o.signingKey, federationId: o.settings.federationId });
+  }
+
+  get active(): RoundMachine | undefined {
+    return this.activeRound;
+  }
+
+  get closed(): boolean {
+    return this.stop.signal.aborted;
+  }
+
+  /** The active round, if a report for `roundId` may count in it (protocol/v1.md 8). */
+  check(clientId: string, roundId: string, kind: RoundKind): RoundMachine {
+    return checkRound(this.activeRound, clientId, roundId, kind, (id) => {
+      const durable = this.o.database?.rounds.byId(id);
+      return this.endedRoundIds.has(id) || (durable !== undefined && durable.status !== 'running');
+    });
+  }
+
+  /** Starts the round loop (idempotent). */
+  start(): void {
+    if (this.running || this.closed) return;
+    this.running = true;
+    this.loopPromise = this.loop().catch((err: unknown) => {
+      this.o.logger.error({ err }, 'round loop failed');
+      this.o.emit('error', err);
+    });
+  }
+
+  /** Ends the active round (abandoned, shutdown) and the loop. */
+  async close(): Promise<void> {
+    this.stop.abort();
+    this.running = false;
+    this.activeRound?.finish();
+    this.activeRound?.secure?.cancel();
+    this.o.wakeups.fire();
+    await this.loopPromise;
+  }
+
+  /** Stops starting new rounds (the active one finishes); resume() continues. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.o.wakeups.fire();
+    // The loop ended (all rounds ran) but more were asked for: run it again.
+    if (this.loopDone && this.running && !this.closed && this.trainRoundsCommitted < this.o.settings.rounds) {
+      this.loopDone = false;
+      this.running = false;
+      this.start();
+    }
+  }
+
+  /** A pause that close(), a connection or resume() cuts short. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const cancel = this.o.clock.after(ms, resolve);
+      this.o.wakeups.once(() => {
+        cancel();
+        resolve();
+      });
+    });
+  }
+
+  /** settings.debugPhaseDelayMs at a round phase boundary (crash testing); close() cuts it short. */
+  private async debugPause(): Promise<void> {
+    const { clock } = this.o;
+    const until = clock.now() + this.o.settings.debugPhaseDelayMs;
+    while (!this.closed && clock.now() < until) await this.sleep(until - clock.now());
+  }
+
+  private async loop(): Promise<void> {
+    const { settings, fleet } = this.o;
+    let abandonedInARow = 0;
+    while (!this.closed && this.trainRoundsCommitted < settings.rounds) {
+      while (this.paused && !this.closed) await this.o.wakeups.next();
+      await fleet.waitFor(settings.minClients, this.stop.signal);
+      if (this.closed) break;
+      const summary = await this.runRound('train');
+      if (this.closed) break;
+      if (settings.roundIntervalMs > 0) await this.sleep(settings.roundIntervalMs);
+      if (summary.status === 'committed') {
+        this.trainRoundsCommitted++;
+        const every = settings.evaluateEvery;
+        if (every > 0 && this.trainRoundsCommitted % every === 0) {
+          await fleet.waitFor(settings.minClients, this.stop.signal);
+          if (!this.closed) await this.runRound('evaluate');
+        }
+        abandonedInARow = 0;
+      } else {
+        // Back off before retrying an abandoned round: 0.2 s, doubling, at most 30 s.
+        abandonedInARow++;
+        await new Promise<void>((res) => this.o.clock.after(Math.min(30_000, 200 * 2 ** Math.min(abandonedInARow - 1, 8)), res));
+      }
+    }
+    this.loopDone = true;
+    if (!this.closed) this.o.emit('done');
+  }
+
+  /** One round: select, start (durably), broadcast, collect, decide, commit, end. */
+  private async runRound(kind: RoundKind): Promise<RoundSummary> {
+    const { settings, strategy, store, database, clock, fleet, logger, traffic } = this.o;
+    const round = ++this.roundCounter;
+    const roundId = `${round}-${randomBytes(6).toString('hex')}`;
+    const startedAt = new Date(clock.now());
+    const traffic0 = { ...traffic };
+    const model = store.latest();
+    const available = fleet.eligible();
+    logger.info({ round, kind, phase: 'selection' }, 'round phase');
+    if (settings.debugPhaseDelayMs > 0) await this.debugPause();
+    // Training cohorts are keyed on the train round index (the version this round would
+    // commit), not on the round counter: a round abandoned by a crash (or a timeout) then does
+    // not shift the seeded selection of every later round, so a seeded run ends with the same
+    // model however often the coordinator restarted (docs/explanation/durability.md).
+    const key = selectionKey(kind === 'train' ? model.version + 1 : round, settings.selectionSeed);
+    const cohort =
+      settings.sampling === 'poisson'
+        ? selectPoisson(available, settings.fraction, key)
+        : selectCohort(available, cohortSize(available.length, { fraction: settings.fraction, min: settings.minClients, max: settings.maxClients }), key);
+    const ctx: FitContext = { round, modelVersion: model.version, config: settings.train };
+    const config: TrainConfig = kind === 'train' ? strategy.configureFit(ctx) : settings.train;
+    const deadline = clock.now() + settings.roundTimeoutMs;
+    const r = new RoundMachine(
+      { roundId, round, kind, modelVersion: model.version, cohort, deadline },
+      {
+        clock,
+        numParams: this.o.numParams,
+        maxExampleWeight: settings.maxExampleWeight,
+        sealRequired: settings.uploads.sealRequired,
+        aggregator: kind === 'train' ? strategy.createAggregator(this.o.numParams) : undefined,
+        deterministicOrder: this.o.deterministicOrder,
+        claim: database ? (id, clientId) => database.uploads.claim(id, clientId) : undefined,
+      },
+    );
+    let secureError: FlockError | undefined;
+    if (kind === 'train' && settings.secureAggregation.enabled) {
+      try {
+        r.secure = new SecureCollector({
+          session: this.o.session,
+          round,
+          cohort,
+          numParams: this.o.numParams,
+          settings: settings.secureAggregation,
+          platform: nodePlatform,
+          clock,
+          send: (id, event, payload) => fleet.send([id], event, payload),
+          trustIdentity: (id, k) => this.o.trustIdentity(id, k),
+        });
+      } catch (err) {
+        secureError = err instanceof FlockError ? err : new FlockError('SECAGG_UNAVAILABLE', (err as Error).message);
+      }
+    }
+    this.activeRound = r;
+    const start: RoundStart = {
+      roundId,
+      round,
+      kind,
+      modelVersion: model.version,
+      modelHash: model.hash,
+      modelPath: `/v1/models/${model.version}`,
+      deadline,
+      timeoutMs: settings.roundTimeoutMs,
+      config,
+      ...(r.secure ? { secagg: r.secure.config } : {}),
+    };
+    r.start = start;
+    // Durable before any client hears of the round: a crash from here on leaves it 'running',
+    // and the next start-up marks it abandoned.
+    database?.rounds.start({ round, roundId, kind, modelVersion: model.version, cohort, startedAt: startedAt.toISOString() });
+    logger.info({ round, kind, cohort: cohort.length, modelVersion: model.version }, 'round started');
+    let secureResult: (AggregateResult & { survivors: string[] }) | undefined;
+    if (!secureError) fleet.send(cohort, EVENTS.roundStart, start);
+    if (secureError) {
+      // Nothing to collect: the round cannot run securely.
+    } else if (r.secure) {
+      try {
+        secureResult = await r.secure.run(deadline);
+        r.settleSecure(secureResult.survivors, secureResult.totalWeight);
+      } catch (err) {
+        secureError = err instanceof FlockError ? err : new FlockError('INTERNAL', (err as Error).message);
+      }
+    } else {
+      const cancel = clock.after(settings.roundTimeoutMs, r.finish);
+      await r.finished;
+      cancel();
+    }
+    r.collecting = false;
+    this.o.dropUploads(roundId);
+    logger.info({ round, kind, phase: 'aggregation', reporters: r.reporters.length }, 'round phase');
+    if (settings.debugPhaseDelayMs > 0) await this.debugPause();
+    if (r.secure) traffic.up += r.secure.bytesUp;
+
+    const metrics = r.metrics();
+    const outcome = decideOutcome(r, { closing: this.closed, secureError, minClients: settings.minClients });
+    const reason: ErrorEnvelope | undefined = outcome.status === 'abandoned' ? outcome.reason : undefined;
+    let version = model;
+    if (outcome.status === 'committed') {
+      version = this.committer.commit(model, secureResult ?? r.aggregate(), ctx, r, metrics);
+      this.o.emit('commit', version);
+      logger.info({ round, kind, phase: 'committed', modelVersion: version.version, modelHash: version.hash }, 'round phase');
+      if (settings.debugPhaseDelayMs > 0) await this.debugPause();
+    } else if (outcome.status === 'completed') {
+      store.annotate(model.version, metrics);
+    }
+    const status = outcome.status;
+    if (status !== 'committed') database?.rounds.finish(round, { status, reporters: [...r.reporters].sort(), metrics, ...(reason ? { reason } : {}) });
+    r.release();
+    this.activeRound = undefined;
+    this.endedRoundIds.add(roundId);
+    if (this.endedRoundIds.size > 64) this.endedRoundIds.delete(this.endedRoundIds.values().next().value!);
+
+    const summary: RoundSummary = {
+      round,
+      roundId,
+      kind,
+      status,
+      modelVersion: version.version,
+      modelHash: version.hash,
+      selected: cohort,
+      reporters: [...r.reporters].sort(),
+      rejected: r.rejected,
+      numExamples: r.numExamples,
+      metrics,
+      bytesUp: traffic.up - traffic0.up,
+      bytesDown: traffic.down - traffic0.down,
+      ...(reason ? { reason } : {}),
+      startedAt: startedAt.toISOString(),
+      seconds: (clock.now() - startedAt.getTime()) / 1000,
+    };
+    this.history.push(summary);
+    if (this.history.length > 10_000) this.history.shift();
+    const receipt = status === 'committed' ? this.committer.receipt(round, cohort.length, r.reporters.length, new Date(clock.now()).toISOString()) : undefined;
+    fleet.send(cohort, EVENTS.roundEnd, roundEndOf(summary, receipt));
+    logger.info({ round, kind, status, reporters: r.reporters.length, modelVersion: version.version, reason: reason?.code }, 'round ended');
+    this.o.emit('round', summary);
+    return summary;
+  }
+}
