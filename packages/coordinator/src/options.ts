@@ -1,7 +1,16 @@
 import { z } from 'zod';
 import { trainConfigSchema } from '@flock/protocol';
 import { DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MIN_CHUNK_BYTES } from '@flock/protocol';
+import type { FlatModel } from '@flock/model';
+import { FlockError, type HandshakeAuth } from '@flock/protocol';
+import type { IdentityKeyPair } from '@flock/privacy';
 import { rateLimitSettingsSchema } from './rate-limit.js';
+import type { Strategy } from './strategy.js';
+import { assertSecAggCompatible } from './strategies/index.js';
+import type { Logger } from './logger.js';
+import type { FederationDatabase } from './store/database.js';
+import type { ClientRegistry } from './auth/registry.js';
+import type { AuditLog } from './admin/audit.js';
 
 /** Settings of a federation, validated at start-up (from flags, a config file or code). */
 /** The settings' fields (config files build on this); coordinatorSettingsSchema adds cross-field checks. */
@@ -92,3 +101,47 @@ export const coordinatorSettingsSchema = coordinatorSettingsFields.refine((s) =>
 
 export type CoordinatorSettings = z.infer<typeof coordinatorSettingsSchema>;
 export type CoordinatorSettingsInput = z.input<typeof coordinatorSettingsSchema>;
+
+/** What a Coordinator is built from (coordinator.ts). */
+export interface CoordinatorOptions {
+  /** The initial global model (topology + weights). */
+  model: FlatModel;
+  settings?: CoordinatorSettingsInput;
+  strategy?: Strategy;
+  /** Ed25519 key pair (tweetnacl layout) that signs privacy receipts; default: a fresh one per run. */
+  signingKey?: IdentityKeyPair;
+  /** Checks a handshake; throw a FlockError (e.g. UNAUTHORIZED) to refuse the connection. */
+  authenticate?: (auth: HandshakeAuth) => void | Promise<void>;
+  logger?: Logger;
+  /**
+   * Durable state (docs/explanation/durability.md): a SQLite file path (':memory:' for tests;
+   * the coordinator opens it and closes it in close()) or an open FederationDatabase (the
+   * caller closes it). An existing database is resumed: its latest model, round counter and
+   * strategy state win over `model`. Without it everything lives in memory.
+   */
+  database?: string | FederationDatabase;
+  /** Enrollment tokens and client identities (settings.auth 'tokens'); default: in memory. */
+  registry?: ClientRegistry;
+  /** Audit log of admin actions, enrolments, revocations, refused handshakes and commits. */
+  audit?: AuditLog;
+  /** Bearer token of the operator admin API (/v1/admin/...); unset: the admin API is disabled. */
+  operatorToken?: string;
+  /** Model and round endpoints require a client session token or the operator token. */
+  privateModels?: boolean;
+  /** PEM certificate chain and key: serve https/wss instead of http/ws. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+}
+
+/** Refuses a strategy that cannot run under the secure-aggregation setting (SECAGG_UNAVAILABLE). */
+export function checkStrategyFits(strategy: Strategy, settings: CoordinatorSettings): void {
+  if (settings.secureAggregation.enabled) {
+    try {
+      assertSecAggCompatible(strategy);
+    } catch (err) {
+      throw new FlockError('SECAGG_UNAVAILABLE', (err as Error).message, { strategy: strategy.name });
+    }
+  }
+  if ((strategy as { requiresSecureAggregation?: boolean }).requiresSecureAggregation && !settings.secureAggregation.enabled) {
+    throw new FlockError('SECAGG_UNAVAILABLE', `strategy ${strategy.name} adds its noise inside secure aggregation: enable secureAggregation`);
+  }
+}

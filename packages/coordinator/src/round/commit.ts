@@ -4,6 +4,7 @@ import type { AggregateResult } from '../aggregator.js';
 import type { ModelStore, ModelVersion } from '../model-store.js';
 import type { FederationDatabase } from '../store/database.js';
 import type { FitContext, Strategy } from '../strategy.js';
+import type { RoundMachine } from './machine.js';
 
 /** What happened in one round; emitted as the `round` event and kept in the history. */
 export interface RoundSummary {
@@ -26,6 +27,31 @@ export interface RoundSummary {
   reason?: ErrorEnvelope;
   startedAt: string;
   seconds: number;
+}
+
+/** A finished round as a history entry. */
+export function summarize(
+  r: RoundMachine,
+  o: { status: RoundSummary['status']; version: ModelVersion; reason: ErrorEnvelope | undefined; metrics: Record<string, number>; selected: string[]; startedAt: Date; endedAt: number; bytesUp: number; bytesDown: number },
+): RoundSummary {
+  return {
+    round: r.round,
+    roundId: r.roundId,
+    kind: r.kind,
+    status: o.status,
+    modelVersion: o.version.version,
+    modelHash: o.version.hash,
+    selected: o.selected,
+    reporters: [...r.reporters].sort(),
+    rejected: r.rejected,
+    numExamples: r.numExamples,
+    metrics: o.metrics,
+    bytesUp: o.bytesUp,
+    bytesDown: o.bytesDown,
+    ...(o.reason ? { reason: o.reason } : {}),
+    startedAt: o.startedAt.toISOString(),
+    seconds: (o.endedAt - o.startedAt.getTime()) / 1000,
+  };
 }
 
 /** Commits a training round's aggregate and signs its privacy receipt. */

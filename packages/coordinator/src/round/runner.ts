@@ -11,7 +11,7 @@ import { cohortSize, selectCohort, selectionKey, selectPoisson } from '../select
 import type { FederationDatabase } from '../store/database.js';
 import type { FitContext, Strategy } from '../strategy.js';
 import type { Clock, Wakeups } from './clock.js';
-import { RoundCommitter, roundEndOf, type RoundSummary } from './commit.js';
+import { RoundCommitter, roundEndOf, summarize, type RoundSummary } from './commit.js';
 import { RoundMachine, checkRound, decideOutcome, type RoundKind } from './machine.js';
 
 /** The clients a round runs over, whatever carries them (one node's sockets, a cluster). */
@@ -287,24 +287,7 @@ export class RoundRunner {
     this.endedRoundIds.add(roundId);
     if (this.endedRoundIds.size > 64) this.endedRoundIds.delete(this.endedRoundIds.values().next().value!);
 
-    const summary: RoundSummary = {
-      round,
-      roundId,
-      kind,
-      status,
-      modelVersion: version.version,
-      modelHash: version.hash,
-      selected: cohort,
-      reporters: [...r.reporters].sort(),
-      rejected: r.rejected,
-      numExamples: r.numExamples,
-      metrics,
-      bytesUp: traffic.up - traffic0.up,
-      bytesDown: traffic.down - traffic0.down,
-      ...(reason ? { reason } : {}),
-      startedAt: startedAt.toISOString(),
-      seconds: (clock.now() - startedAt.getTime()) / 1000,
-    };
+    const summary = summarize(r, { status, version, reason, metrics, selected: cohort, startedAt, endedAt: clock.now(), bytesUp: traffic.up - traffic0.up, bytesDown: traffic.down - traffic0.down });
     this.history.push(summary);
     if (this.history.length > 10_000) this.history.shift();
     const receipt = status === 'committed' ? this.committer.receipt(round, cohort.length, r.reporters.length, new Date(clock.now()).toISOString()) : undefined;
