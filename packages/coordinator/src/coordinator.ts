@@ -11,6 +11,7 @@ import { FedAvg, type Strategy } from './strategy.js';
 import { MemoryModelStore, type ModelStore } from './model-store.js';
 import { openFederationDatabase, type FederationDatabase } from './store/database.js';
 import { resumeFromDatabase } from './store/resume.js';
+import { CoordinatorLock } from './store/lock.js';
 import { UploadReceiver } from './uploads/receiver.js';
 import { RateLimiter } from './rate-limit.js';
 import { ClientAuthenticator } from './auth/authenticator.js';
@@ -54,6 +55,7 @@ export class Coordinator extends EventEmitter {
   deterministicOrder = false;
   private readonly tls: boolean;
   private readonly ownsDatabase: boolean;
+  private readonly lock: CoordinatorLock | undefined;
   private closed = false;
   /** Per-client and per-IP token buckets (rate-limit.ts). */
   private readonly limiter: RateLimiter;
@@ -69,6 +71,13 @@ export class Coordinator extends EventEmitter {
     this.strategy = options.strategy ?? new FedAvg();
     this.ownsDatabase = typeof options.database === 'string';
     this.database = typeof options.database === 'string' ? openFederationDatabase(options.database) : options.database;
+    // One coordinator per database file (store/lock.ts): a second one is refused before it resumes anything.
+    try {
+      this.lock = this.database && this.database.path !== ':memory:' ? CoordinatorLock.acquire(this.database.path) : undefined;
+    } catch (err) {
+      if (this.ownsDatabase) this.database?.close();
+      throw err;
+    }
     const resumed = this.database
       ? resumeFromDatabase(this.database, options.model, settings, this.strategy, logger)
       : { store: new MemoryModelStore(options.model.topology, options.model.spec, options.model.weights, settings.keepVersions), roundCounter: 0, trainRoundsCommitted: 0, history: [] };
@@ -195,6 +204,7 @@ export class Coordinator extends EventEmitter {
     await this.runner.close();
     await new Promise<void>((resolve) => this.io.close(() => resolve()));
     if (this.http.listening) await new Promise<void>((resolve) => this.http.close(() => resolve()));
+    this.lock?.release();
     if (this.ownsDatabase) this.database?.close();
   }
 

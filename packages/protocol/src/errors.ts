@@ -37,6 +37,9 @@ export const ERROR_CODES = {
   SEAL_INVALID: 'A sealed update did not open: tampered, a bad key-binding signature, or bound to another federation, round, client or model version (a replay). details.reason says which.',
   UPLOAD_REJECTED: 'A chunked upload message was refused (details.reason: no-upload, out-of-order, duplicate, backpressure, unsealed). Restart the upload with round:upload.',
   STORE_INCOMPATIBLE: 'The coordinator database cannot be used by this coordinator (written by a newer Flock, or for another model). Upgrade Flock or point --db at another file.',
+  STORE_LOCKED: 'Another coordinator is running on this database. Stop it first, or point --db (or --data-dir) at another file.',
+  NOT_A_COORDINATOR: 'Something answers at the coordinator URL, but it is not a Flock coordinator. Check the URL and the port.',
+  UNREACHABLE: 'No coordinator answered at the URL within the time allowed (giveUpAfterMs, --give-up-after). Check that it runs and that the URL, port and firewall are right.',
   INTERNAL: 'The coordinator hit an unexpected error; it was logged. Retry; report it if it persists.',
 } as const;
 
