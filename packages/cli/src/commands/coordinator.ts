@@ -3,12 +3,13 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command } from 'commander';
 import { z } from 'zod';
-import { badMessage, trainConfigSchema } from '@flock/protocol';
+import { trainConfigSchema } from '@flock/protocol';
+import { parseJsonConfig } from '@flock/sim';
 import { createPresetModel, flatModelFromArtifacts, flatModelOf, MODEL_PRESETS, selectBackend, type FlatModel, type ModelPreset } from '@flock/model';
 import { openFederationDatabase } from '@flock/coordinator';
 import { loadOrCreateSigningKey, resolveDataDir } from '../security.js';
 import { Coordinator, coordinatorSettingsFields, coordinatorSettingsSchema, createStrategy, DifferentiallyPrivate, type Logger, type Strategy } from '@flock/coordinator';
-import { err, out, UsageError } from '../output.js';
+import { err, exitAfterSignal, out, stopSignal, UsageError } from '../output.js';
 import { int, num, oneOf } from '../parse.js';
 import { addSecurityOptions, setUpSecurity, type SecurityFlags } from './coordinator-security.js';
 
@@ -58,6 +59,23 @@ const configFileSchema = coordinatorSettingsFields.partial().extend({
     .strict()
     .optional(),
 }).strict();
+
+/** The flag a top-level config key stands for (shown next to the key in config errors). */
+const CONFIG_FLAGS: Record<string, string> = {
+  port: '--port',
+  host: '--host',
+  model: '--model',
+  seed: '--seed',
+  minClients: '--min-clients',
+  fraction: '--fraction',
+  rounds: '--rounds',
+  roundTimeoutMs: '--timeout (seconds)',
+  roundIntervalMs: '--round-interval (seconds)',
+  evaluateEvery: '--evaluate-every',
+  strategy: '--strategy',
+  deterministicOrder: '--deterministic',
+  dp: '--dp',
+};
 
 /** JSON-lines logger on stderr (one object per line; pipe it anywhere). */
 export function jsonLogger(): Logger {
@@ -121,19 +139,18 @@ export function coordinatorCommand(): Command {
     .action(async (f: CoordinatorFlags) => {
       let file: z.infer<typeof configFileSchema> = {};
       if (f.config) {
-        let raw: unknown;
+        let text: string;
         try {
-          raw = JSON.parse(await readFile(f.config, 'utf8'));
+          text = await readFile(f.config, 'utf8');
         } catch (e) {
           throw new UsageError(`--config ${f.config}: ${(e as Error).message}`);
         }
-        const parsed = configFileSchema.safeParse(raw);
-        if (!parsed.success) {
-          const unknown = parsed.error.issues.some((i) => i.code === 'unrecognized_keys');
-          const valid = unknown ? `; valid keys: ${Object.keys(configFileSchema.shape).join(', ')}` : '';
-          throw new UsageError(badMessage(`config file ${f.config}`, parsed.error).message + valid);
-        }
-        file = parsed.data;
+        // Line:column for syntax errors, "did you mean" for misspelt keys at any depth (as flock sim).
+        file = parseJsonConfig(text, f.config, configFileSchema, {
+          example: '{"rounds": 5, "minClients": 2}',
+          flagOf: (key) => CONFIG_FLAGS[key],
+          error: (message) => new UsageError(message),
+        });
       }
       const { port: filePort, host: fileHost, model: fileModel, seed: fileSeed, strategy: fileStrategy, dp: fileDp, deterministicOrder: fileDeterministic, ...fileSettings } = file;
       let strategy: Strategy;
@@ -188,6 +205,8 @@ export function coordinatorCommand(): Command {
       const security = await setUpSecurity({ ...f, open: f.open === true || settings.auth === 'open' }, database.registry);
       const coordinator = new Coordinator({ model, settings: { ...settings, auth: security.auth }, logger, strategy, ...security.options, database, signingKey: signing.key });
       if (f.deterministic ?? fileDeterministic) coordinator.deterministicOrder = true;
+      // Handlers first: a Ctrl-C from here on (even one racing the first output lines) stops cleanly.
+      const stopped = stopSignal();
       const url = await coordinator.listen(f.port ?? filePort ?? 8080, f.host ?? fileHost ?? '127.0.0.1');
       // The first stdout line is machine-readable so scripts and tests can find the port.
       out(JSON.stringify({ event: 'listening', url, modelVersion: coordinator.store.latest().version, numParams: coordinator.numParams, auth: security.auth, database: f.db, resumed: stored !== undefined, coordinatorKey: Buffer.from(signing.key.publicKey).toString('hex') }));
@@ -196,13 +215,16 @@ export function coordinatorCommand(): Command {
         out(JSON.stringify({ event: 'round', round: s.round, kind: s.kind, status: s.status, modelVersion: s.modelVersion, reporters: s.reporters.length })),
       );
       coordinator.on('done', () => out(JSON.stringify({ event: 'done', modelVersion: coordinator.store.latest().version, url: `${url}/v1/models/latest/model.json` })));
+      const committed = Number(coordinator.status().trainRoundsCommitted);
+      if (stored && committed >= coordinator.settings.rounds) {
+        // Resuming a finished federation trains nothing: say why, and how to train more.
+        err(`flock: ${committed}/${coordinator.settings.rounds} training rounds already done in ${f.db}; serving model version ${coordinator.store.latest().version}. Raise --rounds to train more, or use a new --data-dir (or --db) to start a new federation.`);
+      }
       coordinator.start();
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
+      const signal = await stopped;
       await coordinator.close();
       security.close();
       database.close();
+      exitAfterSignal(signal);
     });
 }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
 import { BACKEND_PREFERENCES, MODEL_PRESETS, type BackendPreference, type ModelPreset } from '@flock/model';
@@ -105,6 +106,8 @@ export function simOptionsFrom(f: SimFlags): SimulationOptions {
     }
   }
   if (f.dp === 'distributed' && !f.secagg) throw new UsageError('--dp distributed adds its noise inside secure aggregation: add --secagg');
+  // A --data path that does not exist is a mistyped flag (exit 2), as for flock client.
+  if (f.data !== undefined && !existsSync(f.data)) throw new UsageError(`--data ${f.data} does not exist (give a directory holding the four Fashion-MNIST IDX files, or leave --data out to use the shipped subset)`);
   try {
     createStrategy(f.strategy);
   } catch (e) {

@@ -9,6 +9,9 @@ import { z } from 'zod';
 import { BACKEND_PREFERENCES, MODEL_PRESETS, type BackendPreference, type ModelPreset } from '@flock/model';
 import { parsePartitionSpec } from '../partition/index.js';
 import { parseBandwidthSpec, parseStragglerSpec } from '../delays.js';
+import { parseJsonConfig } from './json-config.js';
+
+export { jsonErrorLocation } from './json-config.js';
 
 /** An error in a config file: missing, not JSON, or a key with a bad value. */
 export class SimConfigError extends Error {
@@ -124,200 +127,17 @@ export function flagOfKey(key: string): string {
   return '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 }
 
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-  }
-  return d[a.length]![b.length]!;
-}
-
-/** The closest valid key, when one is close: `batch_size` -> `batchSize`. */
-function suggestKey(unknown: string): string | undefined {
-  const norm = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const k of SIM_CONFIG_KEYS) {
-    const d = norm(k) === norm(unknown) ? 0 : editDistance(unknown.toLowerCase(), k.toLowerCase());
-    if (d < bestD) [best, bestD] = [k, d];
-  }
-  return bestD <= Math.max(1, Math.floor(unknown.length / 3)) ? best : undefined;
-}
-
-function describeValue(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
-  if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${String(v)}`;
-}
-
-/** One line per problem, each naming the key (and the flag it stands for). */
-function formatIssues(error: z.ZodError, input: Record<string, unknown>): string[] {
-  const lines: string[] = [];
-  for (const issue of error.issues) {
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) {
-        const hint = suggestKey(key);
-        lines.push(`unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}; valid keys: ${SIM_CONFIG_KEYS.join(', ')}`);
-      }
-      continue;
-    }
-    const key = String(issue.path[0] ?? '');
-    const where = issue.path.map(String).join('.');
-    const flag = key && (SIM_CONFIG_KEYS as readonly string[]).includes(key) ? ` (${flagOfKey(key)})` : '';
-    const got = issue.path.length === 1 && key in input ? `; got ${describeValue(input[key])}` : '';
-    lines.push(`"${where}"${flag}: ${issue.message}${got}`);
-  }
-  return lines;
-}
-
-/**
- * The 1-based line and column of the first syntax error in `text`, found by a small JSON
- * scanner (V8's messages carry a position only for some errors).
- */
-export function jsonErrorLocation(text: string): { offset: number; line: number; column: number } | undefined {
-  let i = 0;
-  const n = text.length;
-  class At {
-    constructor(readonly offset: number) {}
-  }
-  const fail = (): never => {
-    throw new At(i);
-  };
-  const ws = () => {
-    while (i < n && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
-  };
-  const lit = (word: string) => {
-    for (const c of word) {
-      if (text[i] !== c) fail();
-      i++;
-    }
-  };
-  const str = () => {
-    i++; // opening quote
-    for (;;) {
-      if (i >= n) fail();
-      const c = text.charCodeAt(i);
-      if (c === 0x22) {
-        i++;
-        return;
-      }
-      if (c < 0x20) fail();
-      if (c === 0x5c) {
-        i++;
-        const e = text[i];
-        if (e === 'u') {
-          for (let k = 1; k <= 4; k++) {
-            if (!/[0-9a-fA-F]/.test(text[i + k] ?? '')) {
-              i += k;
-              fail();
-            }
-          }
-          i += 5;
-        } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i++;
-        else fail();
-      } else i++;
-    }
-  };
-  const digits = () => {
-    if (!/[0-9]/.test(text[i] ?? '')) fail();
-    while (/[0-9]/.test(text[i] ?? '')) i++;
-  };
-  const num = () => {
-    if (text[i] === '-') i++;
-    if (text[i] === '0') i++;
-    else digits();
-    if (text[i] === '.') (i++, digits());
-    if (text[i] === 'e' || text[i] === 'E') {
-      i++;
-      if (text[i] === '+' || text[i] === '-') i++;
-      digits();
-    }
-  };
-  const value = (): void => {
-    ws();
-    const c = text[i];
-    if (c === '{') {
-      i++;
-      ws();
-      if (text[i] === '}') return void i++;
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail();
-        str();
-        ws();
-        if (text[i] !== ':') fail();
-        i++;
-        value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === '}') return void i++;
-        else fail();
-      }
-    } else if (c === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') return void i++;
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === ']') return void i++;
-        else fail();
-      }
-    } else if (c === '"') str();
-    else if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) num();
-    else if (c === 't') lit('true');
-    else if (c === 'f') lit('false');
-    else if (c === 'n') lit('null');
-    else fail();
-  };
-  try {
-    if (text.charCodeAt(0) === 0xfeff) i = 1;
-    value();
-    ws();
-    if (i < n) fail();
-    return undefined;
-  } catch (e) {
-    if (!(e instanceof At)) throw e;
-    const before = text.slice(0, e.offset);
-    const line = before.split('\n').length;
-    const column = e.offset - before.lastIndexOf('\n');
-    return { offset: e.offset, line, column };
-  }
-}
-
 /**
  * Parses and checks the text of a config file. `source` names it in error messages.
  * @throws SimConfigError naming every bad key.
  */
 export function parseSimConfig(text: string, source = 'config'): SimConfigFile {
   if (typeof text !== 'string') throw new TypeError('config text must be a string');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  } catch (e) {
-    const at = jsonErrorLocation(text);
-    const where = at ? `:${at.line}:${at.column}` : '';
-    const lineText = at ? text.split('\n')[at.line - 1] : undefined;
-    const caret = at && lineText !== undefined && lineText.length <= 200 ? `\n  ${lineText.replace(/\t/g, ' ')}\n  ${' '.repeat(Math.max(0, at.column - 1))}^` : '';
-    // V8 quotes the source in some messages and gives an offset in others: the caret says both.
-    const reason = (e as Error).message.replace(/, .*is not valid JSON$/s, '').replace(/ in JSON at position \d+.*$/s, '');
-    throw new SimConfigError(`${source}${where}: invalid JSON: ${reason}${caret}`, source);
-  }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new SimConfigError(`${source}: a config file must hold one JSON object like {"clients": 10, "rounds": 5}; got ${describeValue(raw)}`, source);
-  }
-  const parsed = simConfigFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    const lines = formatIssues(parsed.error, raw as Record<string, unknown>);
-    throw new SimConfigError(`${source}: ${lines.length === 1 ? lines[0] : `${lines.length} problems:\n  ${lines.join('\n  ')}`}`, source);
-  }
-  return parsed.data;
+  return parseJsonConfig(text, source, simConfigFileSchema, {
+    example: '{"clients": 10, "rounds": 5}',
+    flagOf: (key) => ((SIM_CONFIG_KEYS as readonly string[]).includes(key) ? flagOfKey(key) : undefined),
+    error: (message) => new SimConfigError(message, source),
+  });
 }
 
 /**

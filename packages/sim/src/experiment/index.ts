@@ -11,6 +11,8 @@ export {
   jsonErrorLocation,
 } from './config.js';
 export type { SimConfigFile, CommandLike } from './config.js';
+export { parseJsonConfig, formatConfigIssues, suggestKey } from './json-config.js';
+export type { ParseJsonConfigOptions, ConfigIssueOptions } from './json-config.js';
 export { RunRecorder } from './run-dir.js';
 export type { RoundMetricsInput, RunRecorderOptions, RunFinishResult } from './run-dir.js';
 export { RUN_FILES, METRIC_FIELDS, PLOT_METRICS, RunDirError, readRun, parseMetricsJsonl, toMetricsRow, bestAccuracy } from './metrics.js';
