@@ -1,58 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { flock, type Proc } from './flock-process.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-
-const FLOCK = fileURLToPath(new URL('../packages/cli/bin/flock.mjs', import.meta.url));
-
-interface Proc {
-  child: ChildProcess;
-  lines: Array<Record<string, unknown>>;
-  stderr: string[];
-  waitFor(pred: (l: Record<string, unknown>) => boolean, timeoutMs: number): Promise<Record<string, unknown>>;
-}
-
-/** Spawns `flock ...` and parses its JSON stdout lines. */
-function flock(args: string[]): Proc {
-  const child = spawn(process.execPath, [FLOCK, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLOCK_DATA: '' } });
-  const lines: Array<Record<string, unknown>> = [];
-  const stderr: string[] = [];
-  const waiters: Array<() => void> = [];
-  createInterface({ input: child.stdout! }).on('line', (l) => {
-    try {
-      lines.push(JSON.parse(l) as Record<string, unknown>);
-    } catch {
-      lines.push({ raw: l });
-    }
-    for (const w of waiters.splice(0)) w();
-  });
-  createInterface({ input: child.stderr! }).on('line', (l) => stderr.push(l));
-  return {
-    child,
-    lines,
-    stderr,
-    waitFor(pred, timeoutMs) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timeout; stdout: ${JSON.stringify(lines).slice(-2000)}; stderr: ${stderr.join('\n').slice(-2000)}`)), timeoutMs);
-        const check = (): void => {
-          const hit = lines.find(pred);
-          if (hit) {
-            clearTimeout(timer);
-            resolve(hit);
-          } else if (child.exitCode !== null) {
-            clearTimeout(timer);
-            reject(new Error(`flock ${args[0]} exited with ${child.exitCode}: ${stderr.join('\n').slice(-2000)}`));
-          } else waiters.push(check);
-        };
-        child.once('exit', () => check());
-        check();
-      });
-    },
-  };
-}
 
 const procs: Proc[] = [];
 afterEach(() => {

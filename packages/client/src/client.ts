@@ -26,6 +26,7 @@ import {
 import { addGaussianNoise, clipL2, generateIdentityKeyPair, webPlatform, type IdentityKeyPair, type PlatformCrypto, type PrivacyReceipt } from '@flock/privacy';
 import { SecureSession, type DropStage } from './secure-session.js';
 import { checkReceipt } from './receipts.js';
+import { notACoordinator, probeCoordinator, unreachable } from './probe.js';
 import { getFlatWeights, setFlatWeights, subtract, weightSpecOf } from '@flock/model';
 import { TypedEmitter } from './emitter.js';
 import { defaultPlatform, type ClientPlatform } from './platform.js';
@@ -92,6 +93,12 @@ export interface FlockClientOptions {
   socket?: Partial<ManagerOptions & SocketOptions>;
   /** Largest upload chunk this client sends, bytes (the coordinator's bound caps it); default: the coordinator's bound. */
   uploadChunkBytes?: number;
+  /**
+   * start() rejects with UNREACHABLE when no coordinator answered within this many ms (default:
+   * keep retrying). Whatever this is, start() rejects at once with NOT_A_COORDINATOR when some
+   * other HTTP server answers at `url`.
+   */
+  giveUpAfterMs?: number;
 }
 
 /** What the SDK reports to the app after it finished its part of a round. */
@@ -315,15 +322,44 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
         resolve(parsed.data);
       };
       socket.on(EVENTS.welcome, onWelcome);
-      socket.once('connect_error', (err: Error & { data?: unknown }) => {
+      let settled = false;
+      let lastError: string | undefined;
+      const fail = (e: FlockError): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(giveUp);
+        socket.off('connect_error', onConnectError);
+        socket.disconnect();
+        if (this.socket === socket) this.socket = undefined;
+        reject(e);
+      };
+      const giveUpAfter = this.options.giveUpAfterMs;
+      const giveUp = giveUpAfter !== undefined ? setTimeout(() => fail(unreachable(this.options.url, giveUpAfter, lastError)), giveUpAfter) : undefined;
+      let probing = false;
+      let lastProbe = -Infinity;
+      const onConnectError = (err: Error & { data?: unknown }): void => {
         const env = errorEnvelopeSchema.safeParse(err.data);
+        lastError = err.message;
         if (env.success) {
           // The coordinator refused us: stop retrying and report why.
-          socket.disconnect();
-          reject(FlockError.fromEnvelope(env.data));
+          fail(FlockError.fromEnvelope(env.data));
         } else if (!socket.active) {
-          reject(new FlockError('INTERNAL', `cannot connect to ${this.options.url}: ${err.message}`));
+          fail(new FlockError('INTERNAL', `cannot connect to ${this.options.url}: ${err.message}`));
+        } else if (!probing && this.platform.now() - lastProbe >= 5000) {
+          // socket.io retries forever: find out (at most every 5 s) whether that can ever help.
+          probing = true;
+          lastProbe = this.platform.now();
+          void probeCoordinator(this.base(), this.platform).then((p) => {
+            probing = false;
+            if (p.kind === 'not-a-coordinator') fail(notACoordinator(this.options.url, p.reason));
+          });
         }
+      };
+      socket.on('connect_error', onConnectError);
+      socket.once(EVENTS.welcome, () => {
+        settled = true;
+        clearTimeout(giveUp);
+        socket.off('connect_error', onConnectError);
       });
     });
   }

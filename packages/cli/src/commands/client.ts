@@ -5,8 +5,8 @@ import { nodeClientPlatform } from '@flock/client/node';
 import { loadIdentity, readPem } from '../security.js';
 import { BACKEND_PREFERENCES, createPresetModel, MODEL_PRESETS, selectBackend, type BackendPreference, type ModelPreset } from '@flock/model';
 import { loadCsvData, loadFashionMnist, toTensors } from '@flock/sim';
-import { err, out, UsageError } from '../output.js';
-import { int, oneOf } from '../parse.js';
+import { err, exitAfterSignal, out, stopSignal, UsageError } from '../output.js';
+import { int, num, oneOf } from '../parse.js';
 
 interface ClientFlags {
   url: string;
@@ -23,6 +23,7 @@ interface ClientFlags {
   seed?: number;
   backend: BackendPreference;
   exitAfter?: number;
+  giveUpAfter?: number;
 }
 
 /** Loads local data: a Fashion-MNIST IDX directory or a CSV file (label,pixels...). */
@@ -63,6 +64,7 @@ export function clientCommand(): Command {
     .option('--seed <n>', 'seed for local shuffling', int(0))
     .option('--backend <name>', `tfjs backend: ${BACKEND_PREFERENCES.join(', ')}`, oneOf(BACKEND_PREFERENCES), 'auto')
     .option('--exit-after <rounds>', 'exit after reporting for this many rounds', int(1))
+    .option('--give-up-after <seconds>', 'exit with UNREACHABLE if no coordinator answers within this time (default: keep retrying)', num(0, Infinity, true))
     .action(async (f: ClientFlags) => {
       if (f.coordinatorKey !== undefined && !/^[0-9a-f]{64}$/i.test(f.coordinatorKey)) throw new UsageError(`--coordinator-key must be 64 hex characters (an Ed25519 public key); got '${f.coordinatorKey}'`);
       if (!/^https?:\/\//.test(f.url)) throw new UsageError(`--url must start with http:// or https://; got '${f.url}'`);
@@ -87,6 +89,7 @@ export function clientCommand(): Command {
         ...(ca ? { ca, platform: nodeClientPlatform({ ca }) } : {}),
         ...(f.model ? { model: () => createPresetModel(f.model!) } : {}),
         ...(f.seed !== undefined ? { seed: f.seed } : {}),
+        ...(f.giveUpAfter !== undefined ? { giveUpAfterMs: Math.round(f.giveUpAfter * 1000) } : {}),
         data: tensors,
       });
       let reported = 0;
@@ -101,8 +104,9 @@ export function clientCommand(): Command {
         err(JSON.stringify({ event: 'disconnect', reason }));
         if (reason === 'io server disconnect') finish();
       });
+      const stopped = stopSignal();
       // Tell the user while the coordinator is unreachable (the SDK keeps retrying).
-      const waiting = setInterval(() => err(JSON.stringify({ event: 'waiting', message: `cannot reach ${f.url} yet; retrying (Ctrl-C to stop)` })), 5000);
+      const waiting = setInterval(() => err(JSON.stringify({ event: 'waiting', message: `cannot reach ${f.url} yet; retrying (${f.giveUpAfter !== undefined ? `giving up after ${f.giveUpAfter} s; ` : ''}Ctrl-C to stop)` })), 5000);
       let welcome;
       try {
         welcome = await client.start();
@@ -110,9 +114,8 @@ export function clientCommand(): Command {
         clearInterval(waiting);
       }
       out(JSON.stringify({ event: 'joined', clientId: client.clientId, federationId: welcome.federationId, modelVersion: welcome.modelVersion, examples: tensors.x.shape[0], backend: backend.name, data: data.description }));
-      process.once('SIGINT', finish);
-      process.once('SIGTERM', finish);
-      await done;
+      const signal = await Promise.race([done.then(() => undefined), stopped]);
       await client.stop();
+      exitAfterSignal(signal);
     });
 }

@@ -47,7 +47,7 @@ export async function setUpSecurity(f: SecurityFlags, registry?: ClientRegistry)
     options: { registry: reg.registry, audit, operatorToken: operator.token, privateModels: f.privateModels === true, ...(tls ? { tls } : {}) },
     announce(url) {
       if (auth === 'open') err(`flock: WARNING: --open: any client can join this federation without credentials. Do not expose ${url} beyond a trusted network.`);
-      else err(`flock: clients need an enrollment token: flock token create ${reg.durable ? `--data-dir ${dataDir}` : `--url ${url} --operator-token-file ${operator.file}`}`);
+      else err(`flock: clients need an enrollment token: ${tokenHint(url, operator.file, f)}`);
       err(`flock: operator token ${operator.created ? 'written to' : 'read from'} ${operator.file}; audit log ${audit.file}`);
       if (!reg.durable) err('flock: client registry is in memory (no database in this build): enrolments last until the coordinator stops');
     },
@@ -56,4 +56,16 @@ export async function setUpSecurity(f: SecurityFlags, registry?: ClientRegistry)
       reg.close();
     },
   };
+}
+
+/**
+ * The `flock token create` command that reaches this coordinator's registry. The admin API
+ * form always works; the offline form only when the registry is a database file, and it must
+ * name that file (a data-dir hint with a `--db` elsewhere, or `:memory:`, would mint tokens
+ * into a database the coordinator never reads).
+ */
+export function tokenHint(url: string, operatorTokenFile: string, f: Pick<SecurityFlags, 'db' | 'tlsCert'>): string {
+  const online = `flock token create --url ${url} --operator-token-file ${operatorTokenFile}${f.tlsCert ? ` --ca ${f.tlsCert}` : ''}`;
+  if (!f.db || f.db === ':memory:') return online;
+  return `${online}   (or offline: flock token create --db ${f.db})`;
 }

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { runSimulation } from '@flock/sim';
-import { err, out } from '../output.js';
+import { err, exitAfterSignal, out, stopSignal } from '../output.js';
 import { addSimOptions, simOptionsFrom, type SimFlags } from './sim.js';
 import { simulationProgress } from '../progress.js';
 
@@ -16,6 +16,7 @@ export function demoCommand(): Command {
   })
     .option('--serve', 'keep the coordinator serving the model after the last round (Ctrl-C to stop)')
     .action(async (f: SimFlags & { serve?: boolean }) => {
+      const stopped = f.serve ? stopSignal() : undefined;
       const progress = simulationProgress(f.rounds, f.quiet === true);
       const result = await runSimulation({ ...simOptionsFrom(f), keepServing: f.serve === true, onProgress: progress.onProgress });
       progress.stop();
@@ -27,12 +28,15 @@ export function demoCommand(): Command {
         out(`Flock demo: ${s.clients} clients, ${s.rounds} rounds of ${s.strategy} on Fashion-MNIST (${s.partition}, backend ${s.backend})`);
         out(`test accuracy ${s.accuracy.toFixed(4)}, loss ${s.loss.toFixed(4)}, ${s.wallSeconds}s`);
         out(`model v${s.modelVersion} (sha256 ${s.modelHash})`);
-        out(`served at ${modelUrl}${f.serve ? '' : '  (run `npm start -- --serve` to keep it up)'}`);
+        // The coordinator is gone once the run ends unless --serve keeps it: only then is there a URL to give.
+        if (!f.serve) out('run `npm start -- --serve` to keep serving the model over HTTP');
       }
       if (result.coordinator) {
+        out(`served at ${modelUrl}`);
         err(`flock: serving ${modelUrl}; load it with tf.loadLayersModel('${modelUrl}'). Ctrl-C to stop.`);
-        await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+        const signal = await stopped;
         await result.coordinator.close();
+        exitAfterSignal(signal);
       }
     });
 }
