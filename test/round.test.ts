@@ -113,6 +113,40 @@ describe('a training round over real sockets', () => {
     expect(summary.seconds).toBeLessThan(timeout / 1000 + 2);
   });
 
+  it('a cohort member whose connection closes (kill -9) ends the round one reconnection grace later, not at the deadline', async () => {
+    const timeout = 60_000;
+    const { coordinator, url } = await startCoordinator({ minClients: 2, rounds: 1, roundTimeoutMs: timeout, reconnectGraceMs: 300 });
+    track(coordinator);
+    await sdkClients(url, 2, 60);
+    const ghost = new RawPeer(url, 'ghost');
+    cleanups.push(() => ghost.close());
+    await ghost.connected();
+    ghost.socket.once(EVENTS.roundStart, () => ghost.socket.disconnect()); // selected, then its process dies
+    const round = nextRound(coordinator);
+    coordinator.start();
+    const summary = await round;
+    expect(summary.selected).toContain('ghost');
+    expect(summary.status).toBe('committed');
+    expect(summary.reporters).toEqual(['sdk-0', 'sdk-1']);
+    expect(summary.seconds).toBeLessThan(timeout / 1000 / 2);
+  });
+
+  it('a round whose quorum can no longer be met by the members still connected is abandoned early with TOO_FEW_REPORTS', async () => {
+    const timeout = 60_000;
+    const { coordinator, url } = await startCoordinator({ minClients: 3, rounds: 1, roundTimeoutMs: timeout, reconnectGraceMs: 300 });
+    track(coordinator);
+    const peers = ['quiet-a', 'quiet-b', 'doomed'].map((id) => new RawPeer(url, id));
+    cleanups.push(() => peers.forEach((p) => p.close()));
+    await Promise.all(peers.map((p) => p.connected()));
+    peers[2]!.socket.once(EVENTS.roundStart, () => peers[2]!.socket.disconnect()); // the quiet two could still report, but 2 < 3
+    const round = nextRound(coordinator);
+    coordinator.start();
+    const summary = await round;
+    expect(summary.status).toBe('abandoned');
+    expect(summary.reason?.code).toBe('TOO_FEW_REPORTS');
+    expect(summary.seconds).toBeLessThan(timeout / 1000 / 2);
+  });
+
   it('abandons a round with too few reports and keeps the model unchanged', async () => {
     const { coordinator, url } = await startCoordinator({ minClients: 3, rounds: 1, roundTimeoutMs: 1_500 });
     track(coordinator);

@@ -15,12 +15,12 @@ afterEach(async () => {
 
 const CLIP = 1;
 
-async function secureFederation(n: number, opts: { drop?: Record<number, DropStage>; minClients?: number; stageTimeoutMs?: number; roundTimeoutMs?: number; rounds?: number } = {}) {
+async function secureFederation(n: number, opts: { drop?: Record<number, DropStage>; minClients?: number; stageTimeoutMs?: number; roundTimeoutMs?: number; rounds?: number; reconnectGraceMs?: number } = {}) {
   await selectBackend('auto');
   const init = createPresetModel('mlp', { seed: 3 });
   const coordinator = new Coordinator({
     model: await flatModelOf(init),
-    settings: { auth: 'open', minClients: opts.minClients ?? n, rounds: opts.rounds ?? 1, roundTimeoutMs: opts.roundTimeoutMs ?? 60_000, secureAggregation: { enabled: true, clip: CLIP, weightCap: 1000, stageTimeoutMs: opts.stageTimeoutMs ?? 5_000 } },
+    settings: { auth: 'open', minClients: opts.minClients ?? n, rounds: opts.rounds ?? 1, roundTimeoutMs: opts.roundTimeoutMs ?? 60_000, ...(opts.reconnectGraceMs !== undefined ? { reconnectGraceMs: opts.reconnectGraceMs } : {}), secureAggregation: { enabled: true, clip: CLIP, weightCap: 1000, stageTimeoutMs: opts.stageTimeoutMs ?? 5_000 } },
   });
   init.dispose();
   const url = await coordinator.listen();
@@ -135,6 +135,21 @@ describe('secure aggregation over real sockets', () => {
     const s = await round;
     expect(s.status).toBe('committed');
     expect(s.reporters).toEqual(['sa-0', 'sa-1', 'sa-3', 'sa-4']);
+    expect(maxAbsDiff(coordinator.store.get(1)!.weights, expectedModel(g0, deltas, s.reporters))).toBeLessThan(1e-6);
+  });
+
+  it('a member whose connection closes mid-stage is counted as dropped one reconnection grace later, not at the stage deadline', async () => {
+    // sa-2 goes silent before its masked input and then its connection closes (process killed):
+    // with 60 s stage and round deadlines the round must still end within seconds.
+    const { coordinator, clients, deltas } = await secureFederation(5, { drop: { 2: 'masked-input' }, minClients: 3, roundTimeoutMs: 60_000, stageTimeoutMs: 60_000, reconnectGraceMs: 300 });
+    clients[2]!.on('update', () => void clients[2]!.stop());
+    const g0 = coordinator.store.latest().weights.slice();
+    const round = nextRound(coordinator);
+    coordinator.start();
+    const s = await round;
+    expect(s.status).toBe('committed');
+    expect(s.reporters).toEqual(['sa-0', 'sa-1', 'sa-3', 'sa-4']);
+    expect(s.seconds).toBeLessThan(30);
     expect(maxAbsDiff(coordinator.store.get(1)!.weights, expectedModel(g0, deltas, s.reporters))).toBeLessThan(1e-6);
   });
 

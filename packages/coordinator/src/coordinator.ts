@@ -96,6 +96,7 @@ export class Coordinator extends EventEmitter {
         while (!signal.aborted && fleet.eligible().length < n) await wakeups.next();
       },
       send: (ids, event, msg) => this.sessions.send(ids, event, msg),
+      connected: (id) => this.sessions.connected(id),
     };
     const countUp = (n: number): number => (this.traffic.up += n);
     this.runner = new RoundRunner({
@@ -140,7 +141,11 @@ export class Coordinator extends EventEmitter {
       limiter: this.limiter,
       coordinatorKey: toHex(signingKey.publicKey),
       sealKey: announceCoordinatorSealKey(signingKey, sealKey, settings.federationId),
-      emit: (e, clientId) => this.emit(e, clientId),
+      emit: (e, clientId) => {
+        this.emit(e, clientId);
+        // A collecting round may end early when its remaining members are gone (round/machine.ts).
+        if (e === 'client:connect' || e === 'client:disconnect') this.runner.active?.membershipChanged();
+      },
       listen: (socket, clientId) => events.listen(socket, clientId),
       dropped: (clientId, socketId) => uploads.drop(clientId, socketId),
       roundStart: (clientId) => this.runner.active?.restartFor(clientId),

@@ -37,6 +37,12 @@ export const coordinatorSettingsFields = z.object({
   rounds: z.number().int().positive().default(10),
   /** Milliseconds clients have to report, from round:start. */
   roundTimeoutMs: z.number().int().positive().max(2_147_483_647, 'at most 2^31-1 ms (about 24.8 days): the limit of timers').default(60_000),
+  /**
+   * A round whose remaining cohort members have all disconnected, or whose quorum (minClients)
+   * can no longer be met by the members still connected, ends this many ms later instead of at
+   * its deadline, unless a member reconnects in the meantime (a network blip). 0: at once.
+   */
+  reconnectGraceMs: z.number().int().nonnegative().max(2_147_483_647).default(5_000),
   /** Pause between the end of a round and the start of the next one, ms (spaces out client work). */
   roundIntervalMs: z.number().int().nonnegative().max(86_400_000).default(0),
   /** Run a federated evaluation round after every N training rounds (0 = never). */

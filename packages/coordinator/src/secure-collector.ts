@@ -38,6 +38,11 @@ export interface SecureCollectorOptions {
   send(clientId: string, event: string, payload: unknown): void;
   /** Whether `identityKey` may sign `clientId`'s round keys (the coordinator's identity registry). */
   trustIdentity?: (clientId: string, identityKey: Uint8Array) => boolean;
+  /**
+   * Live sessions: a stage whose missing members have all disconnected ends `graceMs` later
+   * (they count as dropped, as at the stage deadline) unless one reconnects in the meantime.
+   */
+  presence?: { connected(clientId: string): boolean; graceMs: number } | undefined;
 }
 
 type Stage = 'advertise' | 'share' | 'masked' | 'unmask' | 'done';
@@ -56,6 +61,7 @@ export class SecureCollector {
   private expected = new Set<string>();
   private received = new Set<string>();
   private wake: (() => void) | undefined;
+  private cancelStall: (() => void) | undefined;
   private readonly clock: Clock;
   /** Update payload bytes received (masked vectors), for traffic figures. */
   bytesUp = 0;
@@ -133,6 +139,7 @@ export class SecureCollector {
     }
     this.received.add(clientId);
     if ([...this.expected].every((id) => this.received.has(id))) this.wake?.();
+    else this.membershipChanged(); // perhaps only disconnected members are missing now
     return { ok: true };
   }
 
@@ -151,8 +158,27 @@ export class SecureCollector {
         cancel();
         resolve();
       };
+      this.membershipChanged(); // members may have gone before this stage opened
     });
     this.wake = undefined;
+    this.cancelStall?.();
+    this.cancelStall = undefined;
+  }
+
+  /** A member connected or disconnected: a stage waiting only for disconnected members ends after the grace. */
+  membershipChanged(): void {
+    const presence = this.opts.presence;
+    if (!presence || !this.wake) return;
+    const missing = [...this.expected].filter((id) => !this.received.has(id));
+    if (missing.length === 0 || missing.some((id) => presence.connected(id))) {
+      this.cancelStall?.();
+      this.cancelStall = undefined;
+      return;
+    }
+    this.cancelStall ??= this.clock.after(presence.graceMs, () => {
+      this.cancelStall = undefined;
+      this.wake?.();
+    });
   }
 
   private nextStage(stage: Stage, expected: Iterable<string>): void {

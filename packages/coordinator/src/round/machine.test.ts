@@ -4,16 +4,27 @@ import { WeightedMeanAggregator, type AggregateResult, type UpdateAggregator } f
 import type { Clock } from './clock.js';
 import { RoundMachine, checkRound, decideOutcome, type RoundKind, type RoundMachineOptions } from './machine.js';
 
-/** A clock that moves only when the test says so; deferred calls run on flush(). */
-function fakeClock(start = 1_000_000): Clock & { t: number; deferred: Array<() => void>; flush(): void } {
+/** A clock that moves only when the test says so (advance); deferred calls run on flush(). */
+function fakeClock(start = 1_000_000): Clock & { t: number; deferred: Array<() => void>; flush(): void; advance(ms: number): void } {
+  const timers = new Set<{ at: number; fn: () => void }>();
   const c = {
     t: start,
     deferred: [] as Array<() => void>,
     now: () => c.t,
-    after: () => () => {},
+    after: (ms: number, fn: () => void) => {
+      const timer = { at: c.t + ms, fn };
+      timers.add(timer);
+      return () => void timers.delete(timer);
+    },
     defer: (fn: () => void) => void c.deferred.push(fn),
     flush() {
       for (const fn of c.deferred.splice(0)) fn();
+    },
+    advance(ms: number) {
+      c.t += ms;
+      for (const timer of [...timers].sort((a, b) => a.at - b.at)) {
+        if (timer.at <= c.t && timers.delete(timer)) timer.fn();
+      }
     },
   };
   return c;
@@ -225,5 +236,71 @@ describe('decideOutcome (protocol/v1.md 7.2 step 4)', () => {
     codeOf(() => r.update('b', meta(1), bytes(Number.POSITIVE_INFINITY, 0)));
     r.decline('c');
     expect(decideOutcome(r, { closing: false, minClients: 2 })).toMatchObject({ status: 'abandoned', reason: { code: 'TOO_FEW_REPORTS', details: { reported: 1 } } });
+  });
+});
+
+describe('RoundMachine: members that are gone', () => {
+  const GRACE = 2_000;
+  function present(o: { cohort?: string[]; minClients?: number } = {}) {
+    const online = new Set(o.cohort ?? ['a', 'b', 'c']);
+    const progress: Array<{ reported: number; disconnected: number }> = [];
+    const m = machine('train', {
+      ...(o.cohort ? { cohort: o.cohort } : {}),
+      presence: { connected: (id) => online.has(id), minClients: o.minClients ?? 1, graceMs: GRACE },
+      onProgress: (p) => progress.push({ reported: p.reported, disconnected: p.disconnected }),
+    });
+    return { ...m, online, progress };
+  }
+
+  it('ends the collection one grace after every remaining member disconnected, not at the deadline', async () => {
+    const { r, clock, online, progress } = present();
+    r.update('a', meta(10), bytes(1, 1));
+    online.delete('b');
+    r.membershipChanged();
+    online.delete('c');
+    r.membershipChanged();
+    clock.advance(GRACE - 1);
+    expect(await isSettledPromise(r.finished)).toBe(false);
+    clock.advance(1);
+    expect(await isSettledPromise(r.finished)).toBe(true);
+    expect(r.endedEarly).toMatch(/every remaining cohort member \(2\) disconnected/);
+    expect(progress.at(-1)).toEqual({ reported: 1, disconnected: 2 });
+    expect(decideOutcome(r, { closing: false, minClients: 1 }).status).toBe('committed');
+  });
+
+  it('a member that reconnects within the grace keeps the round collecting until its deadline', async () => {
+    const { r, clock, online } = present();
+    for (const id of ['a', 'b', 'c']) online.delete(id);
+    r.membershipChanged();
+    clock.advance(GRACE / 2);
+    online.add('b');
+    r.membershipChanged();
+    clock.advance(GRACE);
+    expect(await isSettledPromise(r.finished)).toBe(false);
+    expect(r.endedEarly).toBeUndefined();
+  });
+
+  it('ends early when the members still connected cannot make up the quorum', async () => {
+    const { r, clock, online } = present({ minClients: 3 });
+    r.update('a', meta(10), bytes(1, 1));
+    online.delete('c'); // b is still connected, but a + b < 3
+    r.membershipChanged();
+    clock.advance(GRACE);
+    expect(await isSettledPromise(r.finished)).toBe(true);
+    expect(r.endedEarly).toMatch(/quorum of 3 can no longer be met \(1 reported, 1 still connected, 1 disconnected\)/);
+    expect(decideOutcome(r, { closing: false, minClients: 3 })).toMatchObject({ status: 'abandoned', reason: { code: 'TOO_FEW_REPORTS' } });
+  });
+
+  it('settled members do not count as gone, and a round without presence never ends early', async () => {
+    const { r, clock, online } = present();
+    r.update('a', meta(10), bytes(1, 1));
+    online.delete('a'); // reported, then left: nothing to wait for from it
+    r.membershipChanged();
+    clock.advance(GRACE * 10);
+    expect(await isSettledPromise(r.finished)).toBe(false);
+    const plain = machine('train');
+    plain.r.membershipChanged();
+    plain.clock.advance(GRACE * 10);
+    expect(await isSettledPromise(plain.r.finished)).toBe(false);
   });
 });

@@ -40,6 +40,26 @@ export interface RoundMachineOptions {
   deterministicOrder(): boolean;
   /** Durable idempotency key (round id, client id); false if it was claimed before. */
   claim?: ((roundId: string, clientId: string) => boolean) | undefined;
+  /**
+   * Early end (see {@link RoundMachine.membershipChanged}): whether a client has a live session,
+   * the quorum a round needs to count, and how long a hopeless round waits for a reconnection.
+   */
+  presence?: { connected(clientId: string): boolean; minClients: number; graceMs: number } | undefined;
+  /** Called whenever a member settles or its connection changes. */
+  onProgress?: ((progress: RoundProgress) => void) | undefined;
+}
+
+/** Where a collecting round stands (logged while it collects; protocol/v1.md 7.4). */
+export interface RoundProgress {
+  round: number;
+  selected: number;
+  reported: number;
+  /** Settled without a counted report: rejected or declined. */
+  rejected: number;
+  /** Not settled, no live session. */
+  disconnected: number;
+  /** Not settled, connected. */
+  waiting: number;
 }
 
 /**
@@ -75,6 +95,9 @@ export class RoundMachine {
   /** Examples behind each metric key (not every client reports every metric). */
   private readonly metricWeights = new Map<string, number>();
   private readonly o: RoundMachineOptions;
+  /** Why collection ended before the deadline with members unsettled, if it did. */
+  endedEarly: string | undefined;
+  private cancelGrace: (() => void) | undefined;
 
   constructor(plan: RoundPlan, options: RoundMachineOptions) {
     this.roundId = plan.roundId;
@@ -88,6 +111,55 @@ export class RoundMachine {
     let finish!: () => void;
     this.finished = new Promise<void>((resolve) => (finish = resolve));
     this.finish = finish;
+  }
+
+  /** Counts of the cohort by state. */
+  progress(): RoundProgress {
+    let disconnected = 0;
+    let waiting = 0;
+    for (const id of this.cohort) {
+      if (this.settled.has(id)) continue;
+      if (this.o.presence && !this.o.presence.connected(id)) disconnected++;
+      else waiting++;
+    }
+    return { round: this.round, selected: this.cohort.size, reported: this.reporters.length, rejected: this.rejected.length, disconnected, waiting };
+  }
+
+  /**
+   * A member connected or disconnected. Collection cannot gain anything when no unsettled member
+   * is connected, nor count when the members still connected cannot make up the quorum: the
+   * round then ends after the reconnection grace instead of at its deadline (a kill -9'd client
+   * is seen at once; waiting out the deadline for it helps nobody). A reconnection within the
+   * grace cancels it. A secure round ends the current stage instead, once every member it still
+   * waits for has gone (SecureCollector.membershipChanged): dropouts are what SecAgg handles.
+   */
+  membershipChanged(): void {
+    const presence = this.o.presence;
+    if (!presence || !this.collecting) return;
+    if (this.secure) {
+      this.secure.membershipChanged();
+      return;
+    }
+    const p = this.progress();
+    this.o.onProgress?.(p);
+    const why =
+      p.waiting === 0 && p.disconnected > 0
+        ? `every remaining cohort member (${p.disconnected}) disconnected`
+        : p.reported + p.waiting < presence.minClients
+          ? `the quorum of ${presence.minClients} can no longer be met (${p.reported} reported, ${p.waiting} still connected, ${p.disconnected} disconnected)`
+          : undefined;
+    if (!why) {
+      this.cancelGrace?.();
+      this.cancelGrace = undefined;
+      return;
+    }
+    if (this.cancelGrace) return; // already counting down
+    this.cancelGrace = this.o.clock.after(presence.graceMs, () => {
+      this.cancelGrace = undefined;
+      if (!this.collecting) return;
+      this.endedEarly = why;
+      this.finish();
+    });
   }
 
   /** Selected and not settled yet. */
@@ -189,9 +261,11 @@ export class RoundMachine {
     return this.aggregator!.result();
   }
 
-  /** Drops the aggregator once the round is over. */
+  /** Drops the aggregator (and a pending early end) once the round is over. */
   release(): void {
     this.aggregator = undefined;
+    this.cancelGrace?.();
+    this.cancelGrace = undefined;
   }
 
   private checkVersion(clientId: string, modelVersion: number): void {
@@ -228,6 +302,8 @@ export class RoundMachine {
   }
 
   private maybeFinish(): void {
+    if (this.o.presence && this.collecting) this.membershipChanged();
+    else this.o.onProgress?.(this.progress());
     // On the next turn of the event loop: the round's aggregation and commit would otherwise run
     // as a microtask before the last client's ack is written, and that client would wait for them.
     if (this.settled.size >= this.cohort.size) this.o.clock.defer(this.finish);

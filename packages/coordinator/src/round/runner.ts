@@ -12,7 +12,7 @@ import type { FederationDatabase } from '../store/database.js';
 import type { FitContext, Strategy } from '../strategy.js';
 import type { Clock, Wakeups } from './clock.js';
 import { RoundCommitter, roundEndOf, summarize, type RoundSummary } from './commit.js';
-import { RoundMachine, checkRound, decideOutcome, type RoundKind } from './machine.js';
+import { RoundMachine, checkRound, decideOutcome, type RoundKind, type RoundProgress } from './machine.js';
 
 /** The clients a round runs over, whatever carries them (one node's sockets, a cluster). */
 export interface Fleet {
@@ -22,6 +22,8 @@ export interface Fleet {
   waitFor(n: number, signal: AbortSignal): Promise<void>;
   /** Sends one message to each of `ids` still connected. */
   send(ids: readonly string[], event: string, msg: unknown): void;
+  /** Whether `clientId` has a live session (a round ends early when none of its awaited members has). */
+  connected(clientId: string): boolean;
 }
 
 export interface RoundRunnerOptions {
@@ -208,6 +210,8 @@ export class RoundRunner {
         aggregator: kind === 'train' ? strategy.createAggregator(this.o.numParams) : undefined,
         deterministicOrder: this.o.deterministicOrder,
         claim: database ? (id, clientId) => database.uploads.claim(id, clientId) : undefined,
+        presence: { connected: (id) => fleet.connected(id), minClients: settings.minClients, graceMs: settings.reconnectGraceMs },
+        onProgress: progressLog(logger, clock),
       },
     );
     let secureError: FlockError | undefined;
@@ -223,6 +227,7 @@ export class RoundRunner {
           clock,
           send: (id, event, payload) => fleet.send([id], event, payload),
           trustIdentity: (id, k) => this.o.trustIdentity(id, k),
+          presence: { connected: (id) => fleet.connected(id), graceMs: settings.reconnectGraceMs },
         });
       } catch (err) {
         secureError = err instanceof FlockError ? err : new FlockError('SECAGG_UNAVAILABLE', (err as Error).message);
@@ -263,6 +268,7 @@ export class RoundRunner {
       cancel();
     }
     r.collecting = false;
+    if (r.endedEarly) logger.info({ kind, ...r.progress(), reason: r.endedEarly }, 'round ended before its deadline');
     this.o.dropUploads(roundId);
     logger.info({ round, kind, phase: 'aggregation', reporters: r.reporters.length }, 'round phase');
     if (settings.debugPhaseDelayMs > 0) await this.debugPause();
@@ -296,4 +302,32 @@ export class RoundRunner {
     this.o.emit('round', summary);
     return summary;
   }
+}
+
+/**
+ * Logs a collecting round's progress ("3/5 reported, 1 disconnected"), at most once a second
+ * (a round of thousands of clients settles thousands of times), and always the last state.
+ */
+function progressLog(logger: Logger, clock: Clock): (p: RoundProgress) => void {
+  let last = -Infinity;
+  let pending: RoundProgress | undefined;
+  let cancel: (() => void) | undefined;
+  const write = (p: RoundProgress): void => {
+    last = clock.now();
+    logger.info({ ...p }, `round ${p.round}: ${p.reported}/${p.selected} reported, ${p.rejected} rejected or declined, ${p.disconnected} disconnected`);
+  };
+  return (p) => {
+    if (clock.now() - last >= 1000) {
+      cancel?.();
+      cancel = undefined;
+      write(p);
+      return;
+    }
+    pending = p;
+    cancel ??= clock.after(1000 - (clock.now() - last), () => {
+      cancel = undefined;
+      if (pending) write(pending);
+      pending = undefined;
+    });
+  };
 }

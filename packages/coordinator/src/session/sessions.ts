@@ -81,6 +81,11 @@ export class Sessions {
   }
 
   /** Connected client ids, sorted. */
+  /** Whether `clientId` has a live session. */
+  connected(clientId: string): boolean {
+    return this.clients.has(clientId);
+  }
+
   ids(): string[] {
     return [...this.clients.keys()].sort();
   }
