@@ -25,7 +25,8 @@ async function dpFederation(opts: {
 }): Promise<{ coordinator: Coordinator; clients: FlockClient[] }> {
   await selectBackend('auto');
   const init = createPresetModel(opts.preset, { seed: opts.seed });
-  const coordinator = new Coordinator({ model: await flatModelOf(init), strategy: opts.strategy, settings: { auth: 'open', ...opts.settings } });
+  // DP needs Poisson sampling at the accountant's rate (every test here uses q = 1).
+  const coordinator = new Coordinator({ model: await flatModelOf(init), strategy: opts.strategy, settings: { auth: 'open', sampling: 'poisson', ...opts.settings } });
   init.dispose();
   const url = await coordinator.listen();
   cleanups.push(() => coordinator.close());

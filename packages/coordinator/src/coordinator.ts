@@ -69,6 +69,7 @@ export class Coordinator extends EventEmitter {
     const settings = (this.settings = parsed.data);
     const logger = options.logger ?? silentLogger;
     this.strategy = options.strategy ?? new FedAvg();
+    this.strategy.checkSettings?.(this.settings);
     this.ownsDatabase = typeof options.database === 'string';
     this.database = typeof options.database === 'string' ? openFederationDatabase(options.database) : options.database;
     // One coordinator per database file (store/lock.ts): a second one is refused before it resumes anything.

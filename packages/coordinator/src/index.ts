@@ -4,7 +4,7 @@ export type { CoordinatorOptions, RoundSummary, Logger } from './coordinator.js'
 export { coordinatorSettingsSchema, coordinatorSettingsFields } from './options.js';
 export type { CoordinatorSettings, CoordinatorSettingsInput } from './options.js';
 export { FedAvg } from './strategy.js';
-export type { Strategy, FitContext } from './strategy.js';
+export type { Strategy, FitContext, StrategySettings } from './strategy.js';
 export { WeightedMeanAggregator } from './aggregator.js';
 export type { UpdateAggregator, AggregateResult } from './aggregator.js';
 export { MemoryModelStore } from './model-store.js';

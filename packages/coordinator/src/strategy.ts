@@ -12,6 +12,13 @@ export interface FitContext {
   reporters?: readonly string[];
 }
 
+/** The coordinator settings a strategy may check at start-up (see Strategy.checkSettings). */
+export interface StrategySettings {
+  sampling: 'fixed' | 'poisson';
+  fraction: number;
+  secureAggregation: { enabled: boolean };
+}
+
 /**
  * A federated learning strategy, split as in Flower: `configureFit` says what clients do in a
  * round; `aggregateFit` turns the aggregate into the next global model. Privacy (secure
@@ -29,6 +36,12 @@ export interface Strategy {
   roundMetrics?(): Record<string, number>;
   /** Optional: the privacy figures of the last committed round, for signed receipts. */
   receiptFields?(): Pick<PrivacyReceipt, 'clip' | 'noiseMultiplier' | 'mode' | 'epsilonSpent' | 'delta'>;
+  /**
+   * Optional: throws a FlockError when the strategy cannot keep its promises under these
+   * coordinator settings (a DP accountant's sampling rate against the real sampling). The
+   * coordinator calls it once, at construction, before it opens anything.
+   */
+  checkSettings?(settings: StrategySettings): void;
   /** Optional: false keeps a client out of cohorts (e.g. its privacy budget is spent). */
   eligible?(clientId: string): boolean;
 }

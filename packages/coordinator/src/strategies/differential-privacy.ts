@@ -1,7 +1,7 @@
 import { AdaptiveClipper, RdpAccountant, addGaussianNoise, l2Norm, updateNoiseMultiplier } from '@flock/privacy';
-import type { TrainConfig } from '@flock/protocol';
+import { FlockError, type TrainConfig } from '@flock/protocol';
 import type { AggregateResult, UpdateAggregator } from '../aggregator.js';
-import type { FitContext, Strategy } from '../strategy.js';
+import type { FitContext, Strategy, StrategySettings } from '../strategy.js';
 import { StrategyConfigError } from './errors.js';
 
 export interface DifferentialPrivacyOptions {
@@ -104,6 +104,25 @@ export class DifferentiallyPrivate implements Strategy {
       }
       this.clipper = new AdaptiveClipper(clip, options.adaptiveClip);
       this.updateNoise = updateNoiseMultiplier(noiseMultiplier, options.adaptiveClip.countNoiseStddev);
+    }
+  }
+
+  /**
+   * The accountant's amplification by sampling holds only if every eligible client joins each
+   * round independently with probability `samplingRate`: the coordinator must sample Poisson
+   * cohorts with `fraction` equal to it (fixed-size cohorts of 10 out of 20 online clients are
+   * a rate of 0.5, whatever the accountant was told). Called by the coordinator at construction.
+   */
+  checkSettings(settings: StrategySettings): void {
+    const { samplingRate } = this.options;
+    const { sampling, fraction } = settings;
+    if (sampling !== 'poisson' || fraction !== samplingRate) {
+      throw new FlockError(
+        'DP_UNAVAILABLE',
+        `differential privacy accounts for Poisson sampling at rate ${samplingRate}, but the coordinator samples ${sampling === 'poisson' ? 'Poisson' : `'${sampling}'`} cohorts with fraction ${fraction}: ` +
+          `set the coordinator settings sampling: 'poisson' and fraction: ${samplingRate} (or samplingRate: ${fraction} if that is the rate you meant)`,
+        { sampling, fraction, samplingRate },
+      );
     }
   }
 
