@@ -8,6 +8,11 @@ export interface FitContext {
   modelVersion: number;
   /** The federation's default client training settings. */
   config: TrainConfig;
+  /**
+   * Clients eligible for selection when the round started (connected, within budget): with the
+   * sampling rate it gives the expected cohort size, a public denominator (adaptive clipping).
+   */
+  population?: number;
   /** Clients whose updates went into the aggregate (set for aggregateFit). */
   reporters?: readonly string[];
 }

@@ -197,7 +197,7 @@ export class RoundRunner {
       settings.sampling === 'poisson'
         ? selectPoisson(available, settings.fraction, key)
         : selectCohort(available, cohortSize(available.length, { fraction: settings.fraction, min: settings.minClients, max: settings.maxClients }), key);
-    const ctx: FitContext = { round, modelVersion: model.version, config: settings.train };
+    const ctx: FitContext = { round, modelVersion: model.version, config: settings.train, population: available.length };
     const config: TrainConfig = kind === 'train' ? strategy.configureFit(ctx) : settings.train;
     const deadline = clock.now() + settings.roundTimeoutMs;
     const r = new RoundMachine(

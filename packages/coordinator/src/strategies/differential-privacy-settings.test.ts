@@ -45,6 +45,15 @@ describe('a DP strategy meets the coordinator settings at construction', () => {
     expect(err.details).toMatchObject({ fraction: 0.5, samplingRate: 0.1 });
   });
 
+  it('refuses adaptive clipping under secure aggregation: the coordinator never sees the unclipped count there', () => {
+    const adaptiveClip = { targetQuantile: 0.5, learningRate: 0.2, countNoiseStddev: 2 };
+    const err = refusal(dp({ adaptiveClip }), { fraction: 0.1, sampling: 'poisson', minClients: 3, secureAggregation: { enabled: true } });
+    expect(err.code).toBe('DP_UNAVAILABLE');
+    expect(err.message).toMatch(/adaptive clipping/);
+    expect(err.message).toMatch(/secure aggregation/);
+    expect(err.details).toMatchObject({ adaptiveClip: true, secureAggregation: true });
+  });
+
   it("starts with Poisson sampling at the accountant's rate", async () => {
     const c = new Coordinator({ model, strategy: dp({ samplingRate: 0.1 }), settings: { auth: 'open', fraction: 0.1, sampling: 'poisson' } });
     await c.close();

@@ -14,7 +14,7 @@ describe('DifferentiallyPrivate state()/restoreState()', () => {
     let w: Float32Array = Float32Array.from([0, 1, -1]);
     for (let r = 1; r <= 3; r++) {
       a.createAggregator(3);
-      w = a.aggregateFit(w, aggregate([0.1, -0.1, 0.2]), { ...ctx(r), reporters: ['x', r === 2 ? 'y' : 'x'] });
+      w = a.aggregateFit(w, aggregate([0.1, -0.1, 0.2]), { ...ctx(r), population: 10, reporters: ['x', r === 2 ? 'y' : 'x'] });
     }
     const saved = JSON.parse(JSON.stringify(a.state())) as unknown;
     const b = adaptive();

@@ -63,6 +63,7 @@ describe('DifferentiallyPrivate (DP-FedAvg wrapper)', () => {
 
   it('adaptive clipping: the clip rises when every update is clipped and falls when none is', () => {
     const adaptiveClip = { targetQuantile: 0.5, learningRate: 0.2, countNoiseStddev: 1 };
+    const population = { ...ctx, population: 1000 }; // q * population = 100 = the cohort below
     const run = (norm: number): { before: number; after: number } => {
       const dp = new DifferentiallyPrivate(new FedAvg(), { mode: 'central', noiseMultiplier: 1, clip: 1, samplingRate: 0.1, delta: 1e-5, adaptiveClip });
       const before = dp.clip;
@@ -71,7 +72,7 @@ describe('DifferentiallyPrivate (DP-FedAvg wrapper)', () => {
         const agg = dp.createAggregator(4);
         // 100 clients whose updates, as clipped by the SDK, have norm min(norm, clip).
         for (let i = 0; i < 100; i++) agg.add(`c${i}`, new Float32Array([Math.min(norm, c), 0, 0, 0]), 1);
-        dp.aggregateFit(new Float32Array(4), agg.result(), ctx);
+        dp.aggregateFit(new Float32Array(4), agg.result(), population);
       }
       expect(dp.configureFit(ctx).privacy?.clip).toBe(dp.clip);
       return { before, after: dp.clip };
@@ -81,6 +82,23 @@ describe('DifferentiallyPrivate (DP-FedAvg wrapper)', () => {
     const noneClipped = run(1e-6);
     expect(noneClipped.after).toBeLessThan(noneClipped.before);
     expect(() => new DifferentiallyPrivate(new FedAvg(), { mode: 'local', noiseMultiplier: 1, clip: 1, samplingRate: 0.1, delta: 1e-5, adaptiveClip })).toThrow(/central mode/);
+  });
+
+  it('adaptive clipping estimates the unclipped fraction over the expected cohort (q * population), from centred bits', () => {
+    // Nearly noiseless (z = 0.01, sigma_b = 0.01) so the step is visible: 30 of 100 updates
+    // unclipped, but 200 were expected (q = 0.5, 400 eligible): the released centred sum is
+    // 30 - 50 = -20, and the fraction is -20 / 200 + 1/2 = 0.4 (not 30 / 100).
+    const adaptiveClip = { targetQuantile: 0.5, learningRate: 0.2, countNoiseStddev: 0.01 };
+    const dp = new DifferentiallyPrivate(new FedAvg(), { mode: 'central', noiseMultiplier: 0.01, clip: 1, samplingRate: 0.5, delta: 1e-5, adaptiveClip });
+    const agg = dp.createAggregator(2);
+    for (let i = 0; i < 100; i++) agg.add(`c${i}`, new Float32Array(i < 30 ? [0.1, 0] : [5, 0]), 1);
+    dp.aggregateFit(new Float32Array(2), agg.result(), { ...ctx, population: 400 });
+    expect(dp.clip).toBeCloseTo(Math.exp(-0.2 * (0.4 - 0.5)), 4);
+    // Without the population there is no public denominator: refused rather than guessed.
+    const other = new DifferentiallyPrivate(new FedAvg(), { mode: 'central', noiseMultiplier: 0.01, clip: 1, samplingRate: 0.5, delta: 1e-5, adaptiveClip });
+    const a2 = other.createAggregator(2);
+    a2.add('x', new Float32Array([0.1, 0]), 1);
+    expect(() => other.aggregateFit(new Float32Array(2), a2.result(), ctx)).toThrow(/population/);
   });
 
   it('refuses invalid settings with a typed error', () => {

@@ -116,6 +116,16 @@ export class DifferentiallyPrivate implements Strategy {
   checkSettings(settings: StrategySettings): void {
     const { samplingRate } = this.options;
     const { sampling, fraction } = settings;
+    if (this.options.adaptiveClip && settings.secureAggregation.enabled) {
+      // Under SecAgg the coordinator sees only the sum: it would count 0 unclipped updates every
+      // round and the clip would grow without bound. The bits would have to be summed securely
+      // (and noised), which Flock does not do.
+      throw new FlockError(
+        'DP_UNAVAILABLE',
+        'adaptive clipping cannot run with secure aggregation: the coordinator never sees which updates were clipped, so the count it moves the clip by would be wrong; use a fixed clip with secure aggregation, or turn secure aggregation off (central mode)',
+        { adaptiveClip: true, secureAggregation: true },
+      );
+    }
     if (sampling !== 'poisson' || fraction !== samplingRate) {
       throw new FlockError(
         'DP_UNAVAILABLE',
@@ -155,7 +165,16 @@ export class DifferentiallyPrivate implements Strategy {
       // Noise on the sum is N(0, (sigma C)^2); on the mean of `count` updates it is that / count.
       meanDelta = addGaussianNoise(Float32Array.from(meanDelta), (this.updateNoise * this.clip) / aggregate.count);
     }
-    if (this.clipper && this.lastAggregator) this.clipper.update(this.lastAggregator.unclipped, aggregate.count);
+    if (this.clipper && this.lastAggregator) {
+      // The unclipped fraction is estimated over the EXPECTED cohort (q times the eligible
+      // population, public) from centred bits (privacy/dp/adaptive-clip.ts): the number of
+      // updates that came in depends on who took part and is not released.
+      const population = ctx.population;
+      if (population === undefined || !(population >= 1)) {
+        throw new StrategyConfigError('STRATEGY_INVALID', 'adaptive clipping needs FitContext.population (the number of clients eligible for the round; the coordinator sets it) for its public denominator');
+      }
+      this.clipper.update({ unclipped: this.lastAggregator.unclipped, count: aggregate.count, expectedCount: this.options.samplingRate * population });
+    }
     this.#accountant.compose(this.options.samplingRate, this.options.noiseMultiplier);
     this.rounds++;
     for (const id of ctx.reporters ?? []) {

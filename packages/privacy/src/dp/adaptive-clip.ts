@@ -4,15 +4,25 @@
 //
 //     C <- C * exp(-eta * (b_noisy - gamma)),
 //
-// where b is the fraction of updates that were NOT clipped (norm <= C) and b_noisy is
-// that fraction computed from a noisy count: (sum_i b_i + N(0, sigma_b^2)) / m.
-// Sign check: if most updates are clipped, b < gamma, the exponent is positive and C
-// grows; if almost none are clipped, b > gamma and C shrinks.
+// where b is the fraction of updates that were NOT clipped (norm <= C) and b_noisy is its
+// private estimate. As in TF Privacy's QuantileEstimatorQuery, each client's bit b_i in
+// {0, 1} is centred to b_i - 1/2 in {-1/2, +1/2} before summing, the sum gets Gaussian
+// noise N(0, sigma_b^2), and the fraction is recovered with a PUBLIC denominator, the
+// expected number of updates m (q times the eligible population), not the number that
+// came in (that number is itself private):
 //
-// The count is itself a private release (sensitivity 1 per client). Spending privacy on
-// it is accounted by raising the update noise: with a total noise multiplier z and
-// count noise sigma_b, the update sum must use z_delta = (z^-2 - (2 sigma_b)^-2)^(-1/2)
-// (Andrew et al., Thm. 1); see `updateNoiseMultiplier`.
+//     b_noisy = (sum_i (b_i - 1/2) + N(0, sigma_b^2)) / m + 1/2, clamped to [0, 1].
+//
+// Adding or removing one client moves the centred sum by exactly 1/2 (COUNT_SENSITIVITY),
+// which is what the noise split below assumes. (With raw 0/1 bits the sensitivity is 1 and
+// the split's (2 sigma_b)^-2 would understate the count's privacy cost four-fold: at z = 1,
+// sigma_b = 0.6 the round's true noise multiplier would be ~0.57, not 1.)
+//
+// The count is a private release. Spending privacy on it is accounted by raising the update
+// noise: with a total noise multiplier z and count noise sigma_b, the update sum must use
+// z_delta = (z^-2 - (2 sigma_b)^-2)^(-1/2) (Andrew et al., Thm. 1; 2 sigma_b = sigma_b /
+// COUNT_SENSITIVITY); see `updateNoiseMultiplier`. Then (update sum, noisy count) is one
+// Gaussian mechanism with noise multiplier z, and the accountant composes z.
 
 import { standardNormal } from './gaussian.js';
 import { checkInteger, checkNonNegative, checkPositive, checkProbability } from './validate.js';
@@ -26,10 +36,26 @@ export interface AdaptiveClipOptions {
   countNoiseStddev: number;
 }
 
+/** L2 sensitivity of the centred unclipped count under add/remove-one-client adjacency. */
+export const COUNT_SENSITIVITY = 0.5;
+
+/** One round's input to the clip update. */
+export interface AdaptiveClipRound {
+  /** Updates that came in under the clip (sum of the bits b_i). */
+  unclipped: number;
+  /** Updates that came in. */
+  count: number;
+  /**
+   * The public denominator: the expected number of updates (sampling rate times the eligible
+   * population). Never the number that came in, which depends on who took part.
+   */
+  expectedCount: number;
+}
+
 export interface AdaptiveClipStep {
   /** The new clip. */
   clip: number;
-  /** The noisy unclipped fraction used (may fall outside [0, 1] because of noise). */
+  /** The noisy unclipped fraction used (clamped to [0, 1]). */
   noisyFraction: number;
 }
 
@@ -43,17 +69,25 @@ function checkOptions(opts: unknown): AdaptiveClipOptions {
   };
 }
 
+function checkRound(round: unknown): AdaptiveClipRound {
+  if (round === null || typeof round !== 'object') throw new TypeError('round: expected an object');
+  const r = round as Record<string, unknown>;
+  const count = checkInteger('round.count', r.count, 1);
+  return { unclipped: checkInteger('round.unclipped', r.unclipped, 0, count), count, expectedCount: checkPositive('round.expectedCount', r.expectedCount) };
+}
+
 /**
- * One adaptive-clip update from the (true) number of unclipped updates among `count`.
- * The noise is drawn here; in a SecAgg round the clients' bits are summed securely and
- * this function is called on the sum by the party that adds the count noise.
+ * One adaptive-clip update from the (true) number of unclipped updates among `count`; the
+ * count noise is drawn here (crypto randomness). The released statistic is the noised sum
+ * of centred bits; everything else is post-processing with public values.
  */
-export function adaptiveClipUpdate(clip: number, unclippedCount: number, count: number, opts: AdaptiveClipOptions): AdaptiveClipStep {
+export function adaptiveClipUpdate(clip: number, round: AdaptiveClipRound, opts: AdaptiveClipOptions): AdaptiveClipStep {
   checkPositive('clip', clip);
-  checkInteger('count', count, 1);
-  checkInteger('unclippedCount', unclippedCount, 0, count);
+  const { unclipped, count, expectedCount } = checkRound(round);
   const { targetQuantile: gamma, learningRate: eta, countNoiseStddev: sigmaB } = checkOptions(opts);
-  const noisyFraction = (unclippedCount + sigmaB * standardNormal()) / count;
+  const centredSum = unclipped - count / 2;
+  const noised = centredSum + sigmaB * standardNormal();
+  const noisyFraction = Math.min(1, Math.max(0, noised / expectedCount + 0.5));
   const next = clip * Math.exp(-eta * (noisyFraction - gamma));
   return { clip: next, noisyFraction };
 }
@@ -86,8 +120,8 @@ export class AdaptiveClipper {
   }
 
   /** Apply one round's unclipped count; returns the step (the new clip is stored). */
-  update(unclippedCount: number, count: number): AdaptiveClipStep {
-    const step = adaptiveClipUpdate(this.#clip, unclippedCount, count, this.options);
+  update(round: AdaptiveClipRound): AdaptiveClipStep {
+    const step = adaptiveClipUpdate(this.#clip, round, this.options);
     this.#clip = step.clip;
     return step;
   }

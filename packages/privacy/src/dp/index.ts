@@ -29,8 +29,8 @@ export { addGaussianNoise, sampleGaussian, sampleGaussianVector } from './gaussi
 // Clipping
 export { clipL2, l2Norm } from './clip.js';
 export type { ClipResult } from './clip.js';
-export { AdaptiveClipper, adaptiveClipUpdate, updateNoiseMultiplier } from './adaptive-clip.js';
-export type { AdaptiveClipOptions, AdaptiveClipStep } from './adaptive-clip.js';
+export { AdaptiveClipper, adaptiveClipUpdate, COUNT_SENSITIVITY, updateNoiseMultiplier } from './adaptive-clip.js';
+export type { AdaptiveClipOptions, AdaptiveClipRound, AdaptiveClipStep } from './adaptive-clip.js';
 
 // Modes
 export { DP_MODES, planNoise } from './distributed.js';
