@@ -3,8 +3,10 @@ import * as tf from '@tensorflow/tfjs';
 import { FlockClient } from '@flock/client';
 import { Coordinator, DifferentiallyPrivate, FedAvg, type CoordinatorSettingsInput } from '@flock/coordinator';
 import { createPresetModel, flatModelOf, selectBackend } from '@flock/model';
-import { computeEpsilon, l2Norm } from '@flock/privacy';
-import { fashionSlices } from './helpers.js';
+import { computeEpsilon, l2Norm, planGridNoise } from '@flock/privacy';
+import type { ModelSpec } from '@flock/protocol';
+import { RawPeer, fashionSlices, waitFor } from './helpers.js';
+import { sendUpdate } from './upload-helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -82,6 +84,67 @@ describe('differential privacy over real sockets', () => {
     expect(info.version).toBe(2);
     expect(info.metrics.epsilon).toBeCloseTo(computeEpsilon({ q: 1, sigma: 1, steps: 2, delta: 1e-5 }).epsilon, 9);
     expect(info.metrics.clip).toBe(clip);
+  });
+});
+
+describe('central mode: the trusted server enforces the clip (DP-FedAvg)', () => {
+  it('a client that skips clipping and sends a huge update moves the model by at most C', async () => {
+    const m = 1000;
+    const spec: ModelSpec = { format: 'flock-weights/v1', weights: [{ name: 'w', shape: [m], dtype: 'float32' }] };
+    const clip = 0.1;
+    // Almost no noise, so the model's movement is the clipped mean itself.
+    const strategy = new DifferentiallyPrivate(new FedAvg(), { mode: 'central', noiseMultiplier: 1e-6, clip, samplingRate: 1, delta: 1e-5 });
+    const coordinator = new Coordinator({ model: { topology: {}, spec, weights: new Float32Array(m) }, strategy, settings: { auth: 'open', minClients: 2, rounds: 1, sampling: 'poisson', fraction: 1 } });
+    const url = await coordinator.listen();
+    cleanups.push(() => coordinator.close());
+    const honest = new RawPeer(url, 'honest');
+    const evil = new RawPeer(url, 'evil');
+    cleanups.push(() => {
+      honest.close();
+      evil.close();
+    });
+    await Promise.all([honest.connected(), evil.connected()]);
+    coordinator.start();
+    await waitFor(() => honest.starts.length === 1 && evil.starts.length === 1, 30_000, 'round:start');
+    const start = honest.starts[0]!;
+    expect(start.config.privacy).toMatchObject({ mode: 'central', clip });
+    const meta = { roundId: start.roundId, modelVersion: start.modelVersion, numExamples: 10 };
+    expect(await sendUpdate(honest, meta, new Float32Array(m).fill(0.001))).toEqual({ ok: true }); // norm 0.03, under the clip
+    expect(await sendUpdate(evil, meta, new Float32Array(m).fill(1000))).toEqual({ ok: true }); // norm ~31,623: never clipped
+    await coordinator.whenDone();
+    const moved = l2Norm(coordinator.store.latest().weights);
+    // The mean of two updates clipped to 0.1: at most 0.1 (today's unclipped sum would move it ~15,811).
+    expect(moved).toBeLessThanOrEqual(clip * (1 + 1e-3));
+    expect(moved).toBeGreaterThan(clip / 2 - 0.02);
+  });
+});
+
+describe('local mode: noise from the exact discrete Gaussian on a grid', () => {
+  it("every coordinate a client sends is on the documented grid (not Box-Muller's floats)", async () => {
+    const clip = 0.05;
+    const noiseMultiplier = 0.5;
+    const strategy = new DifferentiallyPrivate(new FedAvg(), { mode: 'local', noiseMultiplier, clip, samplingRate: 1, delta: 1e-5 });
+    const { coordinator, clients } = await dpFederation({ strategy, preset: 'logreg', seed: 3, settings: { minClients: 2, rounds: 1, roundTimeoutMs: 60_000 }, clients: 2, perClient: 30, prefix: 'loc' });
+    const sent: Float32Array[] = [];
+    for (const c of clients) c.on('update', (u) => sent.push(Float32Array.from(u.delta)));
+    await Promise.all(clients.map((c) => c.start()));
+    coordinator.start();
+    await coordinator.whenDone();
+    expect(sent).toHaveLength(2);
+    for (const delta of sent) {
+      const plan = planGridNoise(clip, noiseMultiplier, delta.length);
+      let offGrid = 0;
+      let sq = 0;
+      for (const v of delta) {
+        if (!Number.isInteger(v / plan.step)) offGrid++;
+        sq += v * v;
+      }
+      expect(offGrid).toBe(0);
+      // The noise dominates: per-coordinate stddev ~ sigma * C (the clipped signal is at most C in total).
+      const std = Math.sqrt(sq / delta.length);
+      expect(std / (noiseMultiplier * clip)).toBeGreaterThan(0.9);
+      expect(std / (noiseMultiplier * clip)).toBeLessThan(1.1);
+    }
   });
 });
 

@@ -23,7 +23,7 @@ import {
   unpackRoster,
   unpackShares,
 } from '@flock/protocol';
-import { addGaussianNoise, clipL2, generateIdentityKeyPair, webPlatform, type IdentityKeyPair, type PlatformCrypto, type PrivacyReceipt } from '@flock/privacy';
+import { addGridGaussianNoise, clipL2, generateIdentityKeyPair, webPlatform, type IdentityKeyPair, type PlatformCrypto, type PrivacyReceipt } from '@flock/privacy';
 import { SecureSession, type DropStage } from './secure-session.js';
 import { checkReceipt } from './receipts.js';
 import { notACoordinator, probeCoordinator, unreachable } from './probe.js';
@@ -423,7 +423,9 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
           if (dp) {
             // Differential privacy: bound this client's influence, then (local mode) add its noise.
             clipL2(delta, dp.clip, { inPlace: true });
-            if (dp.mode === 'local' && dp.noiseStddev) addGaussianNoise(delta, dp.noiseStddev);
+            // Local noise: the exact discrete Gaussian on a fine grid (privacy/dp/grid-noise.ts), not
+            // floating-point Box-Muller, whose low bits can betray the value (Mironov 2012).
+            if (dp.mode === 'local' && dp.noiseStddev) addGridGaussianNoise(delta, dp.clip, dp.noiseMultiplier ?? dp.noiseStddev / dp.clip);
             if (dp.mode === 'distributed' && !session) throw new FlockError('SECAGG_UNAVAILABLE', 'distributed differential privacy needs a secure-aggregation round');
           }
           const meta: UpdateMeta = { roundId: start.roundId, modelVersion: start.modelVersion, numExamples, metrics };

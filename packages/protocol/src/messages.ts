@@ -77,9 +77,12 @@ export const trainConfigSchema = z.object({
     .object({
       mode: z.enum(['central', 'local', 'distributed']),
       clip: finite.positive(),
-      /** local: the stddev each client adds. */
+      /** local: the stddev each client adds (noiseMultiplier * clip). */
       noiseStddev: finite.min(0).optional(),
-      /** distributed: sigma; each client adds sigma * clip / sqrt(t) on the SecAgg lattice. */
+      /**
+       * local: sigma, the noise is the exact discrete Gaussian on a grid (privacy/dp/grid-noise.ts);
+       * distributed: sigma; each client adds sigma * clip / sqrt(t) on the SecAgg lattice.
+       */
       noiseMultiplier: finite.min(0).optional(),
     })
     .optional(),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeEpsilon } from '@flock/privacy';
+import { computeEpsilon, l2Norm, planGridNoise } from '@flock/privacy';
 import { FedAvg } from '../strategy.js';
 import { DifferentiallyPrivate } from './differential-privacy.js';
 import { StrategyConfigError } from './errors.js';
@@ -12,7 +12,7 @@ describe('DifferentiallyPrivate (DP-FedAvg wrapper)', () => {
     const central = new DifferentiallyPrivate(new FedAvg(), { mode: 'central', noiseMultiplier: 1.1, clip: 0.5, samplingRate: 0.1, delta: 1e-5 });
     expect(central.configureFit(ctx)).toEqual({ ...base, privacy: { mode: 'central', clip: 0.5 } });
     const local = new DifferentiallyPrivate(new FedAvg(), { mode: 'local', noiseMultiplier: 2, clip: 0.5, samplingRate: 0.1, delta: 1e-5 });
-    expect(local.configureFit(ctx).privacy).toEqual({ mode: 'local', clip: 0.5, noiseStddev: 1 });
+    expect(local.configureFit(ctx).privacy).toEqual({ mode: 'local', clip: 0.5, noiseStddev: 1, noiseMultiplier: 2 });
   });
 
   it('weights every update equally, whatever example count it claims', () => {
@@ -21,6 +21,31 @@ describe('DifferentiallyPrivate (DP-FedAvg wrapper)', () => {
     agg.add('a', new Float32Array([1, 0]), 1_000_000);
     agg.add('b', new Float32Array([0, 1]), 1);
     expect(Array.from(agg.result().meanDelta)).toEqual([0.5, 0.5]);
+  });
+
+  it('central mode re-clips every update to C on the server: a client that skipped clipping cannot raise the sensitivity', () => {
+    const clip = 0.5;
+    const dp = new DifferentiallyPrivate(new FedAvg(), { mode: 'central', noiseMultiplier: 1, clip, samplingRate: 1, delta: 1e-5 });
+    const agg = dp.createAggregator(3);
+    agg.add('honest', new Float32Array([0.1, 0, 0]), 1);
+    agg.add('evil', new Float32Array([1e6, -1e6, 1e6]), 1);
+    const mean = agg.result().meanDelta;
+    expect(l2Norm(mean)).toBeLessThanOrEqual(clip);
+    // The evil update counts as clipped, at norm C, in the direction it pointed.
+    expect(mean[1]!).toBeCloseTo(-clip / Math.sqrt(3) / 2, 5);
+  });
+
+  it('central mode draws its noise from the exact discrete Gaussian on the documented grid (no Box-Muller floats)', () => {
+    const sigma = 0.8;
+    const clip = 0.3;
+    const n = 4;
+    const m = 5000;
+    const dp = new DifferentiallyPrivate(new FedAvg(), { mode: 'central', noiseMultiplier: sigma, clip, samplingRate: 1, delta: 1e-5 });
+    const agg = dp.createAggregator(m);
+    for (let i = 0; i < n; i++) agg.add(`c${i}`, Float32Array.from({ length: m }, (_, j) => ((j % 7) - 3) * 1e-4), 1);
+    const next = dp.aggregateFit(new Float32Array(m), agg.result(), ctx);
+    const { step } = planGridNoise(clip / n, sigma, m);
+    expect([...next].filter((v) => !Number.isInteger(v / step))).toEqual([]);
   });
 
   it('central mode adds noise of stddev sigma*C/n to the mean (within 2%)', () => {

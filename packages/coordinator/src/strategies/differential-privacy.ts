@@ -1,4 +1,4 @@
-import { AdaptiveClipper, RdpAccountant, addGaussianNoise, l2Norm, updateNoiseMultiplier } from '@flock/privacy';
+import { AdaptiveClipper, RdpAccountant, addGridGaussianNoise, clipL2, l2Norm, updateNoiseMultiplier } from '@flock/privacy';
 import { FlockError, type TrainConfig } from '@flock/protocol';
 import type { AggregateResult, UpdateAggregator } from '../aggregator.js';
 import type { FitContext, Strategy, StrategySettings } from '../strategy.js';
@@ -41,21 +41,26 @@ export interface LedgerEntry {
 
 /**
  * Weights every update 1 (with example-count weights one client's influence would be
- * unbounded) and counts the updates that arrived under the round's clip.
+ * unbounded), counts the updates that arrived under the round's clip and, when the server is
+ * trusted with the updates (central mode), clips each one to C again before it is summed
+ * (DP-FedAvg): a client that skipped clipping cannot raise the sensitivity.
  */
 class UniformWeights implements UpdateAggregator {
   unclipped = 0;
   constructor(
     private readonly inner: UpdateAggregator,
     private readonly clip: number,
+    private readonly reclip: boolean,
   ) {}
   get needsIndividualUpdates(): boolean {
     return this.inner.needsIndividualUpdates;
   }
   add(clientId: string, delta: Float32Array): void {
+    const norm = l2Norm(delta);
     // A clipped update has norm C (times 1 - 2^-22); anything clearly below was not clipped.
-    if (l2Norm(delta) < this.clip * (1 - 1e-5)) this.unclipped++;
-    this.inner.add(clientId, delta, 1);
+    if (norm < this.clip * (1 - 1e-5)) this.unclipped++;
+    // clipL2 copies (the caller's array is not changed) and leaves norm <= C exactly.
+    this.inner.add(clientId, this.reclip && norm > this.clip ? clipL2(delta, this.clip).vector : delta, 1);
   }
   result(): AggregateResult {
     return this.inner.result();
@@ -149,12 +154,13 @@ export class DifferentiallyPrivate implements Strategy {
   configureFit(ctx: FitContext): TrainConfig {
     const { mode, noiseMultiplier } = this.options;
     const clip = this.clip;
-    const noise = mode === 'local' ? { noiseStddev: noiseMultiplier * clip } : mode === 'distributed' ? { noiseMultiplier } : {};
+    const noise = mode === 'local' ? { noiseStddev: noiseMultiplier * clip, noiseMultiplier } : mode === 'distributed' ? { noiseMultiplier } : {};
     return { ...this.inner.configureFit(ctx), privacy: { mode, clip, ...noise } };
   }
 
   createAggregator(numParams: number): UpdateAggregator {
-    this.lastAggregator = new UniformWeights(this.inner.createAggregator(numParams), this.clip);
+    // Local mode: the updates carry their noise, and clipping them again would shrink it.
+    this.lastAggregator = new UniformWeights(this.inner.createAggregator(numParams), this.clip, this.options.mode === 'central');
     return this.lastAggregator;
   }
 
@@ -163,7 +169,9 @@ export class DifferentiallyPrivate implements Strategy {
     this.roundClip = this.clip;
     if (this.options.mode === 'central') {
       // Noise on the sum is N(0, (sigma C)^2); on the mean of `count` updates it is that / count.
-      meanDelta = addGaussianNoise(Float32Array.from(meanDelta), (this.updateNoise * this.clip) / aggregate.count);
+      // Exact discrete Gaussian on a fine grid (privacy/dp/grid-noise.ts), not Box-Muller floats.
+      meanDelta = Float32Array.from(meanDelta);
+      addGridGaussianNoise(meanDelta, this.clip / aggregate.count, this.updateNoise);
     }
     if (this.clipper && this.lastAggregator) {
       // The unclipped fraction is estimated over the EXPECTED cohort (q times the eligible

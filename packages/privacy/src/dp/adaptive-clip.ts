@@ -24,7 +24,7 @@
 // COUNT_SENSITIVITY); see `updateNoiseMultiplier`. Then (update sum, noisy count) is one
 // Gaussian mechanism with noise multiplier z, and the accountant composes z.
 
-import { standardNormal } from './gaussian.js';
+import { addGridGaussianNoise } from './grid-noise.js';
 import { checkInteger, checkNonNegative, checkPositive, checkProbability } from './validate.js';
 
 export interface AdaptiveClipOptions {
@@ -86,7 +86,15 @@ export function adaptiveClipUpdate(clip: number, round: AdaptiveClipRound, opts:
   const { unclipped, count, expectedCount } = checkRound(round);
   const { targetQuantile: gamma, learningRate: eta, countNoiseStddev: sigmaB } = checkOptions(opts);
   const centredSum = unclipped - count / 2;
-  const noised = centredSum + sigmaB * standardNormal();
+  // The count's noise is the exact discrete Gaussian on a fine grid too (grid-noise.ts): a
+  // Gaussian mechanism of sensitivity 1/2 and multiplier 2 sigma_b (stddev sigma_b, inflated
+  // by the grid's negligible rounding allowance).
+  let noised = centredSum;
+  if (sigmaB > 0) {
+    const v = Float32Array.of(centredSum); // a half-integer: exact in float32 below 2^23
+    addGridGaussianNoise(v, COUNT_SENSITIVITY, sigmaB / COUNT_SENSITIVITY);
+    noised = v[0]!;
+  }
   const noisyFraction = Math.min(1, Math.max(0, noised / expectedCount + 0.5));
   const next = clip * Math.exp(-eta * (noisyFraction - gamma));
   return { clip: next, noisyFraction };

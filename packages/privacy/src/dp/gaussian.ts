@@ -1,16 +1,16 @@
-// Continuous Gaussian noise for central mode (the server adds N(0, (sigma C)^2) to the
-// sum), drawn from crypto randomness by the Box-Muller transform.
+// Continuous Gaussian noise drawn from crypto randomness by the Box-Muller transform.
 //
-// Floating-point caveat (Mironov 2012, "On Significance of the Least Significant Bits
-// for Differential Privacy", CCS): a textbook float sampler does not produce a
-// continuous distribution; the set of doubles it can output, and their probabilities,
-// depend on the secret value it is added to, so an adversary who sees the exact float
-// output can sometimes tell neighbouring inputs apart, which breaks the DP proof. Flock
-// treats this sampler as adequate only where the output is rounded before release
-// (model weights are float32, which discards the low bits of a float64 sample, and
-// updates are averaged) and the server is already trusted with the noise (central mode). Where
-// the guarantee must hold against the server, use distributed mode, whose discrete
-// Gaussian sampler (discrete-gaussian.ts) is exact on the integer lattice.
+// Flock's mechanisms no longer use it: central-mode server noise, local-mode client noise
+// and the adaptive clip's count noise all come from the exact discrete Gaussian on a grid
+// (grid-noise.ts), distributed mode from the discrete Gaussian on the SecAgg lattice. It
+// stays exported for simulations and analyses that want plain Gaussian samples.
+//
+// Floating-point caveat (Mironov 2012, "On Significance of the Least Significant Bits for
+// Differential Privacy", CCS): a textbook float sampler does not produce a continuous
+// distribution; the set of doubles it can output, and their probabilities, depend on the
+// secret value it is added to, so an adversary who sees the exact float output can
+// sometimes tell neighbouring inputs apart, which breaks the DP proof. Do not add its
+// samples to private values that are released.
 
 import { randomOpenUnit } from './random.js';
 import { checkInteger, checkNonNegative } from './validate.js';

@@ -25,6 +25,8 @@ export {
 export { varianceToRational } from './rational.js';
 export type { Rational } from './rational.js';
 export { addGaussianNoise, sampleGaussian, sampleGaussianVector } from './gaussian.js';
+export { addGridGaussianNoise, GRID_NOISE_UNITS, planGridNoise } from './grid-noise.js';
+export type { GridNoisePlan } from './grid-noise.js';
 
 // Clipping
 export { clipL2, l2Norm } from './clip.js';
