@@ -4,7 +4,7 @@ import { FlockClient } from '@flock/client';
 import { Coordinator, DifferentiallyPrivate, FedAvg, type CoordinatorSettingsInput } from '@flock/coordinator';
 import { createPresetModel, flatModelOf, selectBackend } from '@flock/model';
 import { computeEpsilon, l2Norm, planGridNoise } from '@flock/privacy';
-import type { ModelSpec } from '@flock/protocol';
+import { EVENTS, type ModelSpec, type RoundEnd } from '@flock/protocol';
 import { RawPeer, fashionSlices, waitFor } from './helpers.js';
 import { sendUpdate } from './upload-helpers.js';
 
@@ -84,6 +84,58 @@ describe('differential privacy over real sockets', () => {
     expect(info.version).toBe(2);
     expect(info.metrics.epsilon).toBeCloseTo(computeEpsilon({ q: 1, sigma: 1, steps: 2, delta: 1e-5 }).epsilon, 9);
     expect(info.metrics.clip).toBe(clip);
+  });
+});
+
+describe('privacy receipts are bound to their round', () => {
+  it("the SDK refuses an old receipt (smaller epsilon) replayed with a later round's round:end", async () => {
+    const strategy = new DifferentiallyPrivate(new FedAvg(), { mode: 'central', noiseMultiplier: 1.0, clip: 0.1, samplingRate: 1, delta: 1e-5 });
+    let replayed: RoundEnd['receipt'];
+    const { coordinator, clients } = await dpFederation({
+      strategy,
+      preset: 'logreg',
+      seed: 4,
+      settings: { minClients: 3, rounds: 2, roundTimeoutMs: 60_000 },
+      clients: 3,
+      perClient: 30,
+      prefix: 'rep',
+      // A coordinator that sends client rep-0 round 1's (genuine, signed) receipt again with round 2's round:end.
+      onCoordinator: (c) =>
+        c.io.on('connection', (socket) => {
+          if (socket.data.clientId !== 'rep-0') return;
+          const emit = socket.emit.bind(socket);
+          socket.emit = ((event: string, ...args: unknown[]) => {
+            const end = args[0] as RoundEnd;
+            if (event === EVENTS.roundEnd && end.receipt) {
+              if (replayed === undefined) replayed = end.receipt;
+              else args = [{ ...end, receipt: replayed }];
+            }
+            return emit(event, ...args);
+          }) as typeof socket.emit;
+        }),
+    });
+    const got = new Map<string, Array<{ round: number; epsilon: number }>>();
+    const errors = new Map<string, string[]>();
+    clients.forEach((c, i) => {
+      got.set(`rep-${i}`, []);
+      errors.set(`rep-${i}`, []);
+      c.on('receipt', (r) => got.get(`rep-${i}`)!.push({ round: r.round, epsilon: r.receipt.epsilonSpent }));
+      c.on('error', (e) => errors.get(`rep-${i}`)!.push(e.code));
+    });
+    await Promise.all(clients.map((c) => c.start()));
+    coordinator.start();
+    await coordinator.whenDone();
+    await waitFor(() => got.get('rep-1')!.length === 2 && got.get('rep-2')!.length === 2 && errors.get('rep-0')!.length + got.get('rep-0')!.length === 2, 10_000, 'round 2 receipts');
+    const e1 = computeEpsilon({ q: 1, sigma: 1, steps: 1, delta: 1e-5 }).epsilon;
+    const e2 = computeEpsilon({ q: 1, sigma: 1, steps: 2, delta: 1e-5 }).epsilon;
+    for (const id of ['rep-1', 'rep-2']) {
+      expect(got.get(id)!.map((r) => r.round)).toEqual([1, 2]);
+      expect(got.get(id)![1]!.epsilon).toBeCloseTo(e2, 9);
+      expect(errors.get(id)).toEqual([]);
+    }
+    // rep-0 kept round 1's receipt and was told round 2's was not for its round:end.
+    expect(got.get('rep-0')).toEqual([{ round: 1, epsilon: e1 }]);
+    expect(errors.get('rep-0')).toEqual(['RECEIPT_MISMATCH']);
   });
 });
 

@@ -25,7 +25,7 @@ import {
 } from '@flock/protocol';
 import { addGridGaussianNoise, clipL2, generateIdentityKeyPair, webPlatform, type IdentityKeyPair, type PlatformCrypto, type PrivacyReceipt } from '@flock/privacy';
 import { SecureSession, type DropStage } from './secure-session.js';
-import { checkReceipt } from './receipts.js';
+import { ReceiptChecker } from './receipts.js';
 import { notACoordinator, probeCoordinator, unreachable } from './probe.js';
 import { getFlatWeights, setFlatWeights, subtract, weightSpecOf } from '@flock/model';
 import { TypedEmitter } from './emitter.js';
@@ -172,6 +172,8 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
   private welcome: Welcome | undefined;
   /** The coordinator key this client trusts: pinned (options.coordinatorKey) or the first one seen. */
   private trustedCoordinatorKey: string | undefined;
+  /** Checks each privacy receipt against its round:end and the epsilon reported before. */
+  private readonly receipts = new ReceiptChecker();
   private cached: { version: number; hash: string; weights: Float32Array } | undefined;
   private topology: Record<string, unknown> | undefined;
   private kept: tf.LayersModel | undefined;
@@ -286,8 +288,11 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
         const key = this.trustedCoordinatorKey;
         if (parsed.data.receipt) {
           try {
-            if (!key) throw new FlockError('RECEIPT_INVALID', 'a privacy receipt arrived but no coordinator key is known');
-            this.emit('receipt', { round: parsed.data.round, receipt: checkReceipt(parsed.data.receipt, key) });
+            if (!key || !this.welcome) throw new FlockError('RECEIPT_INVALID', 'a privacy receipt arrived but no coordinator key is known');
+            // Bound to this round:end (round id, model version and hash) and never lowering the epsilon.
+            const { roundId, round, modelVersion, modelHash } = parsed.data;
+            const receipt = this.receipts.check(parsed.data.receipt, key, { federationId: this.welcome.federationId, roundId, round, modelVersion, modelHash });
+            this.emit('receipt', { round, receipt });
           } catch (err) {
             this.emit('error', toFlockError(err));
           }

@@ -80,11 +80,15 @@ export class RoundCommitter {
       : store.commit(next, ctx.round, versionMetrics);
   }
 
-  /** The signed privacy receipt of a committed round, if the strategy issues one. */
-  receipt(round: number, cohortSize: number, survivors: number, issuedAt: string): SignedReceipt | undefined {
+  /**
+   * The signed privacy receipt of a committed round, if the strategy issues one: bound to the
+   * round (number and id) and to the model version and hash it committed.
+   */
+  receipt(s: Pick<RoundSummary, 'round' | 'roundId' | 'modelVersion' | 'modelHash'>, cohortSize: number, survivors: number, issuedAt: string): SignedReceipt | undefined {
     const fields = this.d.strategy.receiptFields?.();
     if (!fields) return undefined;
-    return signReceipt({ federationId: this.d.federationId, round, cohortSize, survivors, ...fields, issuedAt }, this.d.signingKey.secretKey);
+    const { round, roundId, modelVersion, modelHash } = s;
+    return signReceipt({ federationId: this.d.federationId, round, roundId, modelVersion, modelHash, cohortSize, survivors, ...fields, issuedAt }, this.d.signingKey.secretKey);
   }
 }
 

@@ -296,7 +296,7 @@ export class RoundRunner {
     const summary = summarize(r, { status, version, reason, metrics, selected: cohort, startedAt, endedAt: clock.now(), bytesUp: traffic.up - traffic0.up, bytesDown: traffic.down - traffic0.down });
     this.history.push(summary);
     if (this.history.length > 10_000) this.history.shift();
-    const receipt = status === 'committed' ? this.committer.receipt(round, cohort.length, r.reporters.length, new Date(clock.now()).toISOString()) : undefined;
+    const receipt = status === 'committed' ? this.committer.receipt(summary, cohort.length, r.reporters.length, new Date(clock.now()).toISOString()) : undefined;
     fleet.send(cohort, EVENTS.roundEnd, roundEndOf(summary, receipt));
     logger.info({ round, kind, status, reporters: r.reporters.length, modelVersion: version.version, reason: reason?.code }, 'round ended');
     this.o.emit('round', summary);

@@ -5,6 +5,9 @@ import { canonicalReceiptBytes, RECEIPT_DOMAIN, signReceipt, verifyReceipt, type
 const receipt: PrivacyReceipt = {
   federationId: 'fed-1',
   round: 7,
+  roundId: '7-0a1b2c3d4e5f',
+  modelVersion: 6,
+  modelHash: 'ab'.repeat(32),
   cohortSize: 100,
   survivors: 93,
   clip: 1.5,
@@ -18,6 +21,9 @@ const receipt: PrivacyReceipt = {
 const TAMPER: Partial<PrivacyReceipt>[] = [
   { federationId: 'fed-2' },
   { round: 8 },
+  { roundId: '7-0a1b2c3d4e60' },
+  { modelVersion: 5 },
+  { modelHash: 'cd'.repeat(32) },
   { cohortSize: 101 },
   { survivors: 92 },
   { clip: 1.6 },
@@ -41,6 +47,15 @@ describe('privacy receipts', () => {
     const s = signReceipt(receipt, keys.secretKey);
     expect(TAMPER.length).toBe(Object.keys(receipt).length);
     for (const t of TAMPER) expect(verifyReceipt({ ...s, receipt: { ...s.receipt, ...t } }, keys.publicKey), JSON.stringify(t)).toBe(false);
+  });
+
+  it('is bound to the round id, the model version and the model hash: a receipt without them does not sign', () => {
+    for (const k of ['roundId', 'modelVersion', 'modelHash'] as const) {
+      const { [k]: _, ...partial } = receipt;
+      expect(() => signReceipt(partial as PrivacyReceipt, keys.secretKey), k).toThrow(new RegExp(k));
+    }
+    expect(() => signReceipt({ ...receipt, modelHash: 'xyz' }, keys.secretKey)).toThrow(RangeError);
+    expect(RECEIPT_DOMAIN).toBe('flock/receipt/v2');
   });
 
   it('fails with the wrong key, a flipped signature bit, or malformed input', () => {

@@ -1,17 +1,21 @@
 // Privacy receipts: a signed statement, per round, of what privacy was spent. The
 // coordinator signs with its Ed25519 key; anyone holding the public key (clients,
-// auditors) can check that the numbers were not altered afterwards.
+// auditors) can check that the numbers were not altered afterwards. A receipt names the
+// round (`round`, `roundId`) and the model it committed (`modelVersion`, `modelHash`), so it
+// cannot be presented as the receipt of another round: the SDK checks those fields against
+// the round:end it arrives with (client/src/receipts.ts).
 //
-// Canonical bytes: UTF-8 of 'flock/receipt/v1' + NUL, then the receipt as JSON with
+// Canonical bytes: UTF-8 of 'flock/receipt/v2' + NUL, then the receipt as JSON with
 // keys sorted and no whitespace. The prefix separates these signatures from any other
-// message the same key might sign; sorting makes the bytes independent of property
-// order; JSON number formatting in JS is deterministic (shortest round-trip form) and
-// the schema forbids NaN/Infinity, which JSON cannot carry.
+// message the same key might sign (and v2 receipts from v1's, which named no round id or
+// model); sorting makes the bytes independent of property order; JSON number formatting
+// in JS is deterministic (shortest round-trip form) and the schema forbids NaN/Infinity,
+// which JSON cannot carry.
 
 import nacl from 'tweetnacl';
 import { z } from 'zod';
 
-export const RECEIPT_DOMAIN = 'flock/receipt/v1';
+export const RECEIPT_DOMAIN = 'flock/receipt/v2';
 
 const finite = () => z.number().refine(Number.isFinite, 'must be finite');
 
@@ -19,6 +23,12 @@ export const PrivacyReceiptSchema = z
   .object({
     federationId: z.string().min(1).max(256),
     round: z.number().int().nonnegative(),
+    /** The round's id (round:start / round:end `roundId`). */
+    roundId: z.string().min(1).max(64),
+    /** The model version the round committed. */
+    modelVersion: z.number().int().nonnegative(),
+    /** Its hash (protocol/v1.md 6.3). */
+    modelHash: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters'),
     cohortSize: z.number().int().positive(),
     survivors: z.number().int().nonnegative(),
     clip: finite().positive(),
