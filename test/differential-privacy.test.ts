@@ -183,6 +183,9 @@ describe('local mode: noise from the exact discrete Gaussian on a grid', () => {
     coordinator.start();
     await coordinator.whenDone();
     expect(sent).toHaveLength(2);
+    // The coordinator is not trusted in local mode: it got no training statistics either (the update weighs 1).
+    expect(coordinator.rounds[0]!.metrics).toEqual({});
+    expect(coordinator.rounds[0]!.numExamples).toBe(2);
     for (const delta of sent) {
       const plan = planGridNoise(clip, noiseMultiplier, delta.length);
       let offGrid = 0;

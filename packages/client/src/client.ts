@@ -433,7 +433,9 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
             if (dp.mode === 'local' && dp.noiseStddev) addGridGaussianNoise(delta, dp.clip, dp.noiseMultiplier ?? dp.noiseStddev / dp.clip);
             if (dp.mode === 'distributed' && !session) throw new FlockError('SECAGG_UNAVAILABLE', 'distributed differential privacy needs a secure-aggregation round');
           }
-          const meta: UpdateMeta = { roundId: start.roundId, modelVersion: start.modelVersion, numExamples, metrics };
+          // Local DP does not trust the coordinator: it gets the noised update only, weighing 1,
+          // not this client's un-noised loss, accuracy or example count.
+          const meta: UpdateMeta = dp?.mode === 'local' ? { roundId: start.roundId, modelVersion: start.modelVersion, numExamples: 1 } : { roundId: start.roundId, modelVersion: start.modelVersion, numExamples, metrics };
           report.numExamples = numExamples;
           report.metrics = metrics;
           // Plain uploads send little-endian float32 (secure aggregation quantizes inside its session).

@@ -22,6 +22,7 @@ export interface StrategySettings {
   sampling: 'fixed' | 'poisson';
   fraction: number;
   secureAggregation: { enabled: boolean };
+  evaluateEvery: number;
 }
 
 /**

@@ -54,6 +54,18 @@ describe('a DP strategy meets the coordinator settings at construction', () => {
     expect(err.details).toMatchObject({ adaptiveClip: true, secureAggregation: true });
   });
 
+  it('refuses evaluation rounds when the coordinator is not trusted with client statistics (local, distributed)', async () => {
+    for (const mode of ['local', 'distributed'] as const) {
+      const err = refusal(dp({ mode }), { fraction: 0.1, sampling: 'poisson', evaluateEvery: 5, minClients: 3, secureAggregation: { enabled: mode === 'distributed' } });
+      expect(err.code).toBe('DP_UNAVAILABLE');
+      expect(err.message).toMatch(/evaluat/);
+      expect(err.details).toMatchObject({ mode, evaluateEvery: 5 });
+    }
+    // Central mode trusts the coordinator with them (it publishes none: test/secret-cohorts.test.ts).
+    const c = new Coordinator({ model, strategy: dp(), settings: { auth: 'open', fraction: 0.1, sampling: 'poisson', evaluateEvery: 5 } });
+    await c.close();
+  });
+
   it("starts with Poisson sampling at the accountant's rate", async () => {
     const c = new Coordinator({ model, strategy: dp({ samplingRate: 0.1 }), settings: { auth: 'open', fraction: 0.1, sampling: 'poisson' } });
     await c.close();

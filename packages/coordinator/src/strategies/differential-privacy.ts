@@ -131,6 +131,16 @@ export class DifferentiallyPrivate implements Strategy {
         { adaptiveClip: true, secureAggregation: true },
       );
     }
+    const { mode } = this.options;
+    if (mode !== 'central' && settings.evaluateEvery > 0) {
+      // An evaluation report is a client's un-noised loss, accuracy and example count, sent
+      // in the clear to a coordinator these modes do not trust.
+      throw new FlockError(
+        'DP_UNAVAILABLE',
+        `evaluation rounds (evaluateEvery ${settings.evaluateEvery}) send each client's un-noised loss, accuracy and example count to the coordinator, which ${mode} differential privacy does not trust: set evaluateEvery: 0, or evaluate the committed models centrally on held-out data`,
+        { mode, evaluateEvery: settings.evaluateEvery },
+      );
+    }
     if (sampling !== 'poisson' || fraction !== samplingRate) {
       throw new FlockError(
         'DP_UNAVAILABLE',
