@@ -59,10 +59,10 @@ describe('differential privacy over real sockets', () => {
     // Updates travel sealed to the coordinator (protocol/v1.md 5.4a): check each as its client sent it.
     for (const c of clients) c.on('update', (u) => norms.push(l2Norm(u.delta)));
     const url = coordinator.url;
-    const receipts: Array<{ round: number; epsilonSpent: number; survivors: number }> = [];
+    const receipts: Array<{ round: number; epsilonSpent: number; modelVersion: number }> = [];
     const errors: string[] = [];
     for (const c of clients) {
-      c.on('receipt', (r) => receipts.push({ round: r.round, epsilonSpent: r.receipt.epsilonSpent, survivors: r.receipt.survivors }));
+      c.on('receipt', (r) => receipts.push({ round: r.round, epsilonSpent: r.receipt.epsilonSpent, modelVersion: r.receipt.modelVersion }));
       c.on('error', (e) => errors.push(e.code));
     }
     await Promise.all(clients.map((c) => c.start()));
@@ -73,7 +73,7 @@ describe('differential privacy over real sockets', () => {
     expect(errors).toEqual([]);
     expect(receipts).toHaveLength(6);
     const eps2 = computeEpsilon({ q: 1, sigma: 1, steps: 2, delta: 1e-5 }).epsilon;
-    expect(receipts.filter((r) => r.round === 2).every((r) => Math.abs(r.epsilonSpent - eps2) < 1e-9 && r.survivors === 3)).toBe(true);
+    expect(receipts.filter((r) => r.round === 2).every((r) => Math.abs(r.epsilonSpent - eps2) < 1e-9 && r.modelVersion === 2)).toBe(true);
     expect(norms).toHaveLength(6);
     for (const n of norms) {
       expect(n).toBeLessThanOrEqual(clip * (1 + 1e-6));

@@ -10,8 +10,6 @@ const receipt = {
   roundId: '3-aaaaaaaaaaaa',
   modelVersion: 2,
   modelHash: hash('a'),
-  cohortSize: 10,
-  survivors: 9,
   clip: 0.5,
   noiseMultiplier: 1.1,
   mode: 'central' as const,
@@ -44,7 +42,7 @@ describe('checkReceipt', () => {
   it('rejects a tampered receipt, a forged signature and another key with RECEIPT_INVALID', () => {
     const cases = [
       { ...signed, receipt: { ...signed.receipt, epsilonSpent: 0.1 } },
-      { ...signed, receipt: { ...signed.receipt, survivors: 8 } },
+      { ...signed, receipt: { ...signed.receipt, clip: 0.6 } },
       { ...signed, receipt: { ...signed.receipt, modelHash: hash('b') } },
       { ...signed, signature: signed.signature.replace(/^./, (c) => (c === '0' ? '1' : '0')) },
     ];

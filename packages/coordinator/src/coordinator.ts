@@ -162,6 +162,7 @@ export class Coordinator extends EventEmitter {
       privateModels: options.privateModels === true,
       audit: this.audit,
       status: () => this.status(),
+      rounds: () => this.runner.history.slice(-100),
       onlineClients: () => this.connectedClients,
       disconnect: (clientId: string, error: FlockError) => this.disconnectClient(clientId, error),
       pauseRounds: () => this.pauseRounds(),
@@ -173,7 +174,7 @@ export class Coordinator extends EventEmitter {
       // make every reported epsilon wrong.
       ...(this.strategy.receiptFields ? { lockedSettings: { fraction: 'the differential-privacy accountant assumes the sampling rate it was started with; restart the coordinator to change it' } } : {}),
     };
-    const api = { store: this.store, status: () => this.status(), rounds: () => this.runner.history.slice(-100), onWeightsServed: (n: number) => (this.traffic.down += n) };
+    const api = { store: this.store, status: () => this.status(), rounds: () => this.runner.history.slice(-100), onWeightsServed: (n: number) => (this.traffic.down += n), confidential: this.strategy.confidentialRounds === true };
     this.http = createHttpServer({ security, api, logger, tls: options.tls });
     // An update is one float32 per parameter plus a small envelope; anything larger closes only
     // the offending connection (engine.io enforces this per message). Updates arrive in chunks

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { encodeFloat32, FlockError, specSize, type ErrorEnvelope, type ModelInfo } from '@flock/protocol';
 import { modelJsonOf } from '@flock/model';
 import type { ModelStore, ModelVersion } from './model-store.js';
+import { publicRoundSummary, publicStatus, type PublicRoundSummary } from './confidential.js';
 
 /** Read-only HTTP API: model metadata and TensorFlow.js artifacts, cacheable per version. */
 export interface HttpApiContext {
@@ -10,6 +11,11 @@ export interface HttpApiContext {
   onWeightsServed?(bytes: number): void;
   status(): Record<string, unknown>;
   rounds(): unknown[];
+  /**
+   * Rounds are confidential (differential privacy, confidential.ts): /v1/health and /v1/rounds
+   * show no cohort, counts, client statistics or traffic; the admin API has them.
+   */
+  confidential?: boolean;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -59,11 +65,12 @@ export function handleHttp(ctx: HttpApiContext, req: IncomingMessage, res: Serve
     return true;
   }
   if (url.pathname === '/v1/health') {
-    sendJson(res, 200, ctx.status(), { 'cache-control': 'no-store' });
+    sendJson(res, 200, ctx.confidential ? publicStatus(ctx.status()) : ctx.status(), { 'cache-control': 'no-store' });
     return true;
   }
   if (url.pathname === '/v1/rounds') {
-    sendJson(res, 200, { rounds: ctx.rounds() }, { 'cache-control': 'no-store' });
+    const rounds = ctx.confidential ? ctx.rounds().map((r) => publicRoundSummary(r as PublicRoundSummary & Record<string, unknown>)) : ctx.rounds();
+    sendJson(res, 200, { rounds }, { 'cache-control': 'no-store' });
     return true;
   }
   const m = /^\/v1\/models\/(latest|\d{1,15})(?:\/(model\.json|weights\.bin))?$/.exec(url.pathname);

@@ -33,6 +33,13 @@ export interface StrategySettings {
  */
 export interface Strategy {
   readonly name: string;
+  /**
+   * Optional: rounds are confidential (confidential.ts). Public endpoints and round messages
+   * then name and count no cohort and carry no client statistics (loss, accuracy, examples);
+   * the operator reads them through the admin API. DifferentiallyPrivate sets it: its epsilon
+   * assumes secret cohorts and no un-noised release.
+   */
+  readonly confidentialRounds?: boolean;
   configureFit(ctx: FitContext): TrainConfig;
   /** A fresh aggregator for a round's updates. */
   createAggregator(numParams: number): UpdateAggregator;

@@ -15,6 +15,8 @@ export interface AdminContext {
   privateModels: boolean;
   audit: AuditLog;
   status(): Record<string, unknown>;
+  /** The last rounds' full summaries (cohort, reporters, rejections, metrics): GET /v1/admin/rounds. */
+  rounds?(): unknown[];
   onlineClients(): string[];
   /** Closes a live session with the given error; false if the client is offline. */
   disconnect(clientId: string, error: FlockError): boolean;
@@ -155,6 +157,11 @@ async function admin(ctx: AdminContext, req: IncomingMessage, res: ServerRespons
   if (route === 'GET /v1/admin/status') {
     audit('admin.status');
     return send(res, 200, { ...ctx.status(), auth: ctx.auth.mode, roundsPaused: ctx.roundsPaused(), settings: runtime() }, rid);
+  }
+  if (route === 'GET /v1/admin/rounds') {
+    // The operator's view of the rounds, with the cohorts that public endpoints hide under DP.
+    audit('admin.rounds.list');
+    return send(res, 200, { rounds: ctx.rounds?.() ?? [] }, rid);
   }
   if (route === 'GET /v1/admin/clients') {
     audit('admin.clients.list');

@@ -5,6 +5,7 @@ import type { ModelStore, ModelVersion } from '../model-store.js';
 import type { FederationDatabase } from '../store/database.js';
 import type { FitContext, Strategy } from '../strategy.js';
 import type { RoundMachine } from './machine.js';
+import { publicReason } from '../confidential.js';
 
 /** What happened in one round; emitted as the `round` event and kept in the history. */
 export interface RoundSummary {
@@ -74,7 +75,8 @@ export class RoundCommitter {
   commit(model: ModelVersion, aggregate: AggregateResult, ctx: FitContext, r: { reporters: readonly string[]; numExamples: number }, metrics: Record<string, number>): ModelVersion {
     const { strategy, database, store } = this.d;
     const next = strategy.aggregateFit(model.weights, aggregate, { ...ctx, reporters: [...r.reporters].sort() });
-    const versionMetrics = { ...metrics, clients: r.reporters.length, examples: r.numExamples, ...strategy.roundMetrics?.() };
+    // Confidential rounds (DP, confidential.ts): only the strategy's accounted figures go public with the model.
+    const versionMetrics = strategy.confidentialRounds ? { ...strategy.roundMetrics?.() } : { ...metrics, clients: r.reporters.length, examples: r.numExamples, ...strategy.roundMetrics?.() };
     return database
       ? database.commitRound({ round: ctx.round, weights: next, modelMetrics: versionMetrics, roundMetrics: metrics, reporters: [...r.reporters].sort(), strategy })
       : store.commit(next, ctx.round, versionMetrics);
@@ -82,18 +84,22 @@ export class RoundCommitter {
 
   /**
    * The signed privacy receipt of a committed round, if the strategy issues one: bound to the
-   * round (number and id) and to the model version and hash it committed.
+   * round (number and id) and to the model version and hash it committed; no cohort counts
+   * (secret under DP).
    */
-  receipt(s: Pick<RoundSummary, 'round' | 'roundId' | 'modelVersion' | 'modelHash'>, cohortSize: number, survivors: number, issuedAt: string): SignedReceipt | undefined {
+  receipt(s: Pick<RoundSummary, 'round' | 'roundId' | 'modelVersion' | 'modelHash'>, issuedAt: string): SignedReceipt | undefined {
     const fields = this.d.strategy.receiptFields?.();
     if (!fields) return undefined;
     const { round, roundId, modelVersion, modelHash } = s;
-    return signReceipt({ federationId: this.d.federationId, round, roundId, modelVersion, modelHash, cohortSize, survivors, ...fields, issuedAt }, this.d.signingKey.secretKey);
+    return signReceipt({ federationId: this.d.federationId, round, roundId, modelVersion, modelHash, ...fields, issuedAt }, this.d.signingKey.secretKey);
   }
 }
 
-/** The round:end message of a round (protocol/v1.md 5.7). */
-export function roundEndOf(s: RoundSummary, receipt: SignedReceipt | undefined): RoundEnd {
+/**
+ * The round:end message of a round (protocol/v1.md 5.7). Confidential rounds (7.8): no client
+ * statistics, and the reason without details (they count or name cohort members).
+ */
+export function roundEndOf(s: RoundSummary, receipt: SignedReceipt | undefined, confidential = false): RoundEnd {
   return {
     roundId: s.roundId,
     round: s.round,
@@ -101,8 +107,8 @@ export function roundEndOf(s: RoundSummary, receipt: SignedReceipt | undefined):
     status: s.status,
     modelVersion: s.modelVersion,
     modelHash: s.modelHash,
-    ...(s.reason ? { reason: s.reason } : {}),
-    metrics: s.metrics,
+    ...(s.reason ? { reason: confidential ? publicReason(s.reason) : s.reason } : {}),
+    metrics: confidential ? {} : s.metrics,
     ...(receipt ? { receipt } : {}),
   };
 }

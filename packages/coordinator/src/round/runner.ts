@@ -284,7 +284,8 @@ export class RoundRunner {
       logger.info({ round, kind, phase: 'committed', modelVersion: version.version, modelHash: version.hash }, 'round phase');
       if (settings.debugPhaseDelayMs > 0) await this.debugPause();
     } else if (outcome.status === 'completed') {
-      store.annotate(model.version, metrics);
+      // Confidential rounds (DP): the clients' evaluation metrics stay with the operator.
+      if (!strategy.confidentialRounds) store.annotate(model.version, metrics);
     }
     const status = outcome.status;
     if (status !== 'committed') database?.rounds.finish(round, { status, reporters: [...r.reporters].sort(), metrics, ...(reason ? { reason } : {}) });
@@ -296,8 +297,8 @@ export class RoundRunner {
     const summary = summarize(r, { status, version, reason, metrics, selected: cohort, startedAt, endedAt: clock.now(), bytesUp: traffic.up - traffic0.up, bytesDown: traffic.down - traffic0.down });
     this.history.push(summary);
     if (this.history.length > 10_000) this.history.shift();
-    const receipt = status === 'committed' ? this.committer.receipt(summary, cohort.length, r.reporters.length, new Date(clock.now()).toISOString()) : undefined;
-    fleet.send(cohort, EVENTS.roundEnd, roundEndOf(summary, receipt));
+    const receipt = status === 'committed' ? this.committer.receipt(summary, new Date(clock.now()).toISOString()) : undefined;
+    fleet.send(cohort, EVENTS.roundEnd, roundEndOf(summary, receipt, strategy.confidentialRounds === true));
     logger.info({ round, kind, status, reporters: r.reporters.length, modelVersion: version.version, reason: reason?.code }, 'round ended');
     this.o.emit('round', summary);
     return summary;

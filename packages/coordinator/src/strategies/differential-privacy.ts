@@ -76,6 +76,11 @@ class UniformWeights implements UpdateAggregator {
  */
 export class DifferentiallyPrivate implements Strategy {
   readonly name: string;
+  /**
+   * The accountant's amplification by sampling needs secret cohorts, and the un-noised client
+   * statistics are not accounted: the coordinator publishes neither (confidential.ts).
+   */
+  readonly confidentialRounds = true;
   #accountant = new RdpAccountant();
   private rounds = 0;
   /** Replaced (not mutated) by restoreState, which is why it is not readonly. */

@@ -8,8 +8,6 @@ const receipt: PrivacyReceipt = {
   roundId: '7-0a1b2c3d4e5f',
   modelVersion: 6,
   modelHash: 'ab'.repeat(32),
-  cohortSize: 100,
-  survivors: 93,
   clip: 1.5,
   noiseMultiplier: 1.1,
   mode: 'distributed',
@@ -24,8 +22,6 @@ const TAMPER: Partial<PrivacyReceipt>[] = [
   { roundId: '7-0a1b2c3d4e60' },
   { modelVersion: 5 },
   { modelHash: 'cd'.repeat(32) },
-  { cohortSize: 101 },
-  { survivors: 92 },
   { clip: 1.6 },
   { noiseMultiplier: 1.0 },
   { mode: 'central' },
@@ -76,7 +72,9 @@ describe('privacy receipts', () => {
   });
 
   it('rejects invalid receipts at signing time', () => {
-    expect(() => signReceipt({ ...receipt, survivors: 101 }, keys.secretKey)).toThrow(/receipt\.survivors/);
+    expect(() => signReceipt({ ...receipt, round: -1 }, keys.secretKey)).toThrow(/receipt\.round/);
+    // No cohort counts (secret under DP): a receipt carrying them does not sign.
+    expect(() => signReceipt({ ...receipt, cohortSize: 10, survivors: 9 } as PrivacyReceipt, keys.secretKey)).toThrow(/cohortSize/);
     expect(() => signReceipt({ ...receipt, epsilonSpent: Number.NaN }, keys.secretKey)).toThrow(/receipt\.epsilonSpent/);
     expect(() => signReceipt({ ...receipt, round: '7' as unknown as number }, keys.secretKey)).toThrow(TypeError);
     expect(() => signReceipt({ ...receipt, delta: 2 }, keys.secretKey)).toThrow(RangeError);

@@ -3,7 +3,9 @@
 // auditors) can check that the numbers were not altered afterwards. A receipt names the
 // round (`round`, `roundId`) and the model it committed (`modelVersion`, `modelHash`), so it
 // cannot be presented as the receipt of another round: the SDK checks those fields against
-// the round:end it arrives with (client/src/receipts.ts).
+// the round:end it arrives with (client/src/receipts.ts). It carries no cohort size or
+// survivor count: under differential privacy the cohort is secret, and with the other
+// clients' participation known a count would give a target's away.
 //
 // Canonical bytes: UTF-8 of 'flock/receipt/v2' + NUL, then the receipt as JSON with
 // keys sorted and no whitespace. The prefix separates these signatures from any other
@@ -29,8 +31,6 @@ export const PrivacyReceiptSchema = z
     modelVersion: z.number().int().nonnegative(),
     /** Its hash (protocol/v1.md 6.3). */
     modelHash: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters'),
-    cohortSize: z.number().int().positive(),
-    survivors: z.number().int().nonnegative(),
     clip: finite().positive(),
     noiseMultiplier: finite().nonnegative(),
     mode: z.enum(['central', 'distributed', 'local']),
@@ -38,8 +38,7 @@ export const PrivacyReceiptSchema = z
     delta: finite().gt(0).lt(1),
     issuedAt: z.iso.datetime(),
   })
-  .strict()
-  .refine((r) => r.survivors <= r.cohortSize, { message: 'survivors must be <= cohortSize', path: ['survivors'] });
+  .strict();
 
 export type PrivacyReceipt = z.infer<typeof PrivacyReceiptSchema>;
 
