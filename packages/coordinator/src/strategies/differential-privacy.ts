@@ -118,10 +118,15 @@ export class DifferentiallyPrivate implements Strategy {
   }
 
   /**
-   * The accountant's amplification by sampling holds only if every eligible client joins each
-   * round independently with probability `samplingRate`: the coordinator must sample Poisson
-   * cohorts with `fraction` equal to it (fixed-size cohorts of 10 out of 20 online clients are
-   * a rate of 0.5, whatever the accountant was told). Called by the coordinator at construction.
+   * Refuses (DP_UNAVAILABLE) coordinator settings under which the reported epsilon would be
+   * wrong. Called by the coordinator at construction:
+   * - the accountant's amplification by sampling holds only if every eligible client joins each
+   *   round independently with probability `samplingRate`: the coordinator must sample Poisson
+   *   cohorts with `fraction` equal to it (fixed-size cohorts of 10 out of 20 online clients are
+   *   a rate of 0.5, whatever the accountant was told);
+   * - adaptive clipping needs the unclipped count, which secure aggregation hides;
+   * - evaluation reports are un-noised client statistics, which local and distributed modes
+   *   must not send to the coordinator.
    */
   checkSettings(settings: StrategySettings): void {
     const { samplingRate } = this.options;
@@ -180,6 +185,13 @@ export class DifferentiallyPrivate implements Strategy {
   }
 
   aggregateFit(global: Float32Array, aggregate: AggregateResult, ctx: FitContext): Float32Array {
+    // The unclipped fraction is estimated over the EXPECTED cohort (q times the eligible
+    // population, public) from centred bits (privacy/dp/adaptive-clip.ts): the number of
+    // updates that came in depends on who took part and is not released.
+    const population = ctx.population;
+    if (this.clipper && (population === undefined || !(population >= 1))) {
+      throw new StrategyConfigError('STRATEGY_INVALID', 'adaptive clipping needs FitContext.population (the number of clients eligible for the round; the coordinator sets it) for its public denominator');
+    }
     let meanDelta = aggregate.meanDelta;
     this.roundClip = this.clip;
     if (this.options.mode === 'central') {
@@ -189,14 +201,7 @@ export class DifferentiallyPrivate implements Strategy {
       addGridGaussianNoise(meanDelta, this.clip / aggregate.count, this.updateNoise);
     }
     if (this.clipper && this.lastAggregator) {
-      // The unclipped fraction is estimated over the EXPECTED cohort (q times the eligible
-      // population, public) from centred bits (privacy/dp/adaptive-clip.ts): the number of
-      // updates that came in depends on who took part and is not released.
-      const population = ctx.population;
-      if (population === undefined || !(population >= 1)) {
-        throw new StrategyConfigError('STRATEGY_INVALID', 'adaptive clipping needs FitContext.population (the number of clients eligible for the round; the coordinator sets it) for its public denominator');
-      }
-      this.clipper.update({ unclipped: this.lastAggregator.unclipped, count: aggregate.count, expectedCount: this.options.samplingRate * population });
+      this.clipper.update({ unclipped: this.lastAggregator.unclipped, count: aggregate.count, expectedCount: this.options.samplingRate * population! });
     }
     this.#accountant.compose(this.options.samplingRate, this.options.noiseMultiplier);
     this.rounds++;
