@@ -16,10 +16,14 @@ export const handshakeAuthSchema = z.object({
   protocolVersion: z.number().int(),
   clientId: clientIdSchema,
   credential: z.string().max(4096).optional(),
-  /** Client authentication (auth.ts, protocol/v1.md): identity key, challenge nonce, signature, enrollment token. */
-  publicKey: z.string().max(64).optional(),
+  /**
+   * Client authentication (auth.ts, protocol/v1.md 3.1): identity key, challenge nonce, signature,
+   * enrollment token. The key and signature formats are part of the schema (BAD_MESSAGE in any
+   * mode, protocol/v1.md 3.3 step 2), not a credential check.
+   */
+  publicKey: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (an Ed25519 public key)').optional(),
   nonce: z.string().max(128).optional(),
-  signature: z.string().max(128).optional(),
+  signature: z.string().regex(/^[0-9a-f]{128}$/, 'must be 128 lowercase hex characters (an Ed25519 signature)').optional(),
   token: z.string().max(256).optional(),
 });
 export type HandshakeAuth = z.infer<typeof handshakeAuthSchema>;

@@ -45,8 +45,8 @@ export const uploadBeginSchema = z.object({
   byteLength: posInt,
   /** Plaintext bytes per chunk (the last may be shorter); at most the coordinator's bound. */
   chunkBytes: z.number().int().min(MIN_CHUNK_BYTES).max(MAX_CHUNK_BYTES),
-  /** Present when sealed: identityKey | boxKey | signature (SEAL_KEY_RECORD_BYTES). */
-  seal: binarySchema.optional(),
+  /** Present when sealed: identityKey | boxKey | signature (SEAL_KEY_RECORD_BYTES); another length is a schema error. */
+  seal: binarySchema.refine((b) => b.byteLength === SEAL_KEY_RECORD_BYTES, `must be ${SEAL_KEY_RECORD_BYTES} bytes (identity key, box key, signature)`).optional(),
 });
 export type UploadBegin = z.infer<typeof uploadBeginSchema>;
 
