@@ -46,7 +46,8 @@ export function messages(ctx: {
       },
       {
         event: 'round:start',
-        payload: { roundId: '3-a1b2c3d4e5f6', round: 3, kind: 'train', modelVersion: 2, modelHash, modelPath: '/v1/models/2', deadline: 1795619203211, timeoutMs: 60000, config: { epochs: 1, batchSize: 32, learningRate: 0.05, privacy: { mode: 'local', clip: 1, noiseStddev: 0.5 } } },
+        about: 'with fields v1 does not define (a receiver ignores them)',
+        payload: { roundId: '3-a1b2c3d4e5f6', round: 3, kind: 'train', modelVersion: 2, modelHash, modelPath: '/v1/models/2', deadline: 1795619203211, timeoutMs: 60000, config: { epochs: 1, batchSize: 32, learningRate: 0.05, privacy: { mode: 'local', clip: 1, noiseStddev: 0.5 }, futureOption: 3 }, future: { any: 'thing' } },
       },
       {
         event: 'round:start',
