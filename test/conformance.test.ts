@@ -190,7 +190,7 @@ describe('conformance vectors: handshake and sealing (v1.md 3.2, 5.4a)', () => {
     }
   });
 
-  it('receipts: canonical signed bytes and signatures; round:end receipts verify (SDK check too); any change breaks them', () => {
+  it('receipts: canonical signed bytes and signatures; round:end receipts verify (SDK check too); any change breaks them; a receipt for another round:end is a mismatch', () => {
     const v = vector('receipts');
     const coord = nacl.sign.keyPair.fromSeed(unhex(vector('seal-keys').coordinator.ed25519Seed));
     expect(hex(coord.publicKey)).toBe(v.coordinatorKey);
@@ -199,7 +199,15 @@ describe('conformance vectors: handshake and sealing (v1.md 3.2, 5.4a)', () => {
       expect(Buffer.from(c.signedBytes, 'hex').toString('utf8')).toBe(c.signedText);
       expect(signReceipt(c.receipt as PrivacyReceipt, coord.secretKey).signature).toBe(c.signature);
       expect(verifyReceipt(c.roundEnd, coord.publicKey)).toBe(true);
-      expect(checkReceipt(c.roundEnd, v.coordinatorKey)).toEqual(c.receipt);
+      const { federationId, roundId, round, modelVersion, modelHash } = c.receipt;
+      expect(checkReceipt(c.roundEnd, v.coordinatorKey, { federationId, roundId, round, modelVersion, modelHash })).toEqual(c.receipt);
+    }
+    for (const m of v.mismatch) {
+      const c = v.cases[m.case];
+      const { federationId, roundId, round, modelVersion, modelHash } = c.receipt;
+      expect(() => checkReceipt(c.roundEnd, v.coordinatorKey, { federationId, roundId, round, modelVersion, modelHash, ...m.expected }), m.about).toThrow(
+        expect.objectContaining({ code: 'RECEIPT_MISMATCH', details: expect.objectContaining({ field: m.field }) }),
+      );
     }
     for (const r of v.refused) {
       const c = v.cases[r.case];

@@ -16,7 +16,7 @@ function mustsBySection(file: string, prefix: string): Map<string, number> {
   const counts = new Map<string, number>();
   let section = '0';
   for (const line of read(file).split('\n')) {
-    const h = /^#{2,3} (\d+(?:\.\d+)?[a-z]?)\.? /.exec(line);
+    const h = /^#{2,4} (\d+(?:\.\d+)*[a-z]?)\.? /.exec(line);
     if (h) section = h[1]!;
     if (/key words/i.test(line) || (prefix === '' && section.split('.')[0] === '15')) continue;
     const n = line.match(/\bMUST\b/g)?.length ?? 0;

@@ -59,7 +59,7 @@ export function messages(ctx: {
       { event: 'round:decline', payload: { roundId: '2-28fa1319749f', reason: 'on battery' } },
       {
         event: 'round:end',
-        payload: { roundId: '12-00aa11bb22cc', round: 12, kind: 'train', status: 'committed', modelVersion: 9, modelHash, metrics: { train_loss: 0.3, epsilon: 0.72 }, receipt: ctx.receipt },
+        about: 'a confidential round (protocol/v1.md 7.8): no metrics; the receipt names this round:end', payload: { roundId: '12-00aa11bb22cc', round: 12, kind: 'train', status: 'committed', modelVersion: 9, modelHash, metrics: {}, receipt: ctx.receipt },
       },
       {
         event: 'round:end',
