@@ -1,6 +1,7 @@
-// Worker threads don't inherit the parent's TypeScript loader: register tsx, then load the entry.
-import { register } from 'tsx/esm/api';
+// In a checkout the worker runs client-worker.ts: worker threads don't inherit the parent's
+// TypeScript loader, so load the repository's source loader (tsx + the "@flock/source" export
+// condition), then the entry. Installed from npm, the pool starts dist/client-worker.js directly.
 import { workerData } from 'node:worker_threads';
 
-register();
+await import(new URL('../../../scripts/source-loader.mjs', import.meta.url).href);
 await import(workerData.entry);

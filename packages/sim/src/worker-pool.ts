@@ -7,8 +7,10 @@ export class ClientWorkerPool {
 
   /** Starts `count` workers and splits the clients round-robin among them; resolves when all clients joined. */
   static async start(count: number, init: Omit<ClientWorkerInit, 'entry' | 'indices'>): Promise<ClientWorkerPool> {
-    const bootstrap = new URL('./worker-bootstrap.mjs', import.meta.url);
-    const entry = new URL('./client-worker.ts', import.meta.url).href;
+    // From src/ (a checkout): TypeScript through the repository's source loader; from dist/: plain JavaScript.
+    const fromSource = import.meta.url.endsWith('.ts');
+    const entry = new URL(fromSource ? './client-worker.ts' : './client-worker.js', import.meta.url).href;
+    const bootstrap = fromSource ? new URL('./worker-bootstrap.mjs', import.meta.url) : new URL(entry);
     const workers: Worker[] = [];
     const ready: Array<Promise<void>> = [];
     for (let w = 0; w < count; w++) {
