@@ -1,6 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerFlockWasmKernels } from './kernels/index.js';
+import { stripEmscriptenProcessHandlers } from './process-handlers.js';
+
+// Before any wasm backend instantiates: no minified glue dumped above uncaught errors (process-handlers.ts).
+stripEmscriptenProcessHandlers();
 
 /** Which TensorFlow.js backend to train on. `auto` picks the fastest one available. */
 export type BackendPreference = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -63,6 +67,32 @@ export async function selectBackend(preference: BackendPreference = 'auto'): Pro
     }
   }
   throw new Error(`backend '${preference}' is not available; install it or use --backend auto`);
+}
+
+let pending: Promise<BackendInfo> | undefined;
+
+/**
+ * Makes TensorFlow.js ready to run: `await ready()` before creating tensors (tfjs ops throw
+ * "backend 'wasm' has not yet been initialized" until then). The first call picks the backend:
+ * the one selectBackend chose if it was called, else one the app set itself with
+ * `await tf.setBackend(...)`, else `selectBackend(preference)` (default 'auto'). Later calls resolve
+ * to the same backend. FlockClient.start() awaits it, so an app that only trains through the SDK
+ * needs no call of its own.
+ */
+export function ready(preference: BackendPreference = 'auto'): Promise<BackendInfo> {
+  if (current) return tf.ready().then(() => current!);
+  pending ??= (async () => {
+    const chosen = tf.engine().backendName;
+    if (chosen) {
+      // The app (or tfjs itself, initialising on first use) already set a backend: keep it.
+      if (chosen === 'wasm') registerFlockWasmKernels();
+      await tf.ready();
+      current = { name: tf.getBackend(), requested: preference, provider: 'the app (tf.setBackend)' };
+      return current;
+    }
+    return await selectBackend(preference);
+  })().finally(() => (pending = undefined));
+  return pending;
 }
 
 /** The backend chosen by the last selectBackend call, if any. */
