@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { FlockClient, type RoundReport } from '@flock/client';
 import { createPresetModel } from '@flock/model';
+import type { FederationDone } from '@flock/protocol';
 import { fashionSlices, nextRound, startCoordinator, waitFor } from './helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -45,6 +46,33 @@ describe('the client SDK', () => {
       expect(sum).toBeLessThanOrEqual(r.seconds + 1e-9);
       expect(sum).toBeGreaterThan(0.9 * r.seconds);
     }
+  });
+
+  it('tells every client when the configured rounds are done (done event), also one that joins afterwards', async () => {
+    const { coordinator, url } = await startCoordinator({ minClients: 1, rounds: 1, roundTimeoutMs: 60_000 });
+    cleanups.push(() => coordinator.close());
+    const [a] = await fashionSlices(1, 32);
+    cleanups.push(() => tf.dispose([a!.x, a!.y]));
+    const early = new FlockClient({ url, clientId: 'early', model: () => createPresetModel('mlp'), data: a! });
+    const late = new FlockClient({ url, clientId: 'late', model: () => createPresetModel('mlp'), data: a! });
+    cleanups.push(() => Promise.all([early.stop(), late.stop()]).then(() => undefined));
+    const events: string[] = [];
+    const done = new Promise<FederationDone>((resolve) => early.on('done', resolve));
+    early.on('round:end', () => events.push('round:end'));
+    early.on('done', () => events.push('done'));
+    await early.start();
+    coordinator.start();
+    const d = await done;
+    const latest = coordinator.store.latest();
+    expect(d).toEqual({ federationId: 'default', rounds: 1, modelVersion: 1, modelHash: latest.hash, modelPath: '/v1/models/1' });
+    expect(events).toEqual(['round:end', 'done']);
+    // A client connecting to a finished federation learns it right after its welcome.
+    const order: string[] = [];
+    late.on('welcome', () => order.push('welcome'));
+    const lateDone = new Promise<FederationDone>((resolve) => late.on('done', (x) => (order.push('done'), resolve(x))));
+    await late.start();
+    expect(await lateDone).toEqual(d);
+    expect(order).toEqual(['welcome', 'done']);
   });
 
   it('reconnects after a network cut and takes part in the next round', async () => {

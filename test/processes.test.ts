@@ -40,8 +40,15 @@ describe('separate processes, as deployed', () => {
     expect(info.metrics.clients).toBe(3);
     const rounds = coord.lines.filter((l) => l.event === 'round');
     expect(rounds.map((r) => r.status)).toEqual(['committed', 'committed', 'committed']);
-    // Every client reported an accepted update for each round.
-    for (const c of procs.slice(3)) expect(c.lines.filter((l) => l.event === 'report' && l.accepted === true).length).toBe(3);
+    // Every client reported an accepted update for each round, then heard that the federation
+    // is done (federation:done), printed it and exited 0 by itself.
+    for (const c of procs.slice(3)) {
+      const done = await c.waitFor((l) => l.event === 'done', 60_000);
+      expect(done).toMatchObject({ federationId: 'default', rounds: 3, modelVersion: 3, modelPath: '/v1/models/3' });
+      expect(c.lines.filter((l) => l.event === 'report' && l.accepted === true).length).toBe(3);
+      const code = c.child.exitCode ?? (await new Promise<number | null>((r) => c.child.once('exit', r)));
+      expect(code).toBe(0);
+    }
     coord.child.kill('SIGTERM');
     await new Promise((r) => coord.child.once('exit', r));
     expect(coord.child.exitCode).toBe(0);

@@ -11,10 +11,10 @@ import {
   hashModelAsync,
   roundEndSchema,
   roundStartSchema,
+  federationDoneSchema,
   specSize,
   welcomeSchema,
   type ModelSpec,
-  type RoundEnd,
   type RoundStart,
   type UpdateMeta,
   type Welcome,
@@ -23,12 +23,13 @@ import {
   unpackRoster,
   unpackShares,
 } from '@flock/protocol';
-import { addGridGaussianNoise, clipL2, generateIdentityKeyPair, webPlatform, type IdentityKeyPair, type PlatformCrypto, type PrivacyReceipt } from '@flock/privacy';
+import { addGridGaussianNoise, clipL2, generateIdentityKeyPair, webPlatform, type IdentityKeyPair, type PlatformCrypto } from '@flock/privacy';
 import { SecureSession, type DropStage } from './secure-session.js';
 import { ReceiptChecker } from './receipts.js';
 import { notACoordinator, probeCoordinator, unreachable } from './probe.js';
-import { getFlatWeights, setFlatWeights, subtract, weightSpecOf } from '@flock/model';
+import { getFlatWeights, ready, setFlatWeights, subtract, weightSpecOf } from '@flock/model';
 import { TypedEmitter } from './emitter.js';
+import { EVENT_NAMES, type FlockClientEvents, type RoundPhases, type RoundReport } from './events.js';
 import { defaultPlatform, type ClientPlatform } from './platform.js';
 import { exampleCount, isTensorData, type LocalData, type TensorData } from './data.js';
 import { permutation, RowPermuter } from './shuffle.js';
@@ -101,50 +102,6 @@ export interface FlockClientOptions {
   giveUpAfterMs?: number;
 }
 
-/** What the SDK reports to the app after it finished its part of a round. */
-export interface RoundReport {
-  round: number;
-  roundId: string;
-  kind: 'train' | 'evaluate';
-  modelVersion: number;
-  numExamples: number;
-  metrics: Record<string, number>;
-  /** Seconds spent: download, train and upload. */
-  seconds: number;
-  /** Where those seconds went (phases not reached stay 0). */
-  phases: RoundPhases;
-  accepted: boolean;
-  error?: FlockError;
-}
-
-/** Seconds per phase of one round, as measured by the client. */
-export interface RoundPhases {
-  /** Fetching the global weights and checking their hash (0 when the version was cached). */
-  download: number;
-  /** Everything around the local computation: building or reusing the model, setting weights, compiling, shuffling. */
-  prepare: number;
-  /** Inside model.fit (train rounds, summed over epochs) or model.evaluate (evaluate rounds). */
-  fit: number;
-  /** Reading the trained weights, the delta, clipping, local noise and (plain uploads) encoding. */
-  delta: number;
-  /** Masking / sealing, upload and the coordinator's acknowledgements. */
-  send: number;
-}
-
-export interface FlockClientEvents extends Record<string, unknown> {
-  welcome: Welcome;
-  'round:start': RoundStart;
-  'round:report': RoundReport;
-  'round:end': RoundEnd;
-  /** A privacy receipt for a round this client took part in, verified against the coordinator key. */
-  receipt: { round: number; receipt: PrivacyReceipt };
-  /** The training delta this client is about to send (masked, under secure aggregation), for audits and tests. */
-  update: { round: number; delta: Float32Array; numExamples: number };
-  error: FlockError;
-  connect: undefined;
-  disconnect: string;
-}
-
 /**
  * Seed of one epoch's shuffle in a seeded client (simulations). Keyed on the train round index
  * (model version + 1), not on the round number: a round abandoned by a coordinator crash or a
@@ -178,6 +135,8 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
   private topology: Record<string, unknown> | undefined;
   private kept: tf.LayersModel | undefined;
   private secure: SecureSession | undefined;
+  /** start() is waiting for the tfjs backend. */
+  private starting = false;
   /** Set by stop(): acks cut short by our own disconnect are not errors. */
   private stopping = false;
   private readonly seenRounds = new Set<string>();
@@ -195,7 +154,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
   private welcomeSocketId: string | undefined;
 
   constructor(options: FlockClientOptions) {
-    super();
+    super(new Set(Object.keys(EVENT_NAMES) as (keyof FlockClientEvents)[]));
     if (!options || typeof options !== 'object') throw new TypeError('options must be an object');
     if (typeof options.url !== 'string' || !/^https?:\/\//.test(options.url)) throw new TypeError('options.url must be an http(s) URL');
     if (!options.data) throw new TypeError('options.data is required (tensors {x, y} or a tf.data dataset)');
@@ -208,9 +167,24 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     return this.socket?.connected ?? false;
   }
 
-  /** Connects; resolves on the coordinator's welcome, rejects with a FlockError if refused. */
-  start(): Promise<Welcome> {
-    if (this.socket) throw new Error('client already started');
+  /**
+   * Waits for TensorFlow.js to be ready (`ready()` from @flock/model: the backend the app or
+   * selectBackend chose, else the fastest available), then connects. Resolves on the
+   * coordinator's welcome; rejects with a FlockError if refused.
+   */
+  async start(): Promise<Welcome> {
+    if (this.socket || this.starting) throw new Error('client already started');
+    this.starting = true;
+    try {
+      await ready();
+      if (this.stopping) throw new Error('client stopped before it connected');
+      return await this.connect();
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  private connect(): Promise<Welcome> {
     this.identity ??= this.options.identity ?? generateIdentityKeyPair(this.options.crypto ?? webPlatform);
     const identity = this.identity;
     const socket = io(this.base(), {
@@ -299,6 +273,11 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
         }
         this.emit('round:end', parsed.data);
       }
+    });
+    socket.on(EVENTS.federationDone, (raw: unknown) => {
+      const parsed = federationDoneSchema.safeParse(raw);
+      if (parsed.success) this.emit('done', parsed.data);
+      else this.emit('error', new FlockError('BAD_MESSAGE', `invalid ${EVENTS.federationDone} from coordinator`));
     });
     return new Promise<Welcome>((resolve, reject) => {
       const onWelcome = (raw: unknown): void => {

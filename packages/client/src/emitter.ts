@@ -1,8 +1,16 @@
-/** A tiny typed event emitter (the client path must not import node:events). */
-export class TypedEmitter<Events extends Record<string, unknown>> {
+/**
+ * A tiny typed event emitter (the client path must not import node:events). `Events` maps each
+ * event name to its payload type: an unknown name or a mismatched handler fails to type-check,
+ * and, for plain JavaScript callers, an unknown name throws a TypeError at run time.
+ */
+export class TypedEmitter<Events extends object> {
   private readonly handlers = new Map<keyof Events, Set<(payload: never) => void>>();
 
+  /** `names`: every event name this emitter emits (for the run-time check). */
+  constructor(private readonly names: ReadonlySet<keyof Events>) {}
+
   on<K extends keyof Events>(event: K, handler: (payload: Events[K]) => void): () => void {
+    this.check(event, handler);
     let set = this.handlers.get(event);
     if (!set) this.handlers.set(event, (set = new Set()));
     set.add(handler as (payload: never) => void);
@@ -10,6 +18,7 @@ export class TypedEmitter<Events extends Record<string, unknown>> {
   }
 
   once<K extends keyof Events>(event: K, handler: (payload: Events[K]) => void): () => void {
+    this.check(event, handler);
     const off = this.on(event, (p) => {
       off();
       handler(p);
@@ -29,5 +38,12 @@ export class TypedEmitter<Events extends Record<string, unknown>> {
         // A failing app handler must not break the SDK's round handling.
       }
     }
+  }
+
+  private check(event: unknown, handler: unknown): void {
+    if (!this.names.has(event as keyof Events)) {
+      throw new TypeError(`event must be one of ${[...this.names].map(String).join(', ')}; got '${String(event)}'`);
+    }
+    if (typeof handler !== 'function') throw new TypeError(`handler must be a function; got ${typeof handler}`);
   }
 }

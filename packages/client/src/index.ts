@@ -1,6 +1,7 @@
 // Public API of @flock/client, the SDK apps embed. Isomorphic: no Node-only imports.
 export { FlockClient } from './client.js';
-export type { FlockClientOptions, FlockClientEvents, RoundReport, RoundPhases } from './client.js';
+export type { FlockClientOptions } from './client.js';
+export type { FlockClientEvents, RoundReport, RoundPhases } from './events.js';
 export { defaultPlatform } from './platform.js';
 export type { ClientPlatform } from './platform.js';
 export type { LocalData, TensorData } from './data.js';

@@ -98,6 +98,7 @@ export class Coordinator extends EventEmitter {
       },
       send: (ids, event, msg) => this.sessions.send(ids, event, msg),
       connected: (id) => this.sessions.connected(id),
+      broadcast: (event, msg) => this.sessions.send(this.sessions.ids(), event, msg),
     };
     const countUp = (n: number): number => (this.traffic.up += n);
     this.runner = new RoundRunner({
@@ -150,6 +151,7 @@ export class Coordinator extends EventEmitter {
       listen: (socket, clientId) => events.listen(socket, clientId),
       dropped: (clientId, socketId) => uploads.drop(clientId, socketId),
       roundStart: (clientId) => this.runner.active?.restartFor(clientId),
+      done: () => this.runner.doneMessage(),
       wake: () => wakeups.fire(),
     });
     this.on('round', (s: RoundSummary) => {

@@ -12,6 +12,8 @@ export const EVENTS = {
   roundDecline: 'round:decline',
   /** S->C: the round committed a model or was abandoned. */
   roundEnd: 'round:end',
+  /** S->C: the configured training rounds are done; no more rounds start (a client may exit). */
+  federationDone: 'federation:done',
   /** S->C: a typed error for a message that carried no ack callback. */
   error: 'flock:error',
 } as const;

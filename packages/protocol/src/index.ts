@@ -20,6 +20,7 @@ export {
   declineSchema,
   ackSchema,
   roundEndSchema,
+  federationDoneSchema,
   modelInfoSchema,
 } from './messages.js';
 export type {
@@ -34,6 +35,7 @@ export type {
   Decline,
   Ack,
   RoundEnd,
+  FederationDone,
   ModelInfo,
 } from './messages.js';
 export { specSize, canonicalSpec, encodeFloat32, decodeFloat32, asBytes, firstNonFinite, hashModel, hashModelAsync } from './tensor-codec.js';

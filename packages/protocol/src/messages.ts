@@ -163,6 +163,22 @@ export const roundEndSchema = z.object({
 });
 export type RoundEnd = z.infer<typeof roundEndSchema>;
 
+/**
+ * `federation:done` (S->C): the coordinator committed its configured number of training rounds
+ * and starts no more (protocol/v1.md 5.9). Sent to every connected client when that happens and
+ * to any client that connects afterwards, right after its welcome.
+ */
+export const federationDoneSchema = z.object({
+  federationId: z.string(),
+  /** Training rounds committed: the configured `rounds`. */
+  rounds: nonNegInt,
+  /** The final model's version, hash and path on the HTTP API (`/v1/models/<modelVersion>`). */
+  modelVersion: nonNegInt,
+  modelHash: hex64,
+  modelPath: z.string(),
+});
+export type FederationDone = z.infer<typeof federationDoneSchema>;
+
 /** HTTP `GET /v1/models/latest` and `/v1/models/:version`. */
 export const modelInfoSchema = z.object({
   version: nonNegInt,

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { Command } from 'commander';
 import { FlockClient } from '@flock/client';
+import type { FederationDone } from '@flock/protocol';
 import { nodeClientPlatform } from '@flock/client/node';
 import { loadIdentity, readPem } from '../security.js';
 import { BACKEND_PREFERENCES, createPresetModel, MODEL_PRESETS, selectBackend, type BackendPreference, type ModelPreset } from '@flock/model';
@@ -63,7 +64,7 @@ export function clientCommand(): Command {
     .option('--limit <n>', 'use at most N examples', int(1))
     .option('--seed <n>', 'seed for local shuffling', int(0))
     .option('--backend <name>', `tfjs backend: ${BACKEND_PREFERENCES.join(', ')}`, oneOf(BACKEND_PREFERENCES), 'auto')
-    .option('--exit-after <rounds>', 'exit after reporting for this many rounds', int(1))
+    .option('--exit-after <rounds>', 'exit after reporting for this many rounds (default: when the coordinator says its rounds are done)', int(1))
     .option('--give-up-after <seconds>', 'exit with UNREACHABLE if no coordinator answers within this time (default: keep retrying)', num(0, Infinity, true))
     .action(async (f: ClientFlags) => {
       if (f.coordinatorKey !== undefined && !/^[0-9a-f]{64}$/i.test(f.coordinatorKey)) throw new UsageError(`--coordinator-key must be 64 hex characters (an Ed25519 public key); got '${f.coordinatorKey}'`);
@@ -100,6 +101,12 @@ export function clientCommand(): Command {
         out(JSON.stringify({ event: 'report', round: r.round, kind: r.kind, accepted: r.accepted, numExamples: r.numExamples, metrics: r.metrics, seconds: r.seconds, phases: r.phases }));
         if (r.accepted && ++reported >= (f.exitAfter ?? Infinity)) finish();
       });
+      // The coordinator ran its configured rounds: nothing more will start, exit 0.
+      let finished: FederationDone | undefined;
+      client.on('done', (d) => {
+        finished = d;
+        finish();
+      });
       client.on('disconnect', (reason) => {
         err(JSON.stringify({ event: 'disconnect', reason }));
         if (reason === 'io server disconnect') finish();
@@ -116,6 +123,7 @@ export function clientCommand(): Command {
       out(JSON.stringify({ event: 'joined', clientId: client.clientId, federationId: welcome.federationId, modelVersion: welcome.modelVersion, examples: tensors.x.shape[0], backend: backend.name, data: data.description }));
       const signal = await Promise.race([done.then(() => undefined), stopped]);
       await client.stop();
+      if (finished) out(JSON.stringify({ event: 'done', federationId: finished.federationId, rounds: finished.rounds, modelVersion: finished.modelVersion, modelHash: finished.modelHash, modelPath: finished.modelPath }));
       exitAfterSignal(signal);
     });
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { EVENTS, FlockError, type ErrorEnvelope, type RoundStart, type TrainConfig } from '@flock/protocol';
+import { EVENTS, FlockError, type ErrorEnvelope, type FederationDone, type RoundStart, type TrainConfig } from '@flock/protocol';
 import { nodePlatform } from '@flock/privacy/node';
 import type { IdentityKeyPair } from '@flock/privacy';
 import type { AggregateResult } from '../aggregator.js';
@@ -24,6 +24,8 @@ export interface Fleet {
   send(ids: readonly string[], event: string, msg: unknown): void;
   /** Whether `clientId` has a live session (a round ends early when none of its awaited members has). */
   connected(clientId: string): boolean;
+  /** Sends one message to every connected client, eligible or not. */
+  broadcast(event: string, msg: unknown): void;
 }
 
 export interface RoundRunnerOptions {
@@ -174,7 +176,21 @@ export class RoundRunner {
       }
     }
     this.loopDone = true;
-    if (!this.closed) this.o.emit('done');
+    if (!this.closed) {
+      fleet.broadcast(EVENTS.federationDone, this.doneMessage()!);
+      this.o.emit('done');
+    }
+  }
+
+  /**
+   * `federation:done` (protocol/v1.md 5.9) once the configured training rounds are committed and
+   * the loop has ended (a client connecting later gets it after its welcome); undefined before,
+   * and again while rounds run after the operator raised `rounds`.
+   */
+  doneMessage(): FederationDone | undefined {
+    if (!this.loopDone || this.closed) return undefined;
+    const latest = this.o.store.latest();
+    return { federationId: this.o.settings.federationId, rounds: this.trainRoundsCommitted, modelVersion: latest.version, modelHash: latest.hash, modelPath: `/v1/models/${latest.version}` };
   }
 
   /** One round: select, start (durably), broadcast, collect, decide, commit, end. */

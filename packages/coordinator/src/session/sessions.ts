@@ -1,5 +1,5 @@
 import type { Server as IoServer, Socket } from 'socket.io';
-import { EVENTS, FlockError, PROTOCOL_VERSION, badMessage, handshakeAuthSchema, type ErrorEnvelope, type HandshakeAuth, type RoundStart, type Welcome } from '@flock/protocol';
+import { EVENTS, FlockError, PROTOCOL_VERSION, badMessage, handshakeAuthSchema, type ErrorEnvelope, type FederationDone, type HandshakeAuth, type RoundStart, type Welcome } from '@flock/protocol';
 import { fromHex, toHex } from '@flock/privacy';
 import type { AuditLog } from '../admin/audit.js';
 import type { ClientAuthenticator } from '../auth/authenticator.js';
@@ -31,6 +31,8 @@ export interface SessionsOptions {
   dropped(clientId: string, socketId: string): void;
   /** The round:start to re-send to a client that reconnects mid-round, if any. */
   roundStart(clientId: string): RoundStart | undefined;
+  /** The federation:done to send after the welcome when the configured rounds ran already. */
+  done(): FederationDone | undefined;
   /** A client connected: whatever waits for the fleet re-checks. */
   wake(): void;
 }
@@ -180,6 +182,9 @@ export class Sessions {
       uploads: { chunkBytes: settings.uploads.chunkBytes, sealRequired: settings.uploads.sealRequired },
     };
     socket.emit(EVENTS.welcome, welcome);
+    // Connected after the configured rounds ran: nothing will start, the client may exit.
+    const done = this.o.done();
+    if (done) socket.emit(EVENTS.federationDone, done);
     // A selected client that lost its connection mid-round gets the round again; its
     // report still counts once (settled clients are not re-sent anything).
     const again = this.o.roundStart(clientId);
