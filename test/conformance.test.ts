@@ -25,6 +25,7 @@ import {
   hashModel,
   hashModelAsync,
   roundEndSchema,
+  federationDoneSchema,
   roundStartSchema,
   specSize,
   updateMetaSchema,
@@ -309,6 +310,7 @@ describe('conformance vectors: messages and frames (v1.md 5)', () => {
     'round:evaluate': evaluateReportSchema,
     'round:decline': declineSchema,
     'round:end': roundEndSchema,
+    'federation:done': federationDoneSchema,
     ack: ackSchema,
   };
 

@@ -3,8 +3,8 @@
  * reference implementation, cross-checking each construction against an independent
  * computation where one exists (node:crypto, tweetnacl, a second implementation of the rule).
  *
- *   npx tsx protocol/vectors/generate.ts          # rewrite the files
- *   npx tsx protocol/vectors/generate.ts --check  # exit 1 if a file would change
+ *   node --import ./scripts/source-loader.mjs protocol/vectors/generate.ts          # rewrite the files
+ *   node --import ./scripts/source-loader.mjs protocol/vectors/generate.ts --check  # exit 1 if a file would change
  *
  * The vectors are the wire contract: a change here is a wire change (protocol/v1.md 13).
  * test/conformance.test.ts checks the implementation against the committed files; it never

@@ -65,6 +65,7 @@ export function messages(ctx: {
         event: 'round:end',
         payload: { roundId: '7-5e5e5e5e5e5e', round: 7, kind: 'train', status: 'abandoned', modelVersion: 4, modelHash, reason: { code: 'TOO_FEW_REPORTS', message: '1 of 3 selected clients reported; the round needs 3', details: { reported: 1, selected: 3, required: 3 } }, metrics: {} },
       },
+      { event: 'federation:done', payload: { federationId: 'fed-vectors-α', rounds: 5, modelVersion: 5, modelHash, modelPath: '/v1/models/5' } },
       { event: 'ack', payload: { ok: true } },
       { event: 'ack', payload: { ok: false, error: { code: 'UPLOAD_REJECTED', message: 'chunk 3 arrived; chunk 2 is next', details: { reason: 'out-of-order', expected: 2 } } } },
     ],
@@ -76,6 +77,7 @@ export function messages(ctx: {
       { event: 'round:update', about: 'numExamples 0', payload: { roundId: upload.roundId, modelVersion: 2, numExamples: 0 }, path: 'numExamples' },
       { event: 'round:evaluate', about: 'accuracy above 1', payload: { roundId: '2-28fa1319749f', modelVersion: 1, numExamples: 50, loss: 0.7, accuracy: 1.5 }, path: 'accuracy' },
       { event: 'round:decline', about: 'no roundId', payload: { reason: 'x' }, path: 'roundId' },
+      { event: 'federation:done', about: 'a negative round count', payload: { federationId: 'default', rounds: -1, modelVersion: 5, modelHash, modelPath: '/v1/models/5' }, path: 'rounds' },
     ],
     frames: {
       upload: { ack: 7, ...frame(7, ['round:upload', { ...upload, seal: Buffer.from(ctx.keyRecord, 'hex') }]) },
