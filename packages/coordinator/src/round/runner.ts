@@ -185,10 +185,11 @@ export class RoundRunner {
   /**
    * `federation:done` (protocol/v1.md 5.9) once the configured training rounds are committed and
    * the loop has ended (a client connecting later gets it after its welcome); undefined before,
-   * and again while rounds run after the operator raised `rounds`.
+   * and again once the operator raised `rounds` (even while paused: a client joining then waits
+   * for the rounds still to come).
    */
   doneMessage(): FederationDone | undefined {
-    if (!this.loopDone || this.closed) return undefined;
+    if (!this.loopDone || this.closed || this.trainRoundsCommitted < this.o.settings.rounds) return undefined;
     const latest = this.o.store.latest();
     return { federationId: this.o.settings.federationId, rounds: this.trainRoundsCommitted, modelVersion: latest.version, modelHash: latest.hash, modelPath: `/v1/models/${latest.version}` };
   }
