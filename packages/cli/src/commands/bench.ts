@@ -1,11 +1,12 @@
 import { Command } from 'commander';
 import { out, UsageError } from '../output.js';
 
-type Suite = (opts: { quick?: boolean }) => AsyncGenerator<Record<string, unknown>>;
+type Suite = (opts: { quick?: boolean; clients?: number[] }) => AsyncGenerator<Record<string, unknown>>;
 
 /** Benchmark suites; each yields one JSON object per configuration, machine included. */
 const SUITES: Record<string, () => Promise<Suite>> = {
   secagg: async () => (await import('../bench/secagg.js')).benchSecAgg,
+  fleet: async () => (await import('../bench/fleet.js')).benchFleet,
   train: async () => {
     const [{ benchTrain }, { benchSdkOverhead, benchSimWorkers }] = await Promise.all([import('../bench/train.js'), import('../bench/sdk-overhead.js')]);
     return async function* (opts) {
@@ -22,10 +23,15 @@ export function benchCommand(): Command {
     .argument('<suite>', `one of ${Object.keys(SUITES).join(', ')}`)
     .option('--json', 'one JSON line per result (the default output format too)')
     .option('--quick', 'a smaller grid for a fast look')
-    .action(async (suite: string, f: { json?: boolean; quick?: boolean }) => {
+    .option('--clients <list>', 'fleet: comma-separated client counts (default 1000,5000,10000)', (v) => v.split(',').map((x) => {
+      const n = Number(x);
+      if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new UsageError(`--clients: '${x}' is not a client count between 1 and 100000`);
+      return n;
+    }))
+    .action(async (suite: string, f: { json?: boolean; quick?: boolean; clients?: number[] }) => {
       const load = SUITES[suite];
       if (!load) throw new UsageError(`unknown suite '${suite}'; choose one of ${Object.keys(SUITES).join(', ')}`);
       const run = await load();
-      for await (const line of run({ quick: f.quick === true })) out(JSON.stringify({ suite, ...line }));
+      for await (const line of run({ quick: f.quick === true, ...(f.clients ? { clients: f.clients } : {}) })) out(JSON.stringify({ suite, ...line }));
     });
 }
