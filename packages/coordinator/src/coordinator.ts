@@ -24,6 +24,8 @@ import { RoundRunner, type Fleet } from './round/runner.js';
 import { Sessions } from './session/sessions.js';
 import { EventRouter, uploadHost } from './session/events.js';
 import { createHttpServer, frameBound, listen, serverUrl } from './http/server.js';
+import { Predictor } from './serving/predictor.js';
+import type { PredictContext } from './http/predict.js';
 
 export type { Logger } from './logger.js';
 export type { RoundSummary } from './round/commit.js';
@@ -61,6 +63,8 @@ export class Coordinator extends EventEmitter {
   private readonly limiter: RateLimiter;
   private readonly sessions: Sessions;
   private readonly runner: RoundRunner;
+  /** Server-side inference (a worker thread, started on the first predict request). */
+  readonly predictor: Predictor;
 
   constructor(options: CoordinatorOptions) {
     super();
@@ -177,7 +181,17 @@ export class Coordinator extends EventEmitter {
       ...(this.strategy.receiptFields ? { lockedSettings: { fraction: 'the differential-privacy accountant assumes the sampling rate it was started with; restart the coordinator to change it' } } : {}),
     };
     const api = { store: this.store, status: () => this.status(), rounds: () => this.runner.history.slice(-100), onWeightsServed: (n: number) => (this.traffic.down += n), confidential: this.strategy.confidentialRounds === true };
-    this.http = createHttpServer({ security, api, logger, tls: options.tls });
+    this.predictor = new Predictor({ topology: this.store.topology, spec: this.store.spec, backend: settings.serving.backend, maxBatch: settings.serving.maxBatch, batchWaitMs: settings.serving.batchWaitMs });
+    const predict: PredictContext = {
+      store: this.store,
+      predictor: this.predictor,
+      servingVersion: () => this.servingVersion,
+      limit: (ip) => this.limiter.checkHttpRequest(ip),
+      maxBatch: settings.serving.maxBatch,
+      maxBodyBytes: settings.serving.maxBodyBytes,
+      observe: (o) => this.emit('predict', o),
+    };
+    this.http = createHttpServer({ security, api, logger, tls: options.tls, serving: { predict } });
     // An update is one float32 per parameter plus a small envelope; anything larger closes only
     // the offending connection (engine.io enforces this per message). Updates arrive in chunks
     // (protocol/v1.md 5.4a), so no frame needs to be larger than one sealed chunk plus its
@@ -211,6 +225,7 @@ export class Coordinator extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     await this.runner.close();
+    await this.predictor.close();
     await new Promise<void>((resolve) => this.io.close(() => resolve()));
     if (this.http.listening) await new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.lock?.release();
@@ -231,6 +246,11 @@ export class Coordinator extends EventEmitter {
       modelHash: latest.hash,
       trainRoundsCommitted: this.runner.trainRoundsCommitted,
     };
+  }
+
+  /** The model version `serving` names. */
+  get servingVersion(): number {
+    return this.store.latest().version;
   }
 
   get connectedClients(): string[] {

@@ -5,6 +5,7 @@ import type { FlatModel } from '@flock/model';
 import { FlockError, type HandshakeAuth } from '@flock/protocol';
 import type { IdentityKeyPair } from '@flock/privacy';
 import { rateLimitSettingsSchema } from './rate-limit.js';
+import { servingSettingsSchema } from './serving/settings.js';
 import type { Strategy } from './strategy.js';
 import { assertSecAggCompatible } from './strategies/index.js';
 import type { Logger } from './logger.js';
@@ -92,6 +93,8 @@ export const coordinatorSettingsFields = z.object({
       sealRequired: z.boolean().default(true),
     })
     .default({ chunkBytes: DEFAULT_CHUNK_BYTES, sealRequired: true }),
+  /** Inference and the serving version (docs/how-to/serve-and-monitor.md). */
+  serving: servingSettingsSchema,
   /** Token-bucket rate limits on events and connection attempts (rate-limit.ts). */
   rateLimits: rateLimitSettingsSchema,
   /**
