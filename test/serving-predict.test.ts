@@ -45,7 +45,7 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 async function post(url: string, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<{ status: number; json: any; headers: Headers }> {
-  const res = await fetch(url, { method: 'POST', headers, body: typeof body === 'string' || body instanceof Uint8Array ? (body as BodyInit) : JSON.stringify(body) });
+  const res = await fetch(url, { method: 'POST', headers, body: typeof body === 'string' || body instanceof Uint8Array ? (body as unknown as BodyInit) : JSON.stringify(body) });
   const text = await res.text();
   return { status: res.status, json: text ? JSON.parse(text) : undefined, headers: res.headers };
 }
@@ -96,7 +96,7 @@ describe('predict: outputs equal in-process model.predict', () => {
   it('takes a binary float32 batch and answers in binary for the simple CNN', async () => {
     const rows = 32;
     const body = new Uint8Array(x.buffer, 0, rows * 784 * 4);
-    const res = await fetch(`${cnn.url}/v1/models/latest:predict`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', accept: 'application/octet-stream', 'x-flock-shape': `${rows},28,28,1` }, body });
+    const res = await fetch(`${cnn.url}/v1/models/latest:predict`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', accept: 'application/octet-stream', 'x-flock-shape': `${rows},28,28,1` }, body: body as unknown as BodyInit });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-flock-shape')).toBe(`${rows},10`);
     const got = new Float32Array(await res.arrayBuffer());

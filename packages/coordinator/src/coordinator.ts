@@ -24,7 +24,8 @@ import { RoundRunner, type Fleet } from './round/runner.js';
 import { Sessions } from './session/sessions.js';
 import { EventRouter, uploadHost } from './session/events.js';
 import { createHttpServer, frameBound, listen, serverUrl } from './http/server.js';
-import { Predictor } from './serving/predictor.js';
+import { ServingService } from './serving/service.js';
+import type { Predictor } from './serving/predictor.js';
 import type { PredictContext } from './http/predict.js';
 
 export type { Logger } from './logger.js';
@@ -63,8 +64,8 @@ export class Coordinator extends EventEmitter {
   private readonly limiter: RateLimiter;
   private readonly sessions: Sessions;
   private readonly runner: RoundRunner;
-  /** Server-side inference (a worker thread, started on the first predict request). */
-  readonly predictor: Predictor;
+  /** Inference, the serving version and server-side evaluation (serving/service.ts). */
+  readonly serving: ServingService;
 
   constructor(options: CoordinatorOptions) {
     super();
@@ -176,15 +177,24 @@ export class Coordinator extends EventEmitter {
       roundsPaused: () => this.runner.paused,
       settings,
       limitRequest: (ip: string) => this.limiter.checkConnectionAddress(ip),
+      serving: {
+        status: () => this.serving.status(),
+        promote: (version: number, reason: string) => this.serving.lifecycle.promote(version, 'operator', reason),
+        rollback: (reason: string) => this.serving.lifecycle.rollback('operator', reason),
+      },
       // The privacy accountant fixed its sampling rate at start-up: another fraction would
       // make every reported epsilon wrong.
       ...(this.strategy.receiptFields ? { lockedSettings: { fraction: 'the differential-privacy accountant assumes the sampling rate it was started with; restart the coordinator to change it' } } : {}),
     };
-    const api = { store: this.store, status: () => this.status(), rounds: () => this.runner.history.slice(-100), onWeightsServed: (n: number) => (this.traffic.down += n), confidential: this.strategy.confidentialRounds === true };
-    this.predictor = new Predictor({ topology: this.store.topology, spec: this.store.spec, backend: settings.serving.backend, maxBatch: settings.serving.maxBatch, batchWaitMs: settings.serving.batchWaitMs });
+    const api = { store: this.store, servingVersion: () => this.servingVersion, status: () => this.status(), rounds: () => this.runner.history.slice(-100), onWeightsServed: (n: number) => (this.traffic.down += n), confidential: this.strategy.confidentialRounds === true };
+    this.serving = new ServingService({ store: this.store, settings: settings.serving, audit: this.audit, database: this.database, logger, evalData: options.evalData });
+    this.on('commit', (v: { version: number }) => this.serving.committed(v.version));
+    this.on('round', (s: RoundSummary) => {
+      if (s.kind === 'evaluate' && s.status === 'completed') this.serving.evaluatedFederated(s.modelVersion);
+    });
     const predict: PredictContext = {
       store: this.store,
-      predictor: this.predictor,
+      predictor: this.serving.predictor,
       servingVersion: () => this.servingVersion,
       limit: (ip) => this.limiter.checkHttpRequest(ip),
       maxBatch: settings.serving.maxBatch,
@@ -212,7 +222,9 @@ export class Coordinator extends EventEmitter {
 
   /** Starts the round loop (idempotent). */
   start(): void {
-    if (!this.closed) this.runner.start();
+    if (this.closed) return;
+    this.serving.start();
+    this.runner.start();
   }
 
   /** Resolves when the configured number of training rounds has committed. */
@@ -225,7 +237,7 @@ export class Coordinator extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     await this.runner.close();
-    await this.predictor.close();
+    await this.serving.close();
     await new Promise<void>((resolve) => this.io.close(() => resolve()));
     if (this.http.listening) await new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.lock?.release();
@@ -250,7 +262,12 @@ export class Coordinator extends EventEmitter {
 
   /** The model version `serving` names. */
   get servingVersion(): number {
-    return this.store.latest().version;
+    return this.serving.serving;
+  }
+
+  /** The inference worker (started on first use). */
+  get predictor(): Predictor {
+    return this.serving.predictor;
   }
 
   get connectedClients(): string[] {

@@ -12,6 +12,7 @@ import type { Logger } from './logger.js';
 import type { FederationDatabase } from './store/database.js';
 import type { ClientRegistry } from './auth/registry.js';
 import type { AuditLog } from './admin/audit.js';
+import type { EvalData } from './serving/service.js';
 
 /** Settings of a federation, validated at start-up (from flags, a config file or code). */
 /** The settings' fields (config files build on this); coordinatorSettingsSchema adds cross-field checks. */
@@ -139,6 +140,8 @@ export interface CoordinatorOptions {
   privateModels?: boolean;
   /** PEM certificate chain and key: serve https/wss instead of http/ws. */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Held-out labelled set for server-side evaluation of every committed version (`--eval-data`). */
+  evalData?: EvalData;
 }
 
 /** Refuses a strategy that cannot run under the secure-aggregation setting (SECAGG_UNAVAILABLE). */

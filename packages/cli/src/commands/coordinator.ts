@@ -11,6 +11,7 @@ import { loadOrCreateSigningKey, resolveDataDir } from '../security.js';
 import { Coordinator, coordinatorSettingsFields, coordinatorSettingsSchema, createStrategy, DifferentiallyPrivate, type Logger, type Strategy } from '@flock/coordinator';
 import { err, exitAfterSignal, out, stopSignal, UsageError } from '../output.js';
 import { int, num, oneOf } from '../parse.js';
+import { loadEvalData } from '../eval-data.js';
 import { addSecurityOptions, setUpSecurity, type SecurityFlags } from './coordinator-security.js';
 
 /** Loads the initial model: a preset name, or a TensorFlow.js model.json with its weight files. */
@@ -109,6 +110,11 @@ interface CoordinatorFlags extends SecurityFlags {
   delta?: number;
   clientBudget?: number;
   deterministic?: boolean;
+  servingPolicy?: 'always' | 'manual' | 'evaluated';
+  servingMetric?: string;
+  servingTolerance?: number;
+  evalData?: string;
+  publicMetrics?: boolean;
 }
 
 export function coordinatorCommand(): Command {
@@ -136,6 +142,10 @@ export function coordinatorCommand(): Command {
     .option('--db <path>', 'SQLite database of the coordinator state (default <data-dir>/coordinator.db; :memory: = nothing persists); an existing one is resumed')
     .option('--deterministic', 'sum updates in client-id order, for reproducible runs (with selectionSeed and seeded clients)')
     .option('--evaluate-every <n>', 'federated evaluation round after every N training rounds (0 = never)', int(0))
+    .option('--serving-policy <policy>', 'how the serving version follows training: always, manual (admin API) or evaluated', oneOf(['always', 'manual', 'evaluated'] as const))
+    .option('--serving-metric <name>', 'metric the evaluated policy compares (default accuracy; server_accuracy with --eval-data)')
+    .option('--serving-tolerance <x>', 'evaluated policy: how much worse the metric may get and still be promoted (default 0.01)', num(0))
+    .option('--eval-data <spec>', 'held-out set evaluated on every committed version: fashion-mnist[:N] or a JSON file {"x": [[...]], "labels": [...]}')
     .action(async (f: CoordinatorFlags) => {
       let file: z.infer<typeof configFileSchema> = {};
       if (f.config) {
@@ -183,7 +193,14 @@ export function coordinatorCommand(): Command {
         // Under DP, clients are Poisson-sampled with q = fraction (the accountant's assumption).
         ...(mode ? { sampling: 'poisson' as const } : {}),
         train,
+        serving: {
+          ...fileSettings.serving,
+          ...(f.servingPolicy !== undefined ? { policy: f.servingPolicy } : {}),
+          ...(f.servingMetric !== undefined ? { metric: f.servingMetric } : f.evalData !== undefined && fileSettings.serving?.metric === undefined ? { metric: 'server_accuracy' } : {}),
+          ...(f.servingTolerance !== undefined ? { tolerance: f.servingTolerance } : {}),
+        },
       };
+      const evalData = f.evalData !== undefined ? await loadEvalData(f.evalData) : undefined;
       // A model path in the config file is relative to the file, not to the working directory.
       const modelFromFile = fileModel && fileModel.endsWith('.json') && f.config ? path.resolve(path.dirname(f.config), fileModel) : fileModel;
       const logger = jsonLogger();
@@ -203,7 +220,7 @@ export function coordinatorCommand(): Command {
       // Authentication, operator token, audit log, TLS (coordinator-security.ts).
       // `"auth": "open"` in the config file counts as --open (and warns the same way).
       const security = await setUpSecurity({ ...f, open: f.open === true || settings.auth === 'open' }, database.registry);
-      const coordinator = new Coordinator({ model, settings: { ...settings, auth: security.auth }, logger, strategy, ...security.options, database, signingKey: signing.key });
+      const coordinator = new Coordinator({ model, settings: { ...settings, auth: security.auth }, logger, strategy, ...security.options, database, signingKey: signing.key, ...(evalData ? { evalData } : {}) });
       if (f.deterministic ?? fileDeterministic) coordinator.deterministicOrder = true;
       // Handlers first: a Ctrl-C from here on (even one racing the first output lines) stops cleanly.
       const stopped = stopSignal();
