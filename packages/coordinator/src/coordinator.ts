@@ -27,6 +27,10 @@ import { createHttpServer, frameBound, listen, serverUrl } from './http/server.j
 import { ServingService } from './serving/service.js';
 import type { Predictor } from './serving/predictor.js';
 import type { PredictContext } from './http/predict.js';
+import { bearerOf } from './http/respond.js';
+import { constantTimeEqual } from './auth/tokens.js';
+import { CoordinatorMetrics } from './monitoring/metrics.js';
+import { metricsRoute } from './monitoring/metrics-route.js';
 
 export type { Logger } from './logger.js';
 export type { RoundSummary } from './round/commit.js';
@@ -66,6 +70,8 @@ export class Coordinator extends EventEmitter {
   private readonly runner: RoundRunner;
   /** Inference, the serving version and server-side evaluation (serving/service.ts). */
   readonly serving: ServingService;
+  /** Prometheus metrics (GET /metrics). */
+  readonly metrics: CoordinatorMetrics;
 
   constructor(options: CoordinatorOptions) {
     super();
@@ -199,9 +205,26 @@ export class Coordinator extends EventEmitter {
       limit: (ip) => this.limiter.checkHttpRequest(ip),
       maxBatch: settings.serving.maxBatch,
       maxBodyBytes: settings.serving.maxBodyBytes,
-      observe: (o) => this.emit('predict', o),
+      observe: (o) => this.metrics.predict(o),
     };
-    this.http = createHttpServer({ security, api, logger, tls: options.tls, serving: { predict } });
+    const dp = this.strategy as { epsilon?(): number; ledgerEntries?(): Array<{ epsilon: number }> };
+    this.metrics = new CoordinatorMetrics({
+      clientsConnected: () => this.sessions.size,
+      traffic: this.traffic,
+      servingVersion: () => this.servingVersion,
+      latestVersion: () => this.store.latest().version,
+      ...(typeof dp.epsilon === 'function' ? { epsilon: () => dp.epsilon!() } : {}),
+      ...(typeof dp.ledgerEntries === 'function' ? { maxClientEpsilon: () => dp.ledgerEntries!().reduce((m, e) => Math.max(m, e.epsilon), 0) } : {}),
+    });
+    this.on('round', (s: RoundSummary) => this.metrics.round(s));
+    this.on('rejected', (r: { code: string }) => this.metrics.rejected(r.code));
+    this.on('secagg', (stages: Array<{ stage: string; seconds: number; expected: number; received: number }>) => this.metrics.secagg(stages));
+    const isOperator = (req: { headers: Record<string, unknown> }): boolean => {
+      const t = bearerOf(req as Parameters<typeof bearerOf>[0]);
+      return options.operatorToken !== undefined && t !== undefined && constantTimeEqual(t, options.operatorToken);
+    };
+    const metrics = metricsRoute({ metrics: this.metrics, publicMetrics: options.publicMetrics === true, confidential: this.strategy.confidentialRounds === true, isOperator, limit: (ip) => this.limiter.checkHttpRequest(ip) });
+    this.http = createHttpServer({ security, api, logger, tls: options.tls, serving: { predict, extra: [metrics] } });
     // An update is one float32 per parameter plus a small envelope; anything larger closes only
     // the offending connection (engine.io enforces this per message). Updates arrive in chunks
     // (protocol/v1.md 5.4a), so no frame needs to be larger than one sealed chunk plus its

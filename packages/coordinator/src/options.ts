@@ -140,6 +140,8 @@ export interface CoordinatorOptions {
   privateModels?: boolean;
   /** PEM certificate chain and key: serve https/wss instead of http/ws. */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** GET /metrics without the operator token (participation figures still need it under DP). */
+  publicMetrics?: boolean;
   /** Held-out labelled set for server-side evaluation of every committed version (`--eval-data`). */
   evalData?: EvalData;
 }

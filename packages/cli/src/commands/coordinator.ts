@@ -114,7 +114,6 @@ interface CoordinatorFlags extends SecurityFlags {
   servingMetric?: string;
   servingTolerance?: number;
   evalData?: string;
-  publicMetrics?: boolean;
 }
 
 export function coordinatorCommand(): Command {
