@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FlockError } from '@flock/protocol';
 import { handlePredict, isPredictPath, type PredictContext } from './predict.js';
-import { sendError } from './respond.js';
+import { sendError, sendJson } from './respond.js';
+import { openApiDocument } from './openapi.js';
 
 /** The endpoints added for serving and monitoring, each optional. */
 export interface ServingRoutes {
@@ -22,6 +23,11 @@ export function handleServingHttp(ctx: ServingRoutes, req: IncomingMessage, res:
     handlePredict(ctx.predict, req, res, url).catch(() => {
       if (!res.headersSent) sendError(res, new FlockError('INTERNAL', 'prediction failed'));
     });
+    return true;
+  }
+  if (url.pathname === '/v1/openapi.json') {
+    if (req.method !== 'GET' && req.method !== 'HEAD') sendError(res, new FlockError('BAD_MESSAGE', 'use GET /v1/openapi.json'));
+    else sendJson(res, 200, openApiDocument(), { 'cache-control': 'no-cache' });
     return true;
   }
   for (const route of ctx.extra ?? []) if (route(req, res, url)) return true;

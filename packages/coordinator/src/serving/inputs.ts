@@ -25,6 +25,12 @@ export function predictBodySchema(shape: readonly number[], maxBatch: number) {
   return z.union([z.object({ signature_name: z.string().max(128).optional(), instances }).strict(), z.object({ signature_name: z.string().max(128).optional(), inputs: instances }).strict()]);
 }
 
+/** The request body independent of a model (for the OpenAPI document): instances of any nesting. */
+export const predictRequestSchema = z.union([
+  z.object({ signature_name: z.string().max(128).optional(), instances: z.array(z.unknown()).min(1).describe("one entry per example, each shaped as the model's input without the batch dimension (numbers only, finite)") }).strict(),
+  z.object({ signature_name: z.string().max(128).optional(), inputs: z.array(z.unknown()).min(1).describe('the batched input tensor (columnar form)') }).strict(),
+]);
+
 /** The JSON response of a predict request. */
 export const predictResponseSchema = z.object({
   predictions: z.array(z.unknown()).describe('one output per instance, nested as the model output shape'),
