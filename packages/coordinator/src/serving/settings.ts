@@ -9,8 +9,8 @@ export const servingSettingsSchema = z
      * evaluation metric is not worse than the serving version's by more than `tolerance`).
      */
     policy: z.enum(['always', 'manual', 'evaluated']).default('always'),
-    /** The metric the `evaluated` policy compares: a key of the version's metrics (e.g. server_accuracy, accuracy, loss). */
-    metric: z.string().min(1).max(64).default('accuracy'),
+    /** The metric the `evaluated` policy compares: a key of the version's metrics (server_accuracy with --eval-data, eval_accuracy from federated evaluation rounds, train_loss...). */
+    metric: z.string().min(1).max(64).default('eval_accuracy'),
     /** How much worse (absolute) the metric may get and still be promoted. Metrics named *loss* count lower as better. */
     tolerance: z.number().nonnegative().max(1e9).default(0.01),
     /** Most instances in one predict request and in one micro-batch. */
@@ -22,6 +22,6 @@ export const servingSettingsSchema = z
     /** tfjs backend of the inference worker. */
     backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
   })
-  .default({ policy: 'always', metric: 'accuracy', tolerance: 0.01, maxBatch: 256, maxBodyBytes: 32 * 1024 * 1024, batchWaitMs: 0, backend: 'auto' });
+  .default({ policy: 'always', metric: 'eval_accuracy', tolerance: 0.01, maxBatch: 256, maxBodyBytes: 32 * 1024 * 1024, batchWaitMs: 0, backend: 'auto' });
 
 export type ServingSettings = z.infer<typeof servingSettingsSchema>;
