@@ -89,6 +89,7 @@ describe('GET /v1/openapi.json', () => {
     await call('get', '/v1/openapi.json', '/v1/openapi.json');
     expect((await call('get', '/metrics', '/metrics')).status).toBe(401);
     expect((await call('get', '/metrics', '/metrics', { operator: true })).status).toBe(200);
+    await call('get', '/dashboard', '/dashboard');
     expect((await call('get', '/v1/admin/status', '/v1/admin/status')).status).toBe(401);
     await call('get', '/v1/admin/status', '/v1/admin/status', { operator: true });
     await call('get', '/v1/admin/rounds', '/v1/admin/rounds', { operator: true });

@@ -31,6 +31,9 @@ import { bearerOf } from './http/respond.js';
 import { constantTimeEqual } from './auth/tokens.js';
 import { CoordinatorMetrics } from './monitoring/metrics.js';
 import { metricsRoute } from './monitoring/metrics-route.js';
+import { RecentAuditLog } from './admin/recent-audit.js';
+import { dashboardRoute } from './dashboard/route.js';
+import { OperatorFeed } from './dashboard/feed.js';
 
 export type { Logger } from './logger.js';
 export type { RoundSummary } from './round/commit.js';
@@ -53,7 +56,7 @@ export class Coordinator extends EventEmitter {
   readonly io: IoServer;
   /** Client authentication (tokens / open) and the registry behind it. */
   readonly auth: ClientAuthenticator;
-  readonly audit: AuditLog;
+  readonly audit: RecentAuditLog;
   /** Durable state, when the `database` option is given. */
   readonly database: FederationDatabase | undefined;
   /** Bytes of update payloads received and model weights served, since start. */
@@ -68,6 +71,7 @@ export class Coordinator extends EventEmitter {
   private readonly limiter: RateLimiter;
   private readonly sessions: Sessions;
   private readonly runner: RoundRunner;
+  private readonly feed: OperatorFeed;
   /** Inference, the serving version and server-side evaluation (serving/service.ts). */
   readonly serving: ServingService;
   /** Prometheus metrics (GET /metrics). */
@@ -141,7 +145,8 @@ export class Coordinator extends EventEmitter {
       host: uploadHost(this.runner, (clientId, socketId) => this.sessions.sessionIdentity(clientId, socketId), countUp),
     });
     this.limiter = new RateLimiter(settings.rateLimits);
-    this.audit = options.audit ?? nullAuditLog;
+    // The dashboard shows the recent records; everything still goes to the given log.
+    this.audit = new RecentAuditLog(options.audit ?? nullAuditLog);
     this.auth = new ClientAuthenticator({ mode: settings.auth, federationId: settings.federationId, registry: options.registry ?? this.database?.registry ?? new MemoryClientRegistry(), platform: nodePlatform, audit: this.audit });
     const events = new EventRouter({ limiter: this.limiter, logger, emit: (e, p) => this.emit(e, p), rounds: this.runner, uploads, countUp });
     this.sessions = new Sessions({
@@ -224,13 +229,24 @@ export class Coordinator extends EventEmitter {
       return options.operatorToken !== undefined && t !== undefined && constantTimeEqual(t, options.operatorToken);
     };
     const metrics = metricsRoute({ metrics: this.metrics, publicMetrics: options.publicMetrics === true, confidential: this.strategy.confidentialRounds === true, isOperator, limit: (ip) => this.limiter.checkHttpRequest(ip) });
-    this.http = createHttpServer({ security, api, logger, tls: options.tls, serving: { predict, extra: [metrics] } });
+    this.http = createHttpServer({ security, api, logger, tls: options.tls, serving: { predict, extra: [metrics, dashboardRoute((ip) => this.limiter.checkHttpRequest(ip))] } });
     // An update is one float32 per parameter plus a small envelope; anything larger closes only
     // the offending connection (engine.io enforces this per message). Updates arrive in chunks
     // (protocol/v1.md 5.4a), so no frame needs to be larger than one sealed chunk plus its
     // envelope; SecAgg masked inputs are still one frame of the model size.
     this.io = new IoServer(this.http, { maxHttpBufferSize: settings.maxHttpBufferSize ?? frameBound(settings, this.numParams), serveClient: false, cors: { origin: '*' } });
     this.sessions.attach(this.io);
+    this.feed = new OperatorFeed(this.io, {
+      store: this.store,
+      serving: this.serving,
+      audit: this.audit,
+      operatorToken: options.operatorToken,
+      status: () => this.status(),
+      rounds: () => this.runner.history,
+      privacy: () => (typeof dp.epsilon === 'function' ? { epsilon: dp.epsilon(), ...(typeof dp.ledgerEntries === 'function' ? { maxClientEpsilon: dp.ledgerEntries().reduce((m, e) => Math.max(m, e.epsilon), 0) } : {}), ...(this.strategy.receiptFields ? { delta: this.strategy.receiptFields().delta } : {}) } : undefined),
+      limit: (ip) => this.limiter.checkConnectionAddress(ip),
+      on: (event, fn) => this.on(event, fn),
+    });
   }
 
   /** Starts listening; resolves with the base URL (http://host:port). */
@@ -260,6 +276,7 @@ export class Coordinator extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     await this.runner.close();
+    this.feed.close();
     await this.serving.close();
     await new Promise<void>((resolve) => this.io.close(() => resolve()));
     if (this.http.listening) await new Promise<void>((resolve) => this.http.close(() => resolve()));

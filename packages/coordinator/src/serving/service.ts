@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { ModelStore } from '../model-store.js';
 import type { AuditLog } from '../admin/audit.js';
 import type { Logger } from '../logger.js';
@@ -27,8 +28,10 @@ export interface ServingStatus {
  * Model serving as a whole: the inference worker (predictor.ts), the serving version
  * (lifecycle.ts) and the optional server-side evaluation of every committed version on a
  * held-out set, recorded in the version's metrics as `server_accuracy` and `server_loss`.
+ *
+ * Events: 'evaluated' (version), after a server-side evaluation was recorded.
  */
-export class ServingService {
+export class ServingService extends EventEmitter {
   readonly predictor: Predictor;
   readonly lifecycle: ServingLifecycle;
   private evaluations = Promise.resolve();
@@ -37,6 +40,7 @@ export class ServingService {
   constructor(
     private readonly o: { store: ModelStore; settings: ServingSettings; audit: AuditLog; database: FederationDatabase | undefined; logger: Logger; evalData?: EvalData | undefined },
   ) {
+    super();
     this.predictor = new Predictor({ topology: o.store.topology, spec: o.store.spec, backend: o.settings.backend, maxBatch: o.settings.maxBatch, batchWaitMs: o.settings.batchWaitMs });
     this.lifecycle = new ServingLifecycle({ store: o.store, log: o.database?.serving ?? new MemoryServingEvents(), settings: o.settings, audit: o.audit });
   }
@@ -75,6 +79,7 @@ export class ServingService {
         const r = await this.predictor.evaluate(v, data.x, data.labels);
         this.o.store.annotate(version, { server_accuracy: r.accuracy, server_loss: r.loss });
         this.o.logger.info({ modelVersion: version, server_accuracy: r.accuracy, server_loss: r.loss, examples: data.labels.length }, 'server-side evaluation');
+        this.emit('evaluated', version);
         this.lifecycle.evaluated(version);
       } catch (err) {
         this.o.logger.warn({ err, modelVersion: version }, 'server-side evaluation failed');
