@@ -27,6 +27,13 @@ export interface Prediction {
   shape: number[];
 }
 
+/**
+ * Batches handed to the worker at once: while it runs one, the next waits in its message
+ * queue, so it never idles for the round trip through the main thread; later requests keep
+ * merging in the main thread's queue.
+ */
+const PIPELINE = 2;
+
 interface Pending {
   version: number;
   rows: number;
@@ -52,7 +59,8 @@ export class Predictor {
   private nextId = 1;
   private readonly loaded = new Map<number, Promise<void>>();
   private readonly queue: Pending[] = [];
-  private busy = false;
+  /** Batches posted to the worker and not answered yet (at most PIPELINE). */
+  private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   /** Filled once the worker is ready. */
@@ -93,7 +101,7 @@ export class Predictor {
         this.worker = undefined;
         this.starting = undefined;
         this.loaded.clear();
-        this.busy = false;
+        this.inFlight = 0;
       };
       w.once('error', (err) => died(`crashed: ${err.message}`));
       w.once('exit', (code) => died(`exited with code ${code}`));
@@ -153,8 +161,8 @@ export class Predictor {
   }
 
   private pump(): void {
-    if (this.busy || this.queue.length === 0 || !this.worker) return;
-    if (this.o.batchWaitMs > 0 && this.queued < this.o.maxBatch) {
+    if (this.inFlight >= PIPELINE || this.queue.length === 0 || !this.worker) return;
+    if (this.o.batchWaitMs > 0 && this.inFlight === 0 && this.queued < this.o.maxBatch) {
       this.timer ??= setTimeout(() => {
         this.timer = undefined;
         this.dispatch();
@@ -167,7 +175,7 @@ export class Predictor {
   private dispatch(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.busy || this.queue.length === 0 || !this.worker) return;
+    if (this.inFlight >= PIPELINE || this.queue.length === 0 || !this.worker) return;
     // Consecutive requests for the head's version, up to maxBatch rows (a larger single request runs alone).
     const version = this.queue[0]!.version;
     const batch: Pending[] = [this.queue.shift()!];
@@ -187,7 +195,7 @@ export class Predictor {
         off += p.data.length;
       }
     }
-    this.busy = true;
+    this.inFlight++;
     const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !(data.buffer instanceof SharedArrayBuffer);
     this.call({ type: 'predict', id: this.nextId++, version, rows, data }, owned ? [data.buffer as ArrayBuffer] : [])
       .then((m) => {
@@ -204,7 +212,7 @@ export class Predictor {
         for (const p of batch) p.reject(e);
       })
       .finally(() => {
-        this.busy = false;
+        this.inFlight = Math.max(0, this.inFlight - 1);
         this.pump();
       });
   }
