@@ -168,6 +168,7 @@ describe('predict: bad inputs get typed errors', () => {
     expect(r.status).toBe(415);
     expect(r.json.error.code).toBe('BAD_MESSAGE');
     const get = await fetch(path());
+    expect(get.status).toBe(405);
     expect(((await get.json()) as any).error.code).toBe('BAD_MESSAGE');
     const envelope = await post(path(), { rows: [] });
     expect(envelope.json.error.code).toBe('BAD_MESSAGE');

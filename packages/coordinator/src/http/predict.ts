@@ -45,7 +45,11 @@ export async function handlePredict(ctx: PredictContext, req: IncomingMessage, r
   const done = (status: number, code?: string): void =>
     ctx.observe?.({ target: /^\d/.test(target) ? 'version' : target, status, ...(code ? { code } : {}), seconds: Number(process.hrtime.bigint() - started) / 1e9, rows });
   try {
-    if (req.method !== 'POST') throw new FlockError('BAD_MESSAGE', `use POST ${url.pathname}`);
+    if (req.method !== 'POST') {
+      const e = new FlockError('BAD_MESSAGE', `use POST ${url.pathname}`);
+      sendError(res, e, 405);
+      return done(405, e.code);
+    }
     const limited = ctx.limit(req.socket.remoteAddress ?? '');
     if (limited) throw limited;
     const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();

@@ -26,7 +26,7 @@ export function handleServingHttp(ctx: ServingRoutes, req: IncomingMessage, res:
     return true;
   }
   if (url.pathname === '/v1/openapi.json') {
-    if (req.method !== 'GET' && req.method !== 'HEAD') sendError(res, new FlockError('BAD_MESSAGE', 'use GET /v1/openapi.json'));
+    if (req.method !== 'GET' && req.method !== 'HEAD') sendError(res, new FlockError('BAD_MESSAGE', 'use GET /v1/openapi.json'), 405);
     else sendJson(res, 200, openApiDocument(), { 'cache-control': 'no-cache' });
     return true;
   }
