@@ -242,6 +242,12 @@ export class Coordinator extends EventEmitter {
       audit: this.audit,
       operatorToken: options.operatorToken,
       status: () => this.status(),
+      live: () => {
+        const r = this.runner.active;
+        if (!r) return undefined;
+        const p = r.progress();
+        return { stage: r.secure ? `secure aggregation: ${r.secure.currentStage}` : r.collecting ? 'collecting' : 'aggregating', dropped: p.rejected + p.disconnected };
+      },
       rounds: () => this.runner.history,
       privacy: () => (typeof dp.epsilon === 'function' ? { epsilon: dp.epsilon(), ...(typeof dp.ledgerEntries === 'function' ? { maxClientEpsilon: dp.ledgerEntries().reduce((m, e) => Math.max(m, e.epsilon), 0) } : {}), ...(this.strategy.receiptFields ? { delta: this.strategy.receiptFields().delta } : {}) } : undefined),
       limit: (ip) => this.limiter.checkConnectionAddress(ip),

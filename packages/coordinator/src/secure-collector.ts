@@ -198,6 +198,11 @@ export class SecureCollector {
     this.received = new Set();
   }
 
+  /** The stage now running: advertise, share, masked, unmask or done (dashboard). */
+  get currentStage(): string {
+    return this.stage;
+  }
+
   /** Ends the waiting of the current stage early (shutdown). */
   cancel(): void {
     this.cancelled = true;

@@ -56,10 +56,10 @@ export const DASHBOARD_JS = String.raw`(function () {
     if (a) {
       text($('round-number'), a.round);
       text($('round-kind'), a.kind);
-      text($('round-stage'), 'collecting');
+      text($('round-stage'), a.stage || 'collecting');
       text($('round-selected'), a.selected);
       text($('round-reported'), a.reported);
-      text($('round-dropped'), 0);
+      text($('round-dropped'), a.dropped || 0);
       $('round-bar').style.width = (a.selected ? Math.round(100 * a.reported / a.selected) : 0) + '%';
     } else if (last) {
       text($('round-number'), last.round);

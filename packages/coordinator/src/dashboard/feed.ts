@@ -15,6 +15,8 @@ export interface FeedSource {
   audit: RecentAuditLog;
   operatorToken: string | undefined;
   status(): Record<string, unknown>;
+  /** The running round's live figures: stage and dropped (rejected + disconnected) members; undefined when idle. */
+  live(): { stage: string; dropped: number } | undefined;
   rounds(): readonly RoundSummary[];
   privacy(): { epsilon: number; maxClientEpsilon?: number; delta?: number } | undefined;
   /** Per-address connection limit (undefined = allowed). */
@@ -89,7 +91,8 @@ export class OperatorFeed {
 
   private progress(): Record<string, unknown> {
     const s = this.src.status();
-    return { activeRound: s.activeRound ?? null, clients: s.clients, round: s.round, modelVersion: s.modelVersion, trainRoundsCommitted: s.trainRoundsCommitted, privacy: this.src.privacy() ?? null };
+    const live = this.src.live();
+    return { activeRound: s.activeRound ? { ...(s.activeRound as object), ...live } : null, clients: s.clients, round: s.round, modelVersion: s.modelVersion, trainRoundsCommitted: s.trainRoundsCommitted, privacy: this.src.privacy() ?? null };
   }
 
   /** Pushes the live progress when it changed and someone is watching. */
