@@ -1,8 +1,12 @@
 import os from 'node:os';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'node:http';
 import * as tf from '@tensorflow/tfjs';
-import { Coordinator } from '@flock/coordinator';
-import { createPresetModel, flatModelOf, selectBackend, setFlatWeights, type BackendPreference } from '@flock/model';
+import { createPresetModel, selectBackend, type BackendPreference } from '@flock/model';
 import { loadFashionMnist } from '@flock/sim';
 import { machineInfo } from './machine.js';
 
@@ -49,11 +53,35 @@ async function load(send: () => Promise<number>, clients: number, seconds: numbe
   return { latencies, seconds: (performance.now() - t0) / 1000 };
 }
 
+/** Starts `flock coordinator` in its own process, as deployed; resolves with its URL and a stop function. */
+async function startCoordinator(preset: string, backend: string): Promise<{ url: string; stop(): void }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'flock-bench-serve-'));
+  const config = path.join(dir, 'coordinator.json');
+  // The load generator is one loopback address: exempt it from the per-address HTTP budget.
+  writeFileSync(config, JSON.stringify({ serving: { backend }, rateLimits: { exemptLoopback: true } }));
+  const child = spawn(process.execPath, [fileURLToPath(new URL('../../bin/flock.mjs', import.meta.url)), 'coordinator', '--config', config, '--port', '0', '--model', preset, '--seed', '1', '--db', ':memory:', '--open', '--data-dir', dir, '--log', 'json'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const lines = createInterface({ input: child.stdout! });
+  const url = await new Promise<string>((resolve, reject) => {
+    lines.on('line', (l) => {
+      const m = JSON.parse(l) as { event?: string; url?: string };
+      if (m.event === 'listening') resolve(m.url!);
+    });
+    child.once('exit', (code) => reject(new Error(`flock coordinator exited with ${code}`)));
+  });
+  return {
+    url,
+    stop() {
+      child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /**
  * The inference endpoint against calling model.predict in-process on the same backend, in the
  * same run: per model (mlp, simple-cnn) and batch size (1, 32), latency p50/p99 with one
- * client and throughput with concurrent clients. The coordinator runs in this process (its
- * inference in its worker thread); requests go over loopback HTTP with keep-alive.
+ * client and throughput with concurrent clients. The coordinator runs in its own process (its
+ * inference in its worker thread), as deployed; requests go over loopback HTTP with keep-alive.
  */
 export async function* benchServe(opts: ServeBenchOptions = {}): AsyncGenerator<Record<string, unknown>> {
   const backend = await selectBackend(opts.backend ?? 'auto');
@@ -63,12 +91,8 @@ export async function* benchServe(opts: ServeBenchOptions = {}): AsyncGenerator<
   const images = Float32Array.from(test.images.subarray(0, 32 * 784), (v) => v / 255);
   for (const preset of ['mlp', 'simple-cnn'] as const) {
     const model = createPresetModel(preset, { seed: 1 });
-    const flat = await flatModelOf(model);
-    const coordinator = new Coordinator({ model: flat, settings: { auth: 'open', serving: { backend: opts.backend ?? 'auto' }, rateLimits: { exemptLoopback: true } } });
-    const url = new URL(await coordinator.listen(0, '127.0.0.1'));
-    const port = Number(url.port);
-    const info = await coordinator.predictor.ready();
-    setFlatWeights(model, coordinator.store.latest().weights);
+    const coordinator = await startCoordinator(preset, opts.backend ?? 'auto');
+    const port = Number(new URL(coordinator.url).port);
     const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
     try {
       for (const batch of [1, 32]) {
@@ -107,7 +131,6 @@ export async function* benchServe(opts: ServeBenchOptions = {}): AsyncGenerator<
             bench: 'serve',
             model: preset,
             backend: backend.name,
-            workerBackend: info.backend,
             batch,
             transport,
             inProcess,
@@ -124,7 +147,7 @@ export async function* benchServe(opts: ServeBenchOptions = {}): AsyncGenerator<
     } finally {
       agent.destroy();
       model.dispose();
-      await coordinator.close();
+      coordinator.stop();
     }
   }
 }
