@@ -11,6 +11,8 @@ export interface HttpApiContext {
   onWeightsServed?(bytes: number): void;
   status(): Record<string, unknown>;
   rounds(): unknown[];
+  /** The version `/v1/models/serving` names (serving/lifecycle.ts); default: latest. */
+  servingVersion?(): number;
   /**
    * Rounds are confidential (differential privacy, confidential.ts): /v1/health and /v1/rounds
    * show no cohort, counts, client statistics or traffic; the admin API has them.
@@ -73,13 +75,14 @@ export function handleHttp(ctx: HttpApiContext, req: IncomingMessage, res: Serve
     sendJson(res, 200, { rounds }, { 'cache-control': 'no-store' });
     return true;
   }
-  const m = /^\/v1\/models\/(latest|\d{1,15})(?:\/(model\.json|weights\.bin))?$/.exec(url.pathname);
+  const m = /^\/v1\/models\/(latest|serving|\d{1,15})(?:\/(model\.json|weights\.bin))?$/.exec(url.pathname);
   if (!m) {
     sendError(res, 404, { code: 'MODEL_NOT_FOUND', message: `no such endpoint: ${url.pathname}; see docs/reference/http-api.md` });
     return true;
   }
-  const latest = m[1] === 'latest';
-  const v = latest ? ctx.store.latest() : ctx.store.get(Number(m[1]));
+  // `latest` and `serving` move: like latest, never cached as immutable.
+  const latest = m[1] === 'latest' || m[1] === 'serving';
+  const v = m[1] === 'latest' ? ctx.store.latest() : ctx.store.get(m[1] === 'serving' ? (ctx.servingVersion?.() ?? ctx.store.latest().version) : Number(m[1]));
   if (!v) {
     const err = new FlockError('MODEL_NOT_FOUND', `model version ${m[1]} does not exist (latest is ${ctx.store.latest().version})`);
     sendError(res, 404, err.toEnvelope());

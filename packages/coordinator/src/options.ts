@@ -5,12 +5,14 @@ import type { FlatModel } from '@flock/model';
 import { FlockError, type HandshakeAuth } from '@flock/protocol';
 import type { IdentityKeyPair } from '@flock/privacy';
 import { rateLimitSettingsSchema } from './rate-limit.js';
+import { servingSettingsSchema } from './serving/settings.js';
 import type { Strategy } from './strategy.js';
 import { assertSecAggCompatible } from './strategies/index.js';
 import type { Logger } from './logger.js';
 import type { FederationDatabase } from './store/database.js';
 import type { ClientRegistry } from './auth/registry.js';
 import type { AuditLog } from './admin/audit.js';
+import type { EvalData } from './serving/service.js';
 
 /** Settings of a federation, validated at start-up (from flags, a config file or code). */
 /** The settings' fields (config files build on this); coordinatorSettingsSchema adds cross-field checks. */
@@ -92,6 +94,8 @@ export const coordinatorSettingsFields = z.object({
       sealRequired: z.boolean().default(true),
     })
     .default({ chunkBytes: DEFAULT_CHUNK_BYTES, sealRequired: true }),
+  /** Inference and the serving version (docs/how-to/serve-and-monitor.md). */
+  serving: servingSettingsSchema,
   /** Token-bucket rate limits on events and connection attempts (rate-limit.ts). */
   rateLimits: rateLimitSettingsSchema,
   /**
@@ -136,6 +140,10 @@ export interface CoordinatorOptions {
   privateModels?: boolean;
   /** PEM certificate chain and key: serve https/wss instead of http/ws. */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** GET /metrics without the operator token (participation figures still need it under DP). */
+  publicMetrics?: boolean;
+  /** Held-out labelled set for server-side evaluation of every committed version (`--eval-data`). */
+  evalData?: EvalData;
 }
 
 /** Refuses a strategy that cannot run under the secure-aggregation setting (SECAGG_UNAVAILABLE). */

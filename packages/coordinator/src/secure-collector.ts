@@ -65,6 +65,8 @@ export class SecureCollector {
   private readonly clock: Clock;
   /** Update payload bytes received (masked vectors), for traffic figures. */
   bytesUp = 0;
+  /** Each finished stage: how long it waited, how many members it expected and heard from (for /metrics). */
+  readonly stages: Array<{ stage: string; seconds: number; expected: number; received: number }> = [];
 
   constructor(opts: SecureCollectorOptions) {
     this.opts = opts;
@@ -151,6 +153,15 @@ export class SecureCollector {
 
   /** Waits until every expected client sent this stage's message, the deadline passes or `abort` is called. */
   private async waitStage(deadline: number): Promise<void> {
+    const t0 = this.clock.now();
+    try {
+      await this.waitStageInner(deadline);
+    } finally {
+      this.stages.push({ stage: this.stage, seconds: (this.clock.now() - t0) / 1000, expected: this.expected.size, received: [...this.expected].filter((id) => this.received.has(id)).length });
+    }
+  }
+
+  private async waitStageInner(deadline: number): Promise<void> {
     if (this.cancelled || [...this.expected].every((id) => this.received.has(id))) return;
     await new Promise<void>((resolve) => {
       const cancel = this.clock.after(Math.max(0, deadline - this.clock.now()), resolve);
@@ -185,6 +196,11 @@ export class SecureCollector {
     this.stage = stage;
     this.expected = new Set(expected);
     this.received = new Set();
+  }
+
+  /** The stage now running: advertise, share, masked, unmask or done (dashboard). */
+  get currentStage(): string {
+    return this.stage;
   }
 
   /** Ends the waiting of the current stage early (shutdown). */

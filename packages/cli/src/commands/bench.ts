@@ -7,6 +7,7 @@ type Suite = (opts: { quick?: boolean; clients?: number[] }) => AsyncGenerator<R
 const SUITES: Record<string, () => Promise<Suite>> = {
   secagg: async () => (await import('../bench/secagg.js')).benchSecAgg,
   fleet: async () => (await import('../bench/fleet.js')).benchFleet,
+  serve: async () => (await import('../bench/serve.js')).benchServe,
   train: async () => {
     const [{ benchTrain }, { benchSdkOverhead, benchSimWorkers }] = await Promise.all([import('../bench/train.js'), import('../bench/sdk-overhead.js')]);
     return async function* (opts) {

@@ -6,6 +6,7 @@ import { handleSecurityHttp, type AdminContext } from '../admin/admin-api.js';
 import { handleHttp, type HttpApiContext } from '../http-api.js';
 import type { Logger } from '../logger.js';
 import type { CoordinatorSettings } from '../options.js';
+import { handleServingHttp, isPublicServingPath, type ServingRoutes } from './routes.js';
 
 export interface HttpServerOptions {
   /** The security and operator admin API (admin/admin-api.ts), tried first. */
@@ -13,6 +14,8 @@ export interface HttpServerOptions {
   /** The read-only model and round API (http-api.ts). */
   api: HttpApiContext;
   logger: Logger;
+  /** Predict, metrics, OpenAPI and dashboard endpoints (http/routes.ts). */
+  serving?: ServingRoutes;
   /** PEM certificate chain and key: serve https instead of http. */
   tls?: { cert: string | Buffer; key: string | Buffer } | undefined;
 }
@@ -24,7 +27,11 @@ export interface HttpServerOptions {
 export function createHttpServer(o: HttpServerOptions): HttpServer | HttpsServer {
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     try {
+      const path = (req.url ?? '/').split('?')[0]!;
+      // The one place the serving endpoints get their CORS headers (public ones only).
+      if (isPublicServingPath(path) && setCors(req, res)) return;
       if (handleSecurityHttp(o.security, req, res)) return;
+      if (o.serving && handleServingHttp(o.serving, req, res)) return;
       if (!handleHttp(o.api, req, res)) {
         // socket.io handles its own path; anything else is a 404.
         if (!req.url?.startsWith('/socket.io')) {
@@ -39,6 +46,19 @@ export function createHttpServer(o: HttpServerOptions): HttpServer | HttpsServer
     }
   };
   return o.tls ? createHttpsServer({ cert: o.tls.cert, key: o.tls.key }, handler) : createServer(handler);
+}
+
+/**
+ * CORS of the public serving endpoints (predict, OpenAPI): any origin may call them, with the
+ * headers a predict request carries. Answers a preflight (returns true); otherwise only sets headers.
+ */
+export function setCors(req: IncomingMessage, res: ServerResponse): boolean {
+  res.setHeader('access-control-allow-origin', '*');
+  res.setHeader('access-control-expose-headers', 'x-flock-model-version, x-flock-model-hash, x-flock-shape, retry-after');
+  if (req.method !== 'OPTIONS') return false;
+  res.writeHead(204, { 'access-control-allow-methods': 'GET, POST, OPTIONS', 'access-control-allow-headers': 'authorization, content-type, x-flock-shape', 'access-control-max-age': '600' });
+  res.end();
+  return true;
 }
 
 /** Starts listening; resolves once bound. */

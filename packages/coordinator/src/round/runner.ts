@@ -279,6 +279,7 @@ export class RoundRunner {
       } catch (err) {
         secureError = err instanceof FlockError ? err : new FlockError('INTERNAL', (err as Error).message);
       }
+      this.o.emit('secagg', r.secure.stages);
     } else {
       const cancel = clock.after(settings.roundTimeoutMs, r.finish);
       await r.finished;
