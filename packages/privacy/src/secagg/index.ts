@@ -21,7 +21,7 @@ export type {
 export { Quantizer, WeightedEncoder, MAX_NMAX } from './quantize.js';
 export type { QuantizerOptions, WeightedEncoderOptions, WeightedAggregate, RealVector } from './quantize.js';
 export { defaultThreshold, minThreshold } from './shamir.js';
-export { buildNeighbourGraph, graphSeed } from './graph.js';
+export { buildNeighbourGraph, graphSeed, componentsAmong } from './graph.js';
 export type { NeighbourGraph } from './graph.js';
 export { pairwiseSeed, selfSeedCommitment } from './kdf.js';
 export { expandMask, applyMasks, MAX_MASK_LENGTH } from './prg.js';

@@ -193,7 +193,7 @@ describe('Shamir sharing', () => {
     expect(defaultThreshold(3)).toBe(2);
     expect(defaultThreshold(2)).toBe(2);
     for (let k = 2; k <= 255; k++) expect(defaultThreshold(k)).toBeGreaterThanOrEqual(Math.floor(k / 2) + 1);
-    expect(() => secAggParameters({ cohortSize: 10, t: 4 })).toThrow(RangeError);
+    expect(() => secAggParameters({ cohortSize: 10, k: 9, t: 4 })).toThrow(RangeError);
     await expect(shareSecret(new Uint8Array(32), 9, 10)).rejects.toThrow(RangeError);
   });
 });

@@ -4,7 +4,7 @@ import { sealedLength } from '../crypto/box.js';
 import { toHex } from '../crypto/bytes.js';
 import { checkRoundParams, type SecAggRoundParams } from './client.js';
 import { SecAggError } from './errors.js';
-import { buildNeighbourGraph, graphSeed, sortIds, type NeighbourGraph } from './graph.js';
+import { buildNeighbourGraph, componentsAmong, graphSeed, sortIds, type NeighbourGraph } from './graph.js';
 import { agreePairwiseSeed } from './kdf.js';
 import { verifyAdvertise } from './keys.js';
 import type {
@@ -19,7 +19,7 @@ import type {
 } from './messages.js';
 import { applyMasks } from './prg.js';
 import { addInto, bytesLEToU32 } from './ring.js';
-import { reconstructMaskKey, reconstructSelfSeed, SHARE_LENGTH_32 } from './shamir.js';
+import { minThreshold, reconstructMaskKey, reconstructSelfSeed, SHARE_LENGTH_32 } from './shamir.js';
 import { bad, checkArray, checkBytes, checkHeader, checkId, isObject } from './validate.js';
 
 export interface SecAggServerOptions extends SecAggRoundParams {
@@ -175,6 +175,10 @@ export class SecAggServer {
     if (ids.length < 2) throw this.abort();
     const graph = buildNeighbourGraph(ids, this.k, graphSeed(this.session, this.round, ids));
     if (graph.degree < this.t) throw this.abort();
+    if (this.t < minThreshold(graph.degree)) {
+      this.abort();
+      throw new SecAggError('SECAGG_WEAK_THRESHOLD', `t = ${this.t} is not a strict majority of the graph's degree ${graph.degree} (n = ${ids.length}, k = ${this.k})`);
+    }
     this.graph = graph;
     this.stage = 'share-keys';
     return { stage: 'roster', session: this.session, round: this.round, entries: ids.map((id) => this.advertised.get(id)!) };
@@ -241,6 +245,16 @@ export class SecAggServer {
   closeMaskedInput(): UnmaskRequestMessage {
     this.expectStage('masked-input');
     if (this.maskedIds.size < this.t) throw this.abort();
+    // Refuse before any share is revealed if the survivors' graph fell apart: the masked inputs
+    // of each part would unmask to that part's sum (Bell et al. 2020, the connectivity condition).
+    const parts = componentsAmong(this.graph!, this.maskedIds);
+    if (parts.length > 1) {
+      this.abort();
+      throw new SecAggError(
+        'SECAGG_SURVIVORS_SPLIT',
+        `the survivors' neighbour graph has ${parts.length} parts (sizes ${parts.map((p) => p.length).join(', ')}): unmasking would reveal each part's sum`,
+      );
+    }
     this.survivors = sortIds([...this.maskedIds]);
     this.droppedIds = sortIds([...this.u2].filter((id) => !this.maskedIds.has(id)));
     this.stage = 'unmask';
