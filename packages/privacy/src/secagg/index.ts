@@ -2,7 +2,7 @@
 export { SecAggClient } from './client.js';
 export type { SecAggClientOptions, SecAggRoundParams } from './client.js';
 export { SecAggServer } from './server.js';
-export type { SecAggServerOptions, SecAggStatus, ServerStage } from './server.js';
+export type { SecAggServerOptions, SecAggStatus, ServerStage, SecAggMisbehaviour } from './server.js';
 export { SecAggError, isSecAggError } from './errors.js';
 export type { SecAggErrorCode } from './errors.js';
 export type {
