@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { out, UsageError } from '../output.js';
 
-type Suite = (opts: { quick?: boolean }) => AsyncGenerator<Record<string, unknown>>;
+type Suite = (opts: { quick?: boolean; cohorts?: number[] }) => AsyncGenerator<Record<string, unknown>>;
 
 /** Benchmark suites; each yields one JSON object per configuration, machine included. */
 const SUITES: Record<string, () => Promise<Suite>> = {
@@ -22,10 +22,16 @@ export function benchCommand(): Command {
     .argument('<suite>', `one of ${Object.keys(SUITES).join(', ')}`)
     .option('--json', 'one JSON line per result (the default output format too)')
     .option('--quick', 'a smaller grid for a fast look')
-    .action(async (suite: string, f: { json?: boolean; quick?: boolean }) => {
+    .option('--cohort <sizes>', 'secagg: only these cohort sizes, comma-separated (e.g. 1000)')
+    .action(async (suite: string, f: { json?: boolean; quick?: boolean; cohort?: string }) => {
       const load = SUITES[suite];
       if (!load) throw new UsageError(`unknown suite '${suite}'; choose one of ${Object.keys(SUITES).join(', ')}`);
+      let cohorts: number[] | undefined;
+      if (f.cohort !== undefined) {
+        cohorts = f.cohort.split(',').map((v) => Number(v.trim()));
+        if (cohorts.some((v) => !Number.isInteger(v) || v < 3)) throw new UsageError(`--cohort must list integers >= 3, got '${f.cohort}'`);
+      }
       const run = await load();
-      for await (const line of run({ quick: f.quick === true })) out(JSON.stringify({ suite, ...line }));
+      for await (const line of run({ quick: f.quick === true, ...(cohorts ? { cohorts } : {}) })) out(JSON.stringify({ suite, ...line }));
     });
 }
