@@ -86,6 +86,33 @@ describe('robust reconstruction (issue 12 item 10)', () => {
     }
   });
 
+  it('random partial corruptions (a few bytes of a few shares) are corrected too', async () => {
+    const rnd = (bound: number): number => nodePlatform.randomBytes(1)[0]! % bound;
+    for (let trial = 0; trial < 40; trial++) {
+      const t = 2 + rnd(20);
+      const N = Math.min(2 * t - 1, t + rnd(12)); // shareSecret wants t to be a strict majority of N
+      const secret = nodePlatform.randomBytes(32);
+      const ctx = { session: 's', round: trial, clientId: 'owner' };
+      const commitment = selfSeedCommitment(ctx.session, ctx.round, ctx.clientId, secret);
+      const shares = await shareSecret(secret, N, t);
+      const e = Math.floor((N - t) / 2);
+      const bad = new Set<number>();
+      while (bad.size < e) bad.add(rnd(N));
+      const from = shares.map((s, i) => {
+        if (!bad.has(i)) return { sender: `h${i}`, share: s };
+        const c = s.slice();
+        const pos = rnd(32);
+        c[pos] = c[pos]! ^ (1 + rnd(255)); // at least one byte wrong, x-coordinate kept
+        return { sender: `h${i}`, share: c };
+      });
+      const r = await reconstructSelfSeed(from, t, commitment, ctx);
+      expect(r.secret, `N = ${N}, t = ${t}`).toEqual(secret);
+      // wrong shares are named only when the first t did not verify
+      const firstTBad = [...bad].some((i) => i < t);
+      expect(r.inconsistent.sort(), `N = ${N}, t = ${t}`).toEqual(firstTBad ? [...bad].map((i) => `h${i}`).sort() : []);
+    }
+  });
+
   it('a share that reuses another share\'s x-coordinate cannot push out the honest one', async () => {
     const secret = nodePlatform.randomBytes(32);
     const ctx = { session: 's', round: 1, clientId: 'owner' };
