@@ -116,6 +116,8 @@ function lnDisconnect(n: number, k: number, bad: number): number {
 }
 
 interface Evaluation {
+  /** The threshold rule of condition 2 (may exceed the degree). */
+  tRule: number;
   /** Smallest threshold meeting the security conditions (undefined: none does at this degree). */
   tSecure: number | undefined;
   /** True when tSecure also meets the correctness condition. */
@@ -137,7 +139,7 @@ function evaluate(n: number, d: number, corrupt: number, dropped: number, sigma:
   const lnCor = Math.log(n) + lnLowerTail(n - 1, survivorsOthers, d, t);
   const lnSec = lnSumExp([lnConn, Math.log(n) + lnUpperTail(n - 1, Math.min(corrupt, n - 1), d, a + 1)]);
   const secure = lnConn <= -(sigma + 1) * LN2 && t <= d;
-  return { tSecure: secure ? t : undefined, correct: secure && lnCor <= -eta * LN2, lnSecurity: lnSec, lnCorrectness: lnCor };
+  return { tRule: t, tSecure: secure ? t : undefined, correct: secure && lnCor <= -eta * LN2, lnSecurity: lnSec, lnCorrectness: lnCor };
 }
 
 function checkRate(name: string, v: unknown, dflt: number, max: number): number {
@@ -189,7 +191,8 @@ export function secAggParameters(opts: SecAggParameterOptions): SecAggParameters
     const { degree, full } = effectiveDegree(n, opts.k);
     if (degree > 255) throw new RangeError('a full graph over more than 256 clients is not supported; set opts.k');
     const e = evaluate(n, degree, corrupt, dropped, sigma, eta);
-    const t = opts.t ?? e.tSecure ?? Math.max(Math.ceil((2 * degree) / 3), minThreshold(degree), 2);
+    // The same t rule; capped at the degree (then no dropout is tolerated).
+    const t = opts.t ?? Math.min(degree, e.tRule);
     // t must be a strict majority of the real degree (odd n and k give degree k + 1).
     assertThreshold(degree, t);
     const out: SecAggParameters = { k: full ? degree : opts.k, t, tolerance: degree - t, full };
