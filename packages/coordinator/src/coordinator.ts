@@ -133,6 +133,7 @@ export class Coordinator extends EventEmitter {
       deterministicOrder: () => this.deterministicOrder,
       dropUploads: (roundId) => uploads.dropRound(roundId),
       emit: (event, payload) => this.emit(event, payload),
+      audit: (event) => this.audit.record(event),
       resumed,
     });
     const uploads = new UploadReceiver({

@@ -68,10 +68,17 @@ export const coordinatorSettingsFields = z.object({
   secureAggregation: z
     .object({
       enabled: z.boolean().default(false),
-      /** Neighbourhood size (graph degree); default: the full graph for cohorts up to 256. */
+      /**
+       * Neighbourhood size (graph degree); default: derived per cohort from dropoutRate and
+       * corruptionRate (Bell et al. 2020; docs/explanation/secure-aggregation.md, "Parameters").
+       */
       k: z.number().int().min(2).max(255).optional(),
-      /** Shamir threshold; default ceil(2k/3). */
+      /** Shamir threshold; default: derived likewise (a strict majority of the real degree). */
       t: z.number().int().min(2).max(255).optional(),
+      /** Largest fraction of a cohort expected to drop out during a round (default 0.1). */
+      dropoutRate: z.number().min(0).lt(0.5).optional(),
+      /** Largest fraction of a cohort an adversary may control besides the coordinator (default 0.05). */
+      corruptionRate: z.number().min(0).lt(0.5).optional(),
       /** Per-coordinate clip of each weighted delta before quantization. */
       clip: z.number().positive().finite().default(1),
       /** Cap on the example-count weight of one update. */

@@ -10,13 +10,16 @@ import {
   type Ack,
   type SecAggConfig,
 } from '@flock/protocol';
-import { SecAggServer, WeightedEncoder, isSecAggError, secAggParameters, type PlatformCrypto } from '@flock/privacy';
+import { SecAggServer, WeightedEncoder, isSecAggError, secAggParameters, type PlatformCrypto, type SecAggMisbehaviour } from '@flock/privacy';
 import type { AggregateResult } from './aggregator.js';
 import { systemClock, type Clock } from './round/clock.js';
 
 export interface SecureAggregationSettings {
   k?: number | undefined;
   t?: number | undefined;
+  /** Bounds the parameters are derived for (params.ts; defaults 0.1 and 0.05). */
+  dropoutRate?: number | undefined;
+  corruptionRate?: number | undefined;
   /** Per-coordinate clip of the (weighted) delta before quantization. */
   clip: number;
   /** Cap on the integer weight (examples) a client's update carries. */
@@ -68,12 +71,35 @@ export class SecureCollector {
   /** Each finished stage: how long it waited, how many members it expected and heard from (for /metrics). */
   readonly stages: Array<{ stage: string; seconds: number; expected: number; received: number }> = [];
 
+  /**
+   * Revealed shares that did not fit the verified secrets (Reed-Solomon decoding named them),
+   * grouped by the client that revealed them: for the audit log (`secagg.inconsistent-shares`).
+   */
+  get misbehaviour(): { sender: string; owners: string[]; kinds: SecAggMisbehaviour['kind'][] }[] {
+    const by = new Map<string, SecAggMisbehaviour[]>();
+    for (const m of this.server.misbehaviour) by.set(m.sender, [...(by.get(m.sender) ?? []), m]);
+    return [...by].map(([sender, list]) => ({ sender, owners: [...new Set(list.map((m) => m.owner))].sort(), kinds: [...new Set(list.map((m) => m.kind))].sort() }));
+  }
+
   constructor(opts: SecureCollectorOptions) {
     this.opts = opts;
     this.clock = opts.clock ?? systemClock;
     const n = opts.cohort.length;
     if (n < 3) throw new FlockError('SECAGG_UNAVAILABLE', `secure aggregation needs a cohort of at least 3 clients; this round has ${n}`, { cohort: n });
-    const p = secAggParameters({ cohortSize: n, ...(opts.settings.k ? { k: opts.settings.k } : {}), ...(opts.settings.t ? { t: opts.settings.t } : {}) });
+    const st = opts.settings;
+    let p: ReturnType<typeof secAggParameters>;
+    try {
+      p = secAggParameters({
+        cohortSize: n,
+        ...(st.k ? { k: st.k } : {}),
+        ...(st.t ? { t: st.t } : {}),
+        ...(st.dropoutRate !== undefined ? { dropoutRate: st.dropoutRate } : {}),
+        ...(st.corruptionRate !== undefined ? { corruptionRate: st.corruptionRate } : {}),
+      });
+    } catch (err) {
+      if (err instanceof RangeError) throw new FlockError('SECAGG_UNAVAILABLE', `no secure-aggregation parameters for a cohort of ${n}: ${err.message}`, { cohort: n });
+      throw err;
+    }
     const vectorLength = opts.numParams + 1; // weighted FedAvg: the weight rides as the last element
     const s = opts.settings;
     this.config = {

@@ -186,6 +186,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
               enabled: true,
               ...(options.secagg.k ? { k: options.secagg.k } : {}),
               ...(options.secagg.t ? { t: options.secagg.t } : {}),
+              // Derive k and t for the simulated dropout rate (at least the default 0.1).
+              ...(options.dropout ? { dropoutRate: Math.min(0.45, Math.max(0.1, options.dropout)) } : {}),
               // Under DP every coordinate of an L2-clipped update is within the DP clip: quantize to it.
               clip: options.secagg.clip ?? options.dp?.clip ?? 1,
               weightCap: 100_000,

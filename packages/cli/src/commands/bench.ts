@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { out, UsageError } from '../output.js';
 
-type Suite = (opts: { quick?: boolean; clients?: number[] }) => AsyncGenerator<Record<string, unknown>>;
+type Suite = (opts: { quick?: boolean; clients?: number[]; cohorts?: number[] }) => AsyncGenerator<Record<string, unknown>>;
 
 /** Benchmark suites; each yields one JSON object per configuration, machine included. */
 const SUITES: Record<string, () => Promise<Suite>> = {
@@ -29,10 +29,16 @@ export function benchCommand(): Command {
       if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new UsageError(`--clients: '${x}' is not a client count between 1 and 100000`);
       return n;
     }))
-    .action(async (suite: string, f: { json?: boolean; quick?: boolean; clients?: number[] }) => {
+    .option('--cohort <sizes>', 'secagg: only these cohort sizes, comma-separated (e.g. 1000)')
+    .action(async (suite: string, f: { json?: boolean; quick?: boolean; clients?: number[]; cohort?: string }) => {
       const load = SUITES[suite];
       if (!load) throw new UsageError(`unknown suite '${suite}'; choose one of ${Object.keys(SUITES).join(', ')}`);
+      let cohorts: number[] | undefined;
+      if (f.cohort !== undefined) {
+        cohorts = f.cohort.split(',').map((v) => Number(v.trim()));
+        if (cohorts.some((v) => !Number.isInteger(v) || v < 3)) throw new UsageError(`--cohort must list integers >= 3, got '${f.cohort}'`);
+      }
       const run = await load();
-      for await (const line of run({ quick: f.quick === true, ...(f.clients ? { clients: f.clients } : {}) })) out(JSON.stringify({ suite, ...line }));
+      for await (const line of run({ quick: f.quick === true, ...(f.clients ? { clients: f.clients } : {}), ...(cohorts ? { cohorts } : {}) })) out(JSON.stringify({ suite, ...line }));
     });
 }

@@ -3,6 +3,7 @@ import { EVENTS, FlockError, type ErrorEnvelope, type FederationDone, type Round
 import { nodePlatform } from '@flock/privacy/node';
 import type { IdentityKeyPair } from '@flock/privacy';
 import type { AggregateResult } from '../aggregator.js';
+import type { AuditEvent } from '../admin/audit.js';
 import type { Logger } from '../logger.js';
 import type { ModelStore } from '../model-store.js';
 import type { CoordinatorSettings } from '../options.js';
@@ -51,6 +52,8 @@ export interface RoundRunnerOptions {
   dropUploads(roundId: string): void;
   /** 'round' (RoundSummary), 'commit' (ModelVersion), 'done', 'error'. */
   emit(event: string, payload?: unknown): void;
+  /** Appends to the coordinator's audit log (admin/audit.ts). */
+  audit(event: AuditEvent): void;
   /** Where a resumed coordinator left off. */
   resumed: { roundCounter: number; trainRoundsCommitted: number; history: RoundSummary[] };
 }
@@ -280,6 +283,12 @@ export class RoundRunner {
         secureError = err instanceof FlockError ? err : new FlockError('INTERNAL', (err as Error).message);
       }
       this.o.emit('secagg', r.secure.stages);
+      // Shares that Reed-Solomon decoding found inconsistent: name who revealed them (the round
+      // completed anyway if the decoding could correct them).
+      for (const m of r.secure.misbehaviour) {
+        logger.warn({ round, client: m.sender, owners: m.owners.length }, 'secure aggregation: inconsistent shares revealed');
+        this.o.audit({ action: 'secagg.inconsistent-shares', actor: `client:${m.sender}`, requestId: roundId, outcome: 'refused', round, owners: m.owners, kinds: m.kinds });
+      }
     } else {
       const cancel = clock.after(settings.roundTimeoutMs, r.finish);
       await r.finished;
