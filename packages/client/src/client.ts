@@ -4,6 +4,7 @@ import {
   EVENTS,
   FlockError,
   PROTOCOL_VERSION,
+  badMessage,
   ackSchema,
   decodeFloat32,
   encodeFloat32,
@@ -244,8 +245,9 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
       let msg: T;
       try {
         msg = parse(raw);
-      } catch {
-        this.emit('error', new FlockError('BAD_MESSAGE', 'invalid secure-aggregation message from coordinator'));
+      } catch (err) {
+        // Keep the schema's own words (which field, why): "secagg roster: keys: must be binary ...".
+        this.emit('error', err instanceof FlockError ? err : new FlockError('BAD_MESSAGE', `invalid secure-aggregation message from coordinator: ${err instanceof Error ? err.message : String(err)}`));
         return;
       }
       const s = this.secure;
@@ -254,7 +256,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     };
     socket.on(SECAGG_EVENTS.roster, route(unpackRoster, (s, m) => s.onRoster(m)));
     socket.on(SECAGG_EVENTS.shareDelivery, route((raw) => unpackShares('share-delivery', raw), (s, m) => s.onDelivery(m)));
-    socket.on(SECAGG_EVENTS.unmaskRequest, route((raw) => secAggUnmaskRequestSchema.parse(raw), (s, m) => s.onUnmaskRequest(m)));
+    socket.on(SECAGG_EVENTS.unmaskRequest, route((raw) => parseOrBadMessage(secAggUnmaskRequestSchema, 'secagg unmask-request', raw), (s, m) => s.onUnmaskRequest(m)));
     socket.on(EVENTS.roundEnd, (raw: unknown) => {
       const parsed = roundEndSchema.safeParse(raw);
       if (parsed.success) {
@@ -604,6 +606,12 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     tf.dispose(arr);
     return { numExamples: exampleCount(data), loss: values[0]!, accuracy: Math.min(1, Math.max(0, values[1] ?? 0)) };
   }
+}
+
+function parseOrBadMessage<T>(schema: { safeParse(raw: unknown): { success: true; data: T } | { success: false; error: Parameters<typeof badMessage>[1] } }, what: string, raw: unknown): T {
+  const r = schema.safeParse(raw);
+  if (!r.success) throw badMessage(what, r.error);
+  return r.data;
 }
 
 function toFlockError(err: unknown): FlockError {

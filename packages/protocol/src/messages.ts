@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { errorEnvelopeSchema } from './errors.js';
 import { secAggConfigSchema } from './secagg.js';
+import { bytesSchema } from './binary.js';
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (SHA-256)');
 const finite = z.number().finite();
@@ -124,8 +125,8 @@ export const updateMetaSchema = z.object({
 });
 export type UpdateMeta = z.infer<typeof updateMetaSchema>;
 
-/** Binary payloads arrive as Buffer (Node) or ArrayBuffer/Uint8Array (browsers). */
-export const binarySchema = z.union([z.instanceof(Uint8Array), z.instanceof(ArrayBuffer)]);
+/** Binary payloads arrive as Buffer (Node) or ArrayBuffer/Uint8Array (browsers); parsed to a Uint8Array (binary.ts). */
+export const binarySchema = bytesSchema;
 
 /** C->S `round:evaluate`. */
 export const evaluateReportSchema = z.object({

@@ -1,22 +1,22 @@
 /**
- * Wire schemas of the SecAgg+ stage messages (protocol/secagg.md). Binary fields are Uint8Array
- * (socket.io binary attachments; Node delivers Buffer, a Uint8Array subclass; browser transports
- * must wrap ArrayBuffers in Uint8Array before parsing). Sizes are checked here; the engine in
- * @flock/privacy re-checks everything it uses.
+ * Wire schemas of the SecAgg+ stage messages (protocol/secagg.md). Binary fields parse to
+ * Uint8Array from whatever the transport delivered (Node: Buffer; browsers: ArrayBuffer), see
+ * binary.ts. Sizes are checked here; the engine in @flock/privacy re-checks everything it uses.
  */
 import { z } from 'zod';
+import { bytesOfLength, bytesSchema } from './binary.js';
 
 /** Upper bounds of list sizes: neighbourhoods have at most 255 members (GF(2^8) Shamir). */
 export const SECAGG_MAX_NEIGHBOURS = 255;
 export const SECAGG_MAX_COHORT = 65_536;
 
 /**
- * Binary field: the same check as z.instanceof(Uint8Array), typed as plain `Uint8Array`
- * (ArrayBufferLike) so parsed messages are assignable to the engine's message types and to
+ * Binary field: Uint8Array, Buffer, ArrayBuffer or a typed-array view in, plain `Uint8Array`
+ * (ArrayBufferLike) out, so parsed messages are assignable to the engine's message types and to
  * views into larger buffers.
  */
-export const secAggBinarySchema = z.custom<Uint8Array>((v) => v instanceof Uint8Array, { message: 'must be a Uint8Array' });
-const bytes = (n: number) => secAggBinarySchema.refine((b) => b.length === n, { message: `must be ${n} bytes` });
+export const secAggBinarySchema = bytesSchema;
+const bytes = (n: number) => bytesOfLength(n);
 const secaggClientId = z.string().min(1).max(128);
 const header = {
   session: z.string().min(1).max(128),
