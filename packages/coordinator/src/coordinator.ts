@@ -24,6 +24,7 @@ import { RoundRunner, type Fleet } from './round/runner.js';
 import { Sessions } from './session/sessions.js';
 import { EventRouter, uploadHost } from './session/events.js';
 import { createHttpServer, frameBound, listen, serverUrl } from './http/server.js';
+import { originAllowed } from './http/cors.js';
 
 export type { Logger } from './logger.js';
 export type { RoundSummary } from './round/commit.js';
@@ -177,12 +178,18 @@ export class Coordinator extends EventEmitter {
       ...(this.strategy.receiptFields ? { lockedSettings: { fraction: 'the differential-privacy accountant assumes the sampling rate it was started with; restart the coordinator to change it' } } : {}),
     };
     const api = { store: this.store, status: () => this.status(), rounds: () => this.runner.history.slice(-100), onWeightsServed: (n: number) => (this.traffic.down += n), confidential: this.strategy.confidentialRounds === true };
-    this.http = createHttpServer({ security, api, logger, tls: options.tls });
+    const cors = { origins: settings.corsOrigins };
+    this.http = createHttpServer({ security, api, logger, tls: options.tls, cors });
     // An update is one float32 per parameter plus a small envelope; anything larger closes only
     // the offending connection (engine.io enforces this per message). Updates arrive in chunks
     // (protocol/v1.md 5.4a), so no frame needs to be larger than one sealed chunk plus its
     // envelope; SecAgg masked inputs are still one frame of the model size.
-    this.io = new IoServer(this.http, { maxHttpBufferSize: settings.maxHttpBufferSize ?? frameBound(settings, this.numParams), serveClient: false, cors: { origin: '*' } });
+    this.io = new IoServer(this.http, { maxHttpBufferSize: settings.maxHttpBufferSize ?? frameBound(settings, this.numParams), serveClient: false,
+      // Browsers send an Origin with the WebSocket upgrade (CORS does not cover WebSockets):
+      // refuse pages from origins the operator did not allow; Node clients send none.
+      cors: { origin: cors.origins.includes('*') ? '*' : [...cors.origins] },
+      allowRequest: (req, cb) => cb(null, originAllowed(req.headers.origin, cors)),
+    });
     this.sessions.attach(this.io);
   }
 

@@ -60,6 +60,8 @@ export { mintToken, parseToken, parseDuration, hashSecret, constantTimeEqual, ch
 export { ChallengeStore } from './auth/challenges.js';
 export { FileAuditLog, nullAuditLog } from './admin/audit.js';
 export type { AuditLog, AuditEvent } from './admin/audit.js';
+export { applyCors, originAllowed, DEFAULT_CORS_ORIGINS, CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS } from './http/cors.js';
+export type { CorsOptions } from './http/cors.js';
 export { handleSecurityHttp, mintTokenBodySchema, settingsPatchSchema } from './admin/admin-api.js';
 export type { AdminContext } from './admin/admin-api.js';
 export { RateLimiter, TokenBuckets, rateLimitSettingsSchema } from './rate-limit.js';

@@ -92,6 +92,16 @@ export const coordinatorSettingsFields = z.object({
       sealRequired: z.boolean().default(true),
     })
     .default({ chunkBytes: DEFAULT_CHUNK_BYTES, sealRequired: true }),
+  /**
+   * Origins whose web pages may use the coordinator (CORS on /v1/, the Origin of socket.io
+   * connections): `["*"]` (default) for any, else exact origins like `https://app.example`.
+   * Clients outside browsers send no Origin and are not affected. docs/reference/coordinator-config.md.
+   */
+  corsOrigins: z
+    .array(z.string().refine((o) => o === '*' || /^https?:\/\/[^/\s]+$/.test(o), 'must be "*" or an origin: scheme://host[:port], no path or trailing slash'))
+    .min(1)
+    .max(256)
+    .default(['*']),
   /** Token-bucket rate limits on events and connection attempts (rate-limit.ts). */
   rateLimits: rateLimitSettingsSchema,
   /**
