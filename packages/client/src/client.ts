@@ -379,6 +379,8 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
       phases[phase] += (now - mark) / 1000;
       mark = now;
     };
+    // What the round was doing when it failed, for the decline's reason.
+    let doing = 'download';
     try {
       if (start.kind === 'train' && (start.config.proximalMu ?? 0) > 0 && !isTensorData(this.options.data)) {
         await socket.timeout(10_000).emitWithAck(EVENTS.roundDecline, { roundId: start.roundId, reason: 'FedProx (proximalMu > 0) needs tensor data; this client trains from a tf.data dataset' });
@@ -396,6 +398,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
       lap('download');
       const reuse = this.options.reuseModel !== false;
       const model = reuse ? (this.kept ??= await this.buildModel()) : await this.buildModel();
+      doing = start.kind === 'train' ? 'training' : 'evaluation';
       try {
         setFlatWeights(model, global);
         if (start.kind === 'train') {
@@ -423,6 +426,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
           const encoded = session ? undefined : encodeFloat32(delta);
           lap('delta');
           this.emit('update', { round: start.round, delta, numExamples });
+          doing = 'upload';
           await this.options.faults?.delay?.({ round: start.round, bytesUp: delta.byteLength });
           if (session) {
             // Only the masked sum reaches the coordinator; it acknowledges each stage.
@@ -459,6 +463,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
           lap('prepare');
           const { numExamples, loss, accuracy } = await this.evaluate(model, data);
           lap('fit');
+          doing = 'upload';
           report.numExamples = numExamples;
           report.metrics = { loss, accuracy };
           const remaining = Math.max(1000, start.timeoutMs - (this.platform.now() - receivedAt));
@@ -472,13 +477,28 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
       }
     } catch (err) {
       report.error = toFlockError(err);
-      if (!this.stopping) this.emit('error', report.error);
+      if (!this.stopping) {
+        this.emit('error', report.error);
+        // Tell the coordinator at once that no report is coming, so it stops waiting for this
+        // client (a decline after a report the coordinator refused has no effect).
+        await this.decline(socket, start, `${doing} failed: ${report.error.code}: ${report.error.message}`);
+      }
     } finally {
       if (this.secure?.round === start.round) this.secure = undefined;
       report.seconds = (this.platform.now() - t0) / 1000;
       // Differences of clock readings: drop the float noise below a microsecond.
       for (const k of Object.keys(phases) as (keyof RoundPhases)[]) phases[k] = Math.round(phases[k] * 1e6) / 1e6;
       this.emit('round:report', report);
+    }
+  }
+
+  /** Sends round:decline (best effort, bounded: the connection may be the thing that failed). */
+  private async decline(socket: Socket, start: RoundStart, reason: string): Promise<void> {
+    if (!socket.connected) return;
+    try {
+      await socket.timeout(5000).emitWithAck(EVENTS.roundDecline, { roundId: start.roundId, reason: reason.slice(0, 512) });
+    } catch {
+      // the coordinator's deadline settles the round anyway
     }
   }
 
@@ -492,11 +512,20 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
   private async buildModel(): Promise<tf.LayersModel> {
     if (this.options.model) return await this.options.model();
     if (!this.topology) {
-      const res = await this.platform.fetch(`${this.base()}/v1/models/latest/model.json`, this.httpInit());
+      const res = await this.download('/v1/models/latest/model.json');
       if (!res.ok) throw new FlockError('MODEL_NOT_FOUND', `GET model.json failed with HTTP ${res.status}`);
       this.topology = (JSON.parse(await res.text()) as { modelTopology: Record<string, unknown> }).modelTopology;
     }
     return await tf.models.modelFromJSON({ modelTopology: this.topology } as tf.io.ModelJSON);
+  }
+
+  /** GET on the coordinator's HTTP API; a network failure (in browsers also a CORS refusal) is UNREACHABLE. */
+  private async download(path: string): ReturnType<ClientPlatform['fetch']> {
+    try {
+      return await this.platform.fetch(`${this.base()}${path}`, this.httpInit());
+    } catch (err) {
+      throw new FlockError('UNREACHABLE', `GET ${path} failed: ${err instanceof Error ? err.message : String(err)} (a network error; in a browser also a CORS refusal: see the coordinator's corsOrigins)`, { url: `${this.base()}${path}` });
+    }
   }
 
   /** The session's bearer token on HTTP requests (needed when the coordinator's models are private). */
@@ -513,7 +542,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     if (this.cached && this.cached.version === start.modelVersion && this.cached.hash === start.modelHash) return this.cached.weights;
     const spec = this.welcome?.spec;
     if (!spec) throw new FlockError('BAD_MESSAGE', 'round started before the welcome message');
-    const res = await this.platform.fetch(`${this.base()}${start.modelPath}/weights.bin`, this.httpInit());
+    const res = await this.download(`${start.modelPath}/weights.bin`);
     if (!res.ok) throw new FlockError('MODEL_NOT_FOUND', `GET ${start.modelPath}/weights.bin failed with HTTP ${res.status}`);
     const weights = decodeFloat32(new Uint8Array(await res.arrayBuffer()), specSize(spec));
     if ((await hashModelAsync(spec, weights)) !== start.modelHash) {
