@@ -32,9 +32,8 @@ import { getFlatWeights, ready, setFlatWeights, subtract, weightSpecOf } from '@
 import { TypedEmitter } from './emitter.js';
 import { EVENT_NAMES, type FlockClientEvents, type RoundPhases, type RoundReport } from './events.js';
 import { defaultPlatform, type ClientPlatform } from './platform.js';
-import { exampleCount, isTensorData, type LocalData, type TensorData } from './data.js';
-import { permutation, RowPermuter } from './shuffle.js';
-import { fitProximal } from './fedprox.js';
+import { isTensorData, type LocalData } from './data.js';
+import { LocalTrainer } from './trainer.js';
 import { buildHandshakeAuth } from './auth.js';
 import { UploadSealer, uploadUpdate } from './upload.js';
 
@@ -103,16 +102,6 @@ export interface FlockClientOptions {
   giveUpAfterMs?: number;
 }
 
-/**
- * Seed of one epoch's shuffle in a seeded client (simulations). Keyed on the train round index
- * (model version + 1), not on the round number: a round abandoned by a coordinator crash or a
- * timeout is retried on the same model version with the same shuffles, so a seeded run ends
- * with the same model however often its rounds were interrupted (docs/explanation/durability.md).
- */
-function shuffleSeed(seed: number | undefined, start: RoundStart, epoch: number): number | undefined {
-  return seed === undefined ? undefined : seed * 1_000_003 + (start.modelVersion + 1) * 1009 + epoch;
-}
-
 function randomId(platform: ClientPlatform): string {
   return 'c-' + Array.from(platform.randomBytes(8), (b) => b.toString(16).padStart(2, '0')).join('');
 }
@@ -141,14 +130,12 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
   /** Set by stop(): acks cut short by our own disconnect are not errors. */
   private stopping = false;
   private readonly seenRounds = new Set<string>();
-  /** Local rows read once from the data tensors, for cheap per-epoch shuffles. */
-  private permuters: { x: RowPermuter; y: RowPermuter } | undefined;
+  private readonly trainer: LocalTrainer;
   private identity: IdentityKeyPair | undefined;
   /** Set after the first welcome: the token is bound, only the key signature is sent from then on. */
   private enrolled = false;
   private accessToken: string | undefined;
   private queue: Promise<void> = Promise.resolve();
-  private roundCounter = 0;
   /** Seals training updates to the coordinator (upload.ts); one X25519 key per session. */
   private sealer: UploadSealer | undefined;
   /** The socket id the latest welcome arrived on (an upload waits for the welcome of a new connection). */
@@ -162,6 +149,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     this.options = options;
     this.platform = options.platform ?? defaultPlatform;
     this.clientId = options.clientId ?? randomId(this.platform);
+    this.trainer = new LocalTrainer({ data: options.data, evalData: options.evalData, loss: options.loss, seed: options.seed, platform: this.platform });
   }
 
   get connected(): boolean {
@@ -402,7 +390,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
       try {
         setFlatWeights(model, global);
         if (start.kind === 'train') {
-          const { numExamples, metrics, fitSeconds } = await this.train(model, start, global);
+          const { numExamples, metrics, fitSeconds } = await this.trainRound(model, start, global);
           lap('prepare');
           phases.prepare -= fitSeconds;
           phases.fit = fitSeconds;
@@ -461,7 +449,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
         } else {
           const data = this.options.evalData ?? this.options.data;
           lap('prepare');
-          const { numExamples, loss, accuracy } = await this.evaluate(model, data);
+          const { numExamples, loss, accuracy } = await this.trainer.evaluate(model, data);
           lap('fit');
           doing = 'upload';
           report.numExamples = numExamples;
@@ -552,88 +540,15 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     return weights;
   }
 
+  private async trainRound(model: tf.LayersModel, start: RoundStart, global: Float32Array): ReturnType<LocalTrainer['train']> {
+    if (this.welcome) this.checkArchitecture(model, this.welcome.spec);
+    return await this.trainer.train(model, start, global);
+  }
+
   private checkArchitecture(model: tf.LayersModel, spec: ModelSpec): void {
     const local = weightSpecOf(model);
     const same = local.weights.length === spec.weights.length && local.weights.every((w, i) => w.name === spec.weights[i]!.name && w.shape.join('x') === spec.weights[i]!.shape.join('x'));
     if (!same) throw new FlockError('MODEL_HASH_MISMATCH', 'the local model architecture differs from the federation model (weight names or shapes)');
-  }
-
-  private async train(model: tf.LayersModel, start: RoundStart, global: Float32Array): Promise<{ numExamples: number; metrics: Record<string, number>; fitSeconds: number }> {
-    let fitMs = 0;
-    const timed = async <T>(f: () => Promise<T>): Promise<T> => {
-      const f0 = this.platform.now();
-      try {
-        return await f();
-      } finally {
-        fitMs += this.platform.now() - f0;
-      }
-    };
-    if (this.welcome) this.checkArchitecture(model, this.welcome.spec);
-    const cfg = start.config;
-    const optimizer = cfg.momentum ? tf.train.momentum(cfg.learningRate, cfg.momentum) : tf.train.sgd(cfg.learningRate);
-    model.compile({ optimizer, loss: this.options.loss ?? 'categoricalCrossentropy', metrics: ['accuracy'] });
-    const data = this.options.data;
-    let history: tf.History;
-    let numExamples: number;
-    if (isTensorData(data)) {
-      const total = data.x.shape[0]!;
-      numExamples = cfg.maxExamples ? Math.min(cfg.maxExamples, total) : total;
-      const mu = cfg.proximalMu ?? 0;
-      if (mu > 0) {
-        // FedProx: the local objective adds mu/2 * ||w - w_global||^2 (a custom loop).
-        let result = { loss: NaN, accuracy: NaN };
-        for (let epoch = 0; epoch < cfg.epochs; epoch++) {
-          const order = permutation(total, shuffleSeed(this.options.seed, start, epoch), this.platform);
-          result = await timed(() => fitProximal(model, data.x, data.y, { epochs: 1, batchSize: cfg.batchSize, mu, global, optimizer, loss: this.options.loss ?? 'categoricalCrossentropy', seedOrder: order.subarray(0, numExamples) }));
-        }
-        this.roundCounter++;
-        const metrics: Record<string, number> = {};
-        if (Number.isFinite(result.loss)) metrics.loss = result.loss;
-        if (Number.isFinite(result.accuracy)) metrics.accuracy = result.accuracy;
-        return { numExamples, metrics, fitSeconds: fitMs / 1000 };
-      }
-      let last: tf.History | undefined;
-      for (let epoch = 0; epoch < cfg.epochs; epoch++) {
-        // Shuffle ourselves (tfjs' fit shuffle uses Math.random): seeded in simulations.
-        const order = permutation(total, shuffleSeed(this.options.seed, start, epoch), this.platform);
-        const rows = order.subarray(0, numExamples);
-        this.permuters ??= { x: new RowPermuter(data.x), y: new RowPermuter(data.y) };
-        const xs = this.permuters.x.permute(rows);
-        const ys = this.permuters.y.permute(rows);
-        try {
-          last = await timed(() => model.fit(xs, ys, { epochs: 1, batchSize: cfg.batchSize, shuffle: false, verbose: 0 }));
-        } finally {
-          tf.dispose([xs, ys]);
-        }
-      }
-      history = last!;
-    } else {
-      numExamples = exampleCount(data);
-      history = await timed(() => model.fitDataset(data.batch(cfg.batchSize), { epochs: cfg.epochs, verbose: 0 }));
-    }
-    const pick = (k: string): number | undefined => {
-      const series = history.history[k];
-      const v = series?.[series.length - 1];
-      return typeof v === 'number' ? v : undefined;
-    };
-    const metrics: Record<string, number> = {};
-    const loss = pick('loss');
-    const acc = pick('acc') ?? pick('accuracy');
-    if (loss !== undefined && Number.isFinite(loss)) metrics.loss = loss;
-    if (acc !== undefined && Number.isFinite(acc)) metrics.accuracy = acc;
-    this.roundCounter++;
-    return { numExamples, metrics, fitSeconds: fitMs / 1000 };
-  }
-
-  private async evaluate(model: tf.LayersModel, data: LocalData): Promise<{ numExamples: number; loss: number; accuracy: number }> {
-    model.compile({ optimizer: 'sgd', loss: this.options.loss ?? 'categoricalCrossentropy', metrics: ['accuracy'] });
-    let out: tf.Scalar | tf.Scalar[];
-    if (isTensorData(data)) out = model.evaluate((data as TensorData).x, (data as TensorData).y, { batchSize: 512 }) as tf.Scalar | tf.Scalar[];
-    else out = (await model.evaluateDataset(data.batch(512) as tf.data.Dataset<{}>, {})) as tf.Scalar | tf.Scalar[];
-    const arr = Array.isArray(out) ? out : [out];
-    const values = arr.map((t) => t.dataSync()[0]!);
-    tf.dispose(arr);
-    return { numExamples: exampleCount(data), loss: values[0]!, accuracy: Math.min(1, Math.max(0, values[1] ?? 0)) };
   }
 }
 
