@@ -28,7 +28,7 @@ import { addGridGaussianNoise, clipL2, generateIdentityKeyPair, webPlatform, typ
 import { SecureSession, type DropStage } from './secure-session.js';
 import { ReceiptChecker } from './receipts.js';
 import { notACoordinator, probeCoordinator, unreachable } from './probe.js';
-import { getFlatWeights, ready, setFlatWeights, subtract, weightSpecOf } from '@flock/model';
+import { getFlatWeights, ready, setFlatWeights, subtract, weightSpecOf, type BackendInfo, type BackendPreference, type WasmPaths } from '@flock/model';
 import { TypedEmitter } from './emitter.js';
 import { EVENT_NAMES, type FlockClientEvents, type RoundPhases, type RoundReport } from './events.js';
 import { defaultPlatform, type ClientPlatform } from './platform.js';
@@ -57,6 +57,14 @@ export interface FlockClientOptions {
   ca?: string | Uint8Array | Array<string | Uint8Array>;
   /** Builds the local model; its architecture must match the federation's. Default: the coordinator's model.json. */
   model?: () => tf.LayersModel | Promise<tf.LayersModel>;
+  /**
+   * TensorFlow.js backend when the app has not set one (`tf.setBackend`): default `auto`, in a
+   * browser webgpu -> webgl -> wasm (+ Flock's kernels) -> cpu (docs/how-to/gpu.md). The choice is
+   * reported by the `backend` event and `client.backend`.
+   */
+  backend?: BackendPreference;
+  /** Browsers: where the wasm backend's .wasm files are served (a URL prefix ending in '/', or a map per file). */
+  wasmPaths?: WasmPaths;
   /** Local training data (stays on this device). */
   data: LocalData;
   /** Local held-out data for evaluation rounds; default: the training data. */
@@ -131,6 +139,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
   private stopping = false;
   private readonly seenRounds = new Set<string>();
   private readonly trainer: LocalTrainer;
+  private backendInfo: BackendInfo | undefined;
   private identity: IdentityKeyPair | undefined;
   /** Set after the first welcome: the token is bound, only the key signature is sent from then on. */
   private enrolled = false;
@@ -152,6 +161,11 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     this.trainer = new LocalTrainer({ data: options.data, evalData: options.evalData, loss: options.loss, seed: options.seed, platform: this.platform });
   }
 
+  /** The TensorFlow.js backend this client trains on (after start()), with any backend that failed before it. */
+  get backend(): BackendInfo | undefined {
+    return this.backendInfo;
+  }
+
   get connected(): boolean {
     return this.socket?.connected ?? false;
   }
@@ -165,7 +179,8 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     if (this.socket || this.starting) throw new Error('client already started');
     this.starting = true;
     try {
-      await ready();
+      this.backendInfo = await ready(this.options.backend ?? 'auto', this.options.wasmPaths !== undefined ? { wasmPaths: this.options.wasmPaths } : {});
+      this.emit('backend', this.backendInfo);
       if (this.stopping) throw new Error('client stopped before it connected');
       return await this.connect();
     } finally {
