@@ -34,6 +34,7 @@ import { EVENT_NAMES, type FlockClientEvents, type RoundPhases, type RoundReport
 import { defaultPlatform, type ClientPlatform } from './platform.js';
 import { isTensorData, type LocalData } from './data.js';
 import { LocalTrainer } from './trainer.js';
+import { identityKey, type StoredIdentity } from './identity.js';
 import { buildHandshakeAuth } from './auth.js';
 import { UploadSealer, uploadUpdate } from './upload.js';
 
@@ -85,6 +86,13 @@ export interface FlockClientOptions {
    * default: a fresh one per FlockClient.
    */
   identity?: IdentityKeyPair;
+  /**
+   * Keep the client id, identity key and enrollment state in `platform.identityStore` (IndexedDB
+   * in browsers), keyed by coordinator URL and `clientId`: a reloaded page reconnects as the same
+   * client and does not need its single-use token again. Default true; ignored when `identity`
+   * is given. The client id is final once start() resolved.
+   */
+  persistIdentity?: boolean;
   /** Crypto for secure aggregation; default WebCrypto. In Node pass nodePlatform from '@flock/privacy/node' (faster). */
   crypto?: PlatformCrypto;
   /**
@@ -120,7 +128,7 @@ function randomId(platform: ClientPlatform): string {
  * never leaves the device; only deltas do.
  */
 export class FlockClient extends TypedEmitter<FlockClientEvents> {
-  readonly clientId: string;
+  private id: string;
   private readonly options: FlockClientOptions;
   private readonly platform: ClientPlatform;
   private socket: Socket | undefined;
@@ -140,6 +148,8 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
   private readonly seenRounds = new Set<string>();
   private readonly trainer: LocalTrainer;
   private backendInfo: BackendInfo | undefined;
+  /** Where this client's identity is persisted (restoreIdentity), if it is. */
+  private persisted: { save(v: StoredIdentity): Promise<void> } | undefined;
   private identity: IdentityKeyPair | undefined;
   /** Set after the first welcome: the token is bound, only the key signature is sent from then on. */
   private enrolled = false;
@@ -157,8 +167,13 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     if (!options.data) throw new TypeError('options.data is required (tensors {x, y} or a tf.data dataset)');
     this.options = options;
     this.platform = options.platform ?? defaultPlatform;
-    this.clientId = options.clientId ?? randomId(this.platform);
+    this.id = options.clientId ?? randomId(this.platform);
     this.trainer = new LocalTrainer({ data: options.data, evalData: options.evalData, loss: options.loss, seed: options.seed, platform: this.platform });
+  }
+
+  /** This client's id: `options.clientId`, the one persisted from an earlier run (after start()), or a random one. */
+  get clientId(): string {
+    return this.id;
   }
 
   /** The TensorFlow.js backend this client trains on (after start()), with any backend that failed before it. */
@@ -181,11 +196,29 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     try {
       this.backendInfo = await ready(this.options.backend ?? 'auto', this.options.wasmPaths !== undefined ? { wasmPaths: this.options.wasmPaths } : {});
       this.emit('backend', this.backendInfo);
+      await this.restoreIdentity();
       if (this.stopping) throw new Error('client stopped before it connected');
       return await this.connect();
     } finally {
       this.starting = false;
     }
+  }
+
+  /** Loads this client's persisted id and identity (identity.ts), or persists fresh ones. */
+  private async restoreIdentity(): Promise<void> {
+    const store = this.platform.identityStore;
+    if (!store || this.options.identity || this.options.persistIdentity === false || this.persisted) return;
+    const key = identityKey(this.base(), this.options.clientId);
+    const stored = await store.load(key);
+    if (stored) {
+      this.id = stored.clientId;
+      this.identity = { publicKey: stored.publicKey, secretKey: stored.secretKey };
+      this.enrolled = stored.enrolled;
+    } else {
+      this.identity ??= generateIdentityKeyPair(this.options.crypto ?? webPlatform);
+      await store.save(key, { clientId: this.id, publicKey: this.identity.publicKey, secretKey: this.identity.secretKey, enrolled: false });
+    }
+    this.persisted = { save: (v) => store.save(key, v) };
   }
 
   private connect(): Promise<Welcome> {
@@ -305,6 +338,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
         }
         this.welcome = parsed.data;
         this.welcomeSocketId = socket.id;
+        if (!this.enrolled && this.persisted && this.identity) void this.persisted.save({ clientId: this.id, publicKey: this.identity.publicKey, secretKey: this.identity.secretKey, enrolled: true });
         this.enrolled = true;
         this.accessToken = parsed.data.accessToken;
         this.emit('welcome', parsed.data);
