@@ -28,7 +28,7 @@ import { addGridGaussianNoise, clipL2, generateIdentityKeyPair, webPlatform, typ
 import { SecureSession, type DropStage } from './secure-session.js';
 import { ReceiptChecker } from './receipts.js';
 import { notACoordinator, probeCoordinator, unreachable } from './probe.js';
-import { getFlatWeights, ready, setFlatWeights, subtract, weightSpecOf, type BackendInfo, type BackendPreference, type WasmPaths } from '@flock/model';
+import { getFlatWeights, ready, selectBackend, setFlatWeights, subtract, weightSpecOf, type BackendInfo, type BackendPreference, type WasmPaths } from '@flock/model';
 import { TypedEmitter } from './emitter.js';
 import { EVENT_NAMES, type FlockClientEvents, type RoundPhases, type RoundReport } from './events.js';
 import { defaultPlatform, type ClientPlatform } from './platform.js';
@@ -194,7 +194,11 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     if (this.socket || this.starting) throw new Error('client already started');
     this.starting = true;
     try {
-      this.backendInfo = await ready(this.options.backend ?? 'auto', this.options.wasmPaths !== undefined ? { wasmPaths: this.options.wasmPaths } : {});
+      const backendOptions = this.options.wasmPaths !== undefined ? { wasmPaths: this.options.wasmPaths } : {};
+      const wanted = this.options.backend ?? 'auto';
+      // An explicit backend wins even over one tfjs initialised by itself (a tensor created
+      // before start()); 'auto' keeps a backend the app set.
+      this.backendInfo = wanted === 'auto' ? await ready('auto', backendOptions) : await selectBackend(wanted, backendOptions);
       this.emit('backend', this.backendInfo);
       await this.restoreIdentity();
       if (this.stopping) throw new Error('client stopped before it connected');
