@@ -94,18 +94,18 @@ async function coordinatorFor(settings: Parameters<typeof startCoordinator>[0]):
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium, or set FLOCK_CHROMIUM to a Chromium/Chrome binary`);
   const [bundle, data] = await Promise.all([
-    build({ entryPoints: [path.join(import.meta.dirname, 'browser/page.ts')], bundle: true, format: 'esm', platform: 'browser', conditions: ['@flock/source'], write: false, target: 'chrome120', define: { 'process.env.NODE_ENV': '"production"' }, logLevel: 'error' }),
+    build({ entryPoints: { page: path.join(import.meta.dirname, 'browser/page.ts'), worker: path.join(import.meta.dirname, 'browser/worker.ts') }, outdir: 'out', bundle: true, format: 'esm', platform: 'browser', conditions: ['@flock/source'], write: false, target: 'chrome120', define: { 'process.env.NODE_ENV': '"production"' }, logLevel: 'error' }),
     loadFashionMnist({ split: 'train', limit: 512 }),
   ]);
-  const script = bundle.outputFiles[0]!.contents;
+  const scripts = new Map(bundle.outputFiles.map((f) => [`/${path.basename(f.path)}`, f.contents]));
   pageServer = createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://localhost');
     if (u.pathname === '/') {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end('<!doctype html><meta charset="utf-8"><title>loading</title><script type="module" src="/page.js"></script>');
-    } else if (u.pathname === '/page.js') {
+    } else if (scripts.has(u.pathname)) {
       res.writeHead(200, { 'content-type': 'text/javascript' });
-      res.end(script);
+      res.end(scripts.get(u.pathname));
     } else if (/^\/wasm\/tfjs-backend-wasm[a-z-]*\.wasm$/.test(u.pathname)) {
       res.writeHead(200, { 'content-type': 'application/wasm' });
       res.end(readFileSync(path.join(WASM_DIR, path.basename(u.pathname))));
@@ -197,5 +197,19 @@ describe('the SDK in Chromium, cross-origin', () => {
     expect(r!.reporters.sort()).toEqual([node.clientId, started.clientId].sort());
     const reports = await pageReports(hidden);
     expect(reports).toEqual([{ round: 1, accepted: true, hidden: true, numExamples: 256 }]);
+  });
+
+  it('(e) a page that trains in a Web Worker (@flock/client/worker) takes part like any client', async () => {
+    const { coordinator, url } = await coordinatorFor({ minClients: 2, rounds: 1, roundTimeoutMs: 60_000 });
+    const [slice] = await fashionSlices(1, 64);
+    cleanups.push(() => tf.dispose([slice!.x, slice!.y]));
+    const page = await openPage();
+    const started = await page.evaluate((o) => (globalThis as never as { flockTest: { startInWorker(o: unknown): Promise<{ clientId: string; backend: string }> } }).flockTest.startInWorker(o), { url, offset: 448, count: 64, wasmPaths: `${pageOrigin}/wasm/` });
+    expect(started.backend).toBe('wasm');
+    const node = await nodeClient(url, undefined, slice!);
+    coordinator.start();
+    const [r] = await waitCommitted(url, 1);
+    expect(r!.reporters.sort()).toEqual([node.clientId, started.clientId].sort());
+    expect((await pageReports(page)).map((x) => [x.round, x.accepted])).toEqual([[1, true]]);
   });
 });

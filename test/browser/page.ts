@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FlockClient, type RoundReport } from '@flock/client';
 import { getFlatWeights, weightSpecOf } from '@flock/model';
 import { hashModelAsync } from '@flock/protocol';
+import { FlockWorkerClient } from '@flock/client/worker-handle';
 
 interface StartOptions {
   url: string;
@@ -36,6 +37,21 @@ const api = {
     client.on('round:report', (r: RoundReport) => log.push({ event: 'round:report', data: { round: r.round, accepted: r.accepted, error: r.error?.message, hidden: document.hidden, numExamples: r.numExamples } }));
     await client.start();
     return { clientId: client.clientId, backend: client.backend!.name, hidden: document.hidden };
+  },
+  /** The same in a Web Worker (@flock/client/worker): the page holds only the handle. */
+  async startInWorker(o: StartOptions): Promise<{ clientId: string; backend: string }> {
+    const res = await fetch(`/data?offset=${o.offset}&count=${o.count}`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const x = new Float32Array(o.count * 784);
+    for (let i = 0; i < x.length; i++) x[i] = bytes[i]! / 255;
+    const y = new Float32Array(o.count * 10);
+    for (let i = 0; i < o.count; i++) y[i * 10 + bytes[o.count * 784 + i]!] = 1;
+    const worker = new FlockWorkerClient(new Worker('/worker.js', { type: 'module' }), { url: o.url, backend: 'wasm', wasmPaths: o.wasmPaths, data: { x: { shape: [o.count, 28, 28, 1], values: x }, y: { shape: [o.count, 10], values: y } } });
+    let backend = '';
+    worker.on('backend', (b) => (backend = b.name));
+    worker.on('round:report', (r) => log.push({ event: 'round:report', data: { round: r.round, accepted: r.accepted, error: r.error?.message, hidden: document.hidden, numExamples: r.numExamples } }));
+    await worker.start();
+    return { clientId: worker.clientId!, backend };
   },
   reports(): Array<{ round: number; accepted: boolean; error?: string; hidden: boolean }> {
     return log.filter((e) => e.event === 'round:report').map((e) => e.data as never);
