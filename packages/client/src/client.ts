@@ -25,7 +25,8 @@ import {
   unpackShares,
 } from '@flock/protocol';
 import { addGridGaussianNoise, clipL2, generateIdentityKeyPair, webPlatform, type IdentityKeyPair, type PlatformCrypto } from '@flock/privacy';
-import { SecureSession, type DropStage } from './secure-session.js';
+// SecAgg's client (secure-session.ts and the privacy engine) loads on the first secure round only.
+import type { SecureSession, DropStage } from './secure-session.js';
 import { ReceiptChecker } from './receipts.js';
 import { notACoordinator, probeCoordinator, unreachable } from './probe.js';
 import { getFlatWeights, ready, selectBackend, setFlatWeights, subtract, weightSpecOf, type BackendInfo, type BackendPreference, type WasmPaths } from '@flock/model';
@@ -431,6 +432,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
       let session: SecureSession | undefined;
       if (start.kind === 'train' && start.secagg) {
         this.identity ??= this.options.identity ?? generateIdentityKeyPair(this.options.crypto ?? webPlatform);
+        const { SecureSession } = await import('./secure-session.js');
         session = new SecureSession(socket, start, start.secagg, this.clientId, this.identity, this.options.crypto ?? webPlatform, dropBefore);
         this.secure = session;
         session.begin().catch((err: unknown) => session!.fail(err));

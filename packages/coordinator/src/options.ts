@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import * as zm from 'zod/mini';
 import { trainConfigSchema } from '@flock/protocol';
 import { DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MIN_CHUNK_BYTES } from '@flock/protocol';
 import type { FlatModel } from '@flock/model';
@@ -48,7 +49,7 @@ export const coordinatorSettingsFields = z.object({
   /** Run a federated evaluation round after every N training rounds (0 = never). */
   evaluateEvery: z.number().int().nonnegative().default(0),
   /** Client training settings sent with each round. */
-  train: trainConfigSchema.default({ epochs: 1, batchSize: 32, learningRate: 0.05 }),
+  train: zm._default(trainConfigSchema, { epochs: 1, batchSize: 32, learningRate: 0.05 }),
   /** Cap on the weight (example count) one client's update carries. */
   maxExampleWeight: z.number().int().positive().default(1_000_000),
   /** Fixes cohort selection for reproducible simulations; leave unset in production (crypto randomness). */

@@ -4,7 +4,7 @@
  * view; every binary field of every message is parsed with `bytesSchema`, which accepts all of
  * these and produces a Uint8Array, so code past the schema sees one type wherever it runs.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /** Whatever a binary field may arrive as. */
 export type BinaryInput = Uint8Array | ArrayBuffer | ArrayBufferView;
@@ -31,11 +31,12 @@ export function toBytes(v: BinaryInput): Uint8Array {
 }
 
 /** A binary message field: accepts Uint8Array, Buffer, ArrayBuffer or a typed-array view; parses to a Uint8Array. */
-export const bytesSchema = z
-  .custom<BinaryInput>(isBinary, { message: 'must be binary (a Uint8Array, an ArrayBuffer or a typed-array view)' })
-  .transform((v): Uint8Array => toBytes(v));
+export const bytesSchema = z.pipe(
+  z.custom<BinaryInput>(isBinary, { message: 'must be binary (a Uint8Array, an ArrayBuffer or a typed-array view)' }),
+  z.transform((v: BinaryInput): Uint8Array => toBytes(v)),
+);
 
 /** A binary field of exactly `n` bytes. */
 export function bytesOfLength(n: number, message = `must be ${n} bytes`) {
-  return bytesSchema.refine((b) => b.length === n, { message });
+  return bytesSchema.check(z.refine((b: Uint8Array) => b.length === n, { message }));
 }

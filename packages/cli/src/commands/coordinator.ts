@@ -39,7 +39,7 @@ export async function loadInitialModel(model: string, seed: number): Promise<Fla
 
 const configFileSchema = coordinatorSettingsFields.partial().extend({
   // A partial train block is merged over the defaults; unknown keys in it are errors.
-  train: trainConfigSchema.partial().strict().optional(),
+  train: z.strictObject(trainConfigSchema.shape).partial().optional(),
   port: z.number().int().min(0).max(65535).optional(),
   host: z.string().optional(),
   model: z.string().optional(),
