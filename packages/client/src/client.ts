@@ -29,7 +29,7 @@ import { addGridGaussianNoise, clipL2, generateIdentityKeyPair, webPlatform, typ
 import type { SecureSession, DropStage } from './secure-session.js';
 import { ReceiptChecker } from './receipts.js';
 import { notACoordinator, probeCoordinator, unreachable } from './probe.js';
-import { getFlatWeights, ready, selectBackend, setFlatWeights, subtract, weightSpecOf, type BackendInfo, type BackendPreference, type WasmPaths } from '@flock/model';
+import { getFlatWeights, ready, selectBackend, setFlatWeights, subtract, weightSpecOf, type BackendInfo, type BackendPreference, type WasmPaths } from '@flock/model/core';
 import { TypedEmitter } from './emitter.js';
 import { EVENT_NAMES, type FlockClientEvents, type RoundPhases, type RoundReport } from './events.js';
 import { defaultPlatform, type ClientPlatform } from './platform.js';

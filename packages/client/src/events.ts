@@ -1,7 +1,7 @@
 // The events a FlockClient emits and their payloads: the SDK's typed surface for apps.
 import type { FlockError, FederationDone, RoundEnd, RoundStart, Welcome } from '@flock/protocol';
 import type { PrivacyReceipt } from '@flock/privacy';
-import type { BackendInfo } from '@flock/model';
+import type { BackendInfo } from '@flock/model/core';
 
 /** What the SDK reports to the app after it finished its part of a round. */
 export interface RoundReport {

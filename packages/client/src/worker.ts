@@ -11,7 +11,7 @@
  * the data the page handed over.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ready, selectBackend } from '@flock/model';
+import { ready, selectBackend } from '@flock/model/core';
 import { FlockClient } from './client.js';
 import { EVENT_NAMES, type FlockClientEvents } from './events.js';
 import type { FromWorker, TensorPayload, ToWorker, WorkerError } from './worker-messages.js';

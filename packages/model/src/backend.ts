@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { registerFlockWasmKernels } from './kernels/index.js';
 import { stripEmscriptenProcessHandlers } from './process-handlers.js';
 
 // Before any wasm backend instantiates: no minified glue dumped above uncaught errors (process-handlers.ts).
@@ -37,6 +36,14 @@ export interface SelectBackendOptions {
 }
 
 let current: BackendInfo | undefined;
+
+/**
+ * Flock's wasm kernels (./kernels), loaded when the wasm backend is selected: a browser bundle
+ * built from '@flock/model/core' (the SDK's) fetches them only if it trains on wasm.
+ */
+async function registerKernels(): Promise<void> {
+  (await import('./kernels/index.js')).registerFlockWasmKernels();
+}
 
 async function tryImport(pkg: string): Promise<boolean> {
   try {
@@ -116,7 +123,7 @@ export async function selectBackend(preference: BackendPreference = 'auto', opti
       continue;
     }
     // Before setBackend: the kernels forward the wasm backend's setup to the stock kernels they wrap.
-    if (name === 'wasm') registerFlockWasmKernels();
+    if (name === 'wasm') await registerKernels();
     try {
       if (await tf.setBackend(name)) {
         await tf.ready();
@@ -148,7 +155,7 @@ export function ready(preference: BackendPreference = 'auto', options: SelectBac
     const chosen = tf.engine().backendName;
     if (chosen) {
       // The app (or tfjs itself, initialising on first use) already set a backend: keep it.
-      if (chosen === 'wasm') registerFlockWasmKernels();
+      if (chosen === 'wasm') await registerKernels();
       await tf.ready();
       current = { name: tf.getBackend(), requested: preference, provider: 'the app (tf.setBackend)' };
       return current;
