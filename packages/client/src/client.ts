@@ -6,14 +6,11 @@ import {
   PROTOCOL_VERSION,
   badMessage,
   ackSchema,
-  decodeFloat32,
   encodeFloat32,
   errorEnvelopeSchema,
-  hashModelAsync,
   roundEndSchema,
   roundStartSchema,
   federationDoneSchema,
-  specSize,
   welcomeSchema,
   type ModelSpec,
   type RoundStart,
@@ -35,6 +32,7 @@ import { EVENT_NAMES, type FlockClientEvents, type RoundPhases, type RoundReport
 import { defaultPlatform, type ClientPlatform } from './platform.js';
 import { isTensorData, type LocalData } from './data.js';
 import { LocalTrainer } from './trainer.js';
+import { ModelFetcher } from './model-fetch.js';
 import { identityKey, type StoredIdentity } from './identity.js';
 import { buildHandshakeAuth } from './auth.js';
 import { UploadSealer, uploadUpdate } from './upload.js';
@@ -138,8 +136,8 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
   private trustedCoordinatorKey: string | undefined;
   /** Checks each privacy receipt against its round:end and the epsilon reported before. */
   private readonly receipts = new ReceiptChecker();
-  private cached: { version: number; hash: string; weights: Float32Array } | undefined;
-  private topology: Record<string, unknown> | undefined;
+  /** Downloads (model-fetch.ts): the round's weights and the coordinator's model.json. */
+  private readonly models: ModelFetcher;
   private kept: tf.LayersModel | undefined;
   private secure: SecureSession | undefined;
   /** start() is waiting for the tfjs backend. */
@@ -169,6 +167,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     this.options = options;
     this.platform = options.platform ?? defaultPlatform;
     this.id = options.clientId ?? randomId(this.platform);
+    this.models = new ModelFetcher(this.platform, () => this.base(), () => this.accessToken);
     this.trainer = new LocalTrainer({ data: options.data, evalData: options.evalData, loss: options.loss, seed: options.seed, platform: this.platform });
   }
 
@@ -437,7 +436,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
         this.secure = session;
         session.begin().catch((err: unknown) => session!.fail(err));
       }
-      const global = await this.fetchGlobal(start);
+      const global = await this.models.weights(start, this.welcome?.spec);
       lap('download');
       const reuse = this.options.reuseModel !== false;
       const model = reuse ? (this.kept ??= await this.buildModel()) : await this.buildModel();
@@ -553,46 +552,11 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
   }
 
   private async buildModel(): Promise<tf.LayersModel> {
-    if (this.options.model) return await this.options.model();
-    if (!this.topology) {
-      const res = await this.download('/v1/models/latest/model.json');
-      if (!res.ok) throw new FlockError('MODEL_NOT_FOUND', `GET model.json failed with HTTP ${res.status}`);
-      this.topology = (JSON.parse(await res.text()) as { modelTopology: Record<string, unknown> }).modelTopology;
-    }
-    return await tf.models.modelFromJSON({ modelTopology: this.topology } as tf.io.ModelJSON);
-  }
-
-  /** GET on the coordinator's HTTP API; a network failure (in browsers also a CORS refusal) is UNREACHABLE. */
-  private async download(path: string): ReturnType<ClientPlatform['fetch']> {
-    try {
-      return await this.platform.fetch(`${this.base()}${path}`, this.httpInit());
-    } catch (err) {
-      throw new FlockError('UNREACHABLE', `GET ${path} failed: ${err instanceof Error ? err.message : String(err)} (a network error; in a browser also a CORS refusal: see the coordinator's corsOrigins)`, { url: `${this.base()}${path}` });
-    }
-  }
-
-  /** The session's bearer token on HTTP requests (needed when the coordinator's models are private). */
-  private httpInit(): { headers: Record<string, string> } | undefined {
-    return this.accessToken ? { headers: { authorization: `Bearer ${this.accessToken}` } } : undefined;
+    return this.options.model ? await this.options.model() : await this.models.build();
   }
 
   private base(): string {
     return this.options.url.replace(/\/$/, '');
-  }
-
-  /** Downloads the round's model weights (cached per version) and checks their hash. */
-  private async fetchGlobal(start: RoundStart): Promise<Float32Array> {
-    if (this.cached && this.cached.version === start.modelVersion && this.cached.hash === start.modelHash) return this.cached.weights;
-    const spec = this.welcome?.spec;
-    if (!spec) throw new FlockError('BAD_MESSAGE', 'round started before the welcome message');
-    const res = await this.download(`${start.modelPath}/weights.bin`);
-    if (!res.ok) throw new FlockError('MODEL_NOT_FOUND', `GET ${start.modelPath}/weights.bin failed with HTTP ${res.status}`);
-    const weights = decodeFloat32(new Uint8Array(await res.arrayBuffer()), specSize(spec));
-    if ((await hashModelAsync(spec, weights)) !== start.modelHash) {
-      throw new FlockError('MODEL_HASH_MISMATCH', `weights of version ${start.modelVersion} do not hash to the announced ${start.modelHash.slice(0, 12)}...`);
-    }
-    this.cached = { version: start.modelVersion, hash: start.modelHash, weights };
-    return weights;
   }
 
   private async trainRound(model: tf.LayersModel, start: RoundStart, global: Float32Array): ReturnType<LocalTrainer['train']> {
