@@ -34,6 +34,7 @@ import { metricsRoute } from './monitoring/metrics-route.js';
 import { RecentAuditLog } from './admin/recent-audit.js';
 import { dashboardRoute } from './dashboard/route.js';
 import { OperatorFeed } from './dashboard/feed.js';
+import { originAllowed } from './http/cors.js';
 
 export type { Logger } from './logger.js';
 export type { RoundSummary } from './round/commit.js';
@@ -230,12 +231,18 @@ export class Coordinator extends EventEmitter {
       return options.operatorToken !== undefined && t !== undefined && constantTimeEqual(t, options.operatorToken);
     };
     const metrics = metricsRoute({ metrics: this.metrics, publicMetrics: options.publicMetrics === true, confidential: this.strategy.confidentialRounds === true, isOperator, limit: (ip) => this.limiter.checkHttpRequest(ip) });
-    this.http = createHttpServer({ security, api, logger, tls: options.tls, serving: { predict, extra: [metrics, dashboardRoute((ip) => this.limiter.checkHttpRequest(ip))] } });
+    const cors = { origins: settings.corsOrigins };
+    this.http = createHttpServer({ security, api, logger, tls: options.tls, cors, serving: { predict, extra: [metrics, dashboardRoute((ip) => this.limiter.checkHttpRequest(ip))] } });
     // An update is one float32 per parameter plus a small envelope; anything larger closes only
     // the offending connection (engine.io enforces this per message). Updates arrive in chunks
     // (protocol/v1.md 5.4a), so no frame needs to be larger than one sealed chunk plus its
     // envelope; SecAgg masked inputs are still one frame of the model size.
-    this.io = new IoServer(this.http, { maxHttpBufferSize: settings.maxHttpBufferSize ?? frameBound(settings, this.numParams), serveClient: false, cors: { origin: '*' } });
+    this.io = new IoServer(this.http, { maxHttpBufferSize: settings.maxHttpBufferSize ?? frameBound(settings, this.numParams), serveClient: false,
+      // Browsers send an Origin with the WebSocket upgrade (CORS does not cover WebSockets):
+      // refuse pages from origins the operator did not allow; Node clients send none.
+      cors: { origin: cors.origins.includes('*') ? '*' : [...cors.origins] },
+      allowRequest: (req, cb) => cb(null, originAllowed(req.headers.origin, cors)),
+    });
     this.sessions.attach(this.io);
     this.feed = new OperatorFeed(this.io, {
       store: this.store,

@@ -55,13 +55,7 @@ function metricsTag(metrics: Record<string, number>): string {
 export function handleHttp(ctx: HttpApiContext, req: IncomingMessage, res: ServerResponse): boolean {
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (!url.pathname.startsWith('/v1/')) return false;
-  res.setHeader('access-control-allow-origin', '*');
-  res.setHeader('access-control-expose-headers', 'etag, x-flock-model-hash');
-  if (req.method === 'OPTIONS') {
-    res.writeHead(204, { 'access-control-allow-methods': 'GET, HEAD, OPTIONS', 'access-control-allow-headers': 'if-none-match' });
-    res.end();
-    return true;
-  }
+  // CORS headers and preflights: http/cors.ts, applied by the server before this runs.
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     sendError(res, 405, { code: 'BAD_MESSAGE', message: 'only GET and HEAD are supported on /v1' });
     return true;

@@ -75,6 +75,9 @@ export { CoordinatorMetrics } from './monitoring/metrics.js';
 export type { MetricsSource } from './monitoring/metrics.js';
 export { openApiDocument } from './http/openapi.js';
 export { OPERATOR_NAMESPACE } from './dashboard/feed.js';
+export { applyCors, originAllowed, DEFAULT_CORS_ORIGINS, CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS } from './http/cors.js';
+export type { CorsOptions } from './http/cors.js';
+
 export type { AdminContext } from './admin/admin-api.js';
 export { RateLimiter, TokenBuckets, rateLimitSettingsSchema } from './rate-limit.js';
 export type { RateLimitSettings, BucketSettings } from './rate-limit.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import * as zm from 'zod/mini';
 import { trainConfigSchema } from '@flock/protocol';
 import { DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MIN_CHUNK_BYTES } from '@flock/protocol';
 import type { FlatModel } from '@flock/model';
@@ -50,7 +51,7 @@ export const coordinatorSettingsFields = z.object({
   /** Run a federated evaluation round after every N training rounds (0 = never). */
   evaluateEvery: z.number().int().nonnegative().default(0),
   /** Client training settings sent with each round. */
-  train: trainConfigSchema.default({ epochs: 1, batchSize: 32, learningRate: 0.05 }),
+  train: zm._default(trainConfigSchema, { epochs: 1, batchSize: 32, learningRate: 0.05 }),
   /** Cap on the weight (example count) one client's update carries. */
   maxExampleWeight: z.number().int().positive().default(1_000_000),
   /** Fixes cohort selection for reproducible simulations; leave unset in production (crypto randomness). */
@@ -103,6 +104,16 @@ export const coordinatorSettingsFields = z.object({
     .default({ chunkBytes: DEFAULT_CHUNK_BYTES, sealRequired: true }),
   /** Inference and the serving version (docs/how-to/serve-and-monitor.md). */
   serving: servingSettingsSchema,
+  /**
+   * Origins whose web pages may use the coordinator (CORS on /v1/, the Origin of socket.io
+   * connections): `["*"]` (default) for any, else exact origins like `https://app.example`.
+   * Clients outside browsers send no Origin and are not affected. docs/reference/coordinator-config.md.
+   */
+  corsOrigins: z
+    .array(z.string().refine((o) => o === '*' || /^https?:\/\/[^/\s]+$/.test(o), 'must be "*" or an origin: scheme://host[:port], no path or trailing slash'))
+    .min(1)
+    .max(256)
+    .default(['*']),
   /** Token-bucket rate limits on events and connection attempts (rate-limit.ts). */
   rateLimits: rateLimitSettingsSchema,
   /**

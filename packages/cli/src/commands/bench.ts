@@ -8,6 +8,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   secagg: async () => (await import('../bench/secagg.js')).benchSecAgg,
   fleet: async () => (await import('../bench/fleet.js')).benchFleet,
   serve: async () => (await import('../bench/serve.js')).benchServe,
+  sdk: async () => (await import('../bench/sdk.js')).benchSdk,
   train: async () => {
     const [{ benchTrain }, { benchSdkOverhead, benchSimWorkers }] = await Promise.all([import('../bench/train.js'), import('../bench/sdk-overhead.js')]);
     return async function* (opts) {

@@ -41,7 +41,7 @@ export async function loadInitialModel(model: string, seed: number): Promise<Fla
 
 const configFileSchema = coordinatorSettingsFields.partial().extend({
   // A partial train block is merged over the defaults; unknown keys in it are errors.
-  train: trainConfigSchema.partial().strict().optional(),
+  train: z.strictObject(trainConfigSchema.shape).partial().optional(),
   port: z.number().int().min(0).max(65535).optional(),
   host: z.string().optional(),
   model: z.string().optional(),
@@ -74,6 +74,7 @@ const CONFIG_FLAGS: Record<string, string> = {
   roundTimeoutMs: '--timeout (seconds)',
   roundIntervalMs: '--round-interval (seconds)',
   evaluateEvery: '--evaluate-every',
+  corsOrigins: '--cors-origin',
   strategy: '--strategy',
   deterministicOrder: '--deterministic',
   dp: '--dp',
@@ -96,6 +97,7 @@ interface CoordinatorFlags extends SecurityFlags {
   batchSize?: number;
   lr?: number;
   evaluateEvery?: number;
+  corsOrigin?: string[];
   strategy?: string;
   roundInterval?: number;
   dp?: 'central' | 'local' | 'distributed';
@@ -135,6 +137,7 @@ export function coordinatorCommand(): Command {
     .option('--client-budget <epsilon>', 'DP: clients whose own epsilon would exceed this are no longer selected', num(0, Infinity, true))
     .option('--db <path>', 'SQLite database of the coordinator state (default <data-dir>/coordinator.db; :memory: = nothing persists); an existing one is resumed')
     .option('--deterministic', 'sum updates in client-id order, for reproducible runs (with selectionSeed and seeded clients)')
+    .option('--cors-origin <origin>', 'origin whose web pages may join and load models, e.g. https://app.example (repeatable; default: any origin, "*")', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--evaluate-every <n>', 'federated evaluation round after every N training rounds (0 = never)', int(0))
     .option('--serving-policy <policy>', 'how the serving version follows training: always, manual (admin API) or evaluated', oneOf(['always', 'manual', 'evaluated'] as const))
     .option('--serving-metric <name>', 'metric the evaluated policy compares (default eval_accuracy; server_accuracy with --eval-data)')
@@ -184,6 +187,7 @@ export function coordinatorCommand(): Command {
         ...(f.rounds !== undefined ? { rounds: f.rounds } : {}),
         ...(f.timeout !== undefined ? { roundTimeoutMs: Math.round(f.timeout * 1000) } : {}),
         ...(f.evaluateEvery !== undefined ? { evaluateEvery: f.evaluateEvery } : {}),
+        ...(f.corsOrigin !== undefined ? { corsOrigins: f.corsOrigin } : {}),
         ...(f.roundInterval !== undefined ? { roundIntervalMs: Math.round(f.roundInterval * 1000) } : {}),
         // Under DP, clients are Poisson-sampled with q = fraction (the accountant's assumption).
         ...(mode ? { sampling: 'poisson' as const } : {}),

@@ -123,18 +123,14 @@ export function handleSecurityHttp(ctx: AdminContext, req: IncomingMessage, res:
   const limited = (p === AUTH_CHALLENGE_PATH || p.startsWith('/v1/admin')) && req.method !== 'OPTIONS' ? ctx.limitRequest?.(req.socket.remoteAddress ?? '') : undefined;
   if (limited) {
     // A challenge flood would evict other clients' pending nonces; an admin flood, guess tokens.
-    if (p === AUTH_CHALLENGE_PATH) res.setHeader('access-control-allow-origin', '*');
     res.setHeader('retry-after', String(Math.ceil(Number(limited.details?.retryAfterMs ?? 1000) / 1000)));
     sendError(res, limited, requestIdOf(req));
     return true;
   }
   if (p === AUTH_CHALLENGE_PATH) {
     const rid = requestIdOf(req);
-    res.setHeader('access-control-allow-origin', '*');
-    if (req.method === 'OPTIONS') {
-      res.writeHead(204, { 'access-control-allow-methods': 'POST, OPTIONS' });
-      res.end();
-    } else if (req.method !== 'POST') sendError(res, new FlockError('BAD_MESSAGE', `use POST ${AUTH_CHALLENGE_PATH}`), rid);
+    // CORS (headers and the OPTIONS preflight): http/cors.ts, applied by the server first.
+    if (req.method !== 'POST') sendError(res, new FlockError('BAD_MESSAGE', `use POST ${AUTH_CHALLENGE_PATH}`), rid);
     else send(res, 200, ctx.auth.issueChallenge(), rid);
     return true;
   }

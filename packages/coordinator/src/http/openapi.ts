@@ -21,7 +21,7 @@ import {
 // schemas the handlers validate with (z.toJSONSchema), so it cannot drift from them.
 
 type Auth = 'none' | 'operator' | 'models';
-type Body = { json: z.ZodType } | { binary: string } | { text: string };
+type Body = { json: z.core.$ZodType } | { binary: string } | { text: string };
 
 interface Operation {
   method: 'get' | 'post' | 'patch';
@@ -78,7 +78,7 @@ const OPERATIONS: Operation[] = [
   { method: 'post', path: '/v1/admin/serving/rollback', summary: 'Serve the previous serving version again', tag: 'serving', auth: 'operator', request: { json: rollbackBodySchema }, responses: { 200: { description: 'the change', json: servingChangeSchema }, 404: err('NOT_FOUND: nothing to roll back to'), ...E401 } },
 ];
 
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+function jsonSchema(schema: z.core.$ZodType, io: 'input' | 'output'): Record<string, unknown> {
   const s = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Record<string, unknown>;
   delete s.$schema;
   return s;

@@ -44,7 +44,7 @@ export const publicRoundSchema = z.object({
   status: z.enum(['committed', 'abandoned', 'completed']),
   modelVersion: nonNegInt,
   modelHash: z.string(),
-  reason: reasonSchema.optional(),
+  reason: z.optional(reasonSchema),
   startedAt: time,
   seconds: z.number().nonnegative(),
 });

@@ -4,9 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { CHUNK_ENVELOPE_BYTES, SEAL_OVERHEAD_BYTES } from '@flock/protocol';
 import { handleSecurityHttp, type AdminContext } from '../admin/admin-api.js';
 import { handleHttp, type HttpApiContext } from '../http-api.js';
+import { applyCors, type CorsOptions } from './cors.js';
 import type { Logger } from '../logger.js';
 import type { CoordinatorSettings } from '../options.js';
-import { handleServingHttp, isPublicServingPath, type ServingRoutes } from './routes.js';
+import { handleServingHttp, type ServingRoutes } from './routes.js';
 
 export interface HttpServerOptions {
   /** The security and operator admin API (admin/admin-api.ts), tried first. */
@@ -18,18 +19,21 @@ export interface HttpServerOptions {
   serving?: ServingRoutes;
   /** PEM certificate chain and key: serve https instead of http. */
   tls?: { cert: string | Buffer; key: string | Buffer } | undefined;
+  /** Origins allowed to call the API from a browser (cors.ts); the admin API is same-origin only. */
+  cors: CorsOptions;
 }
 
 /**
- * The coordinator's HTTP(S) server: the security/admin API, then the model API, then a JSON
- * 404 (socket.io, attached to the same server, answers its own path).
+ * The coordinator's HTTP(S) server: CORS for /v1/ outside the admin API (cors.ts: headers on
+ * every answer, errors included, and preflights), the security/admin API, then the model API,
+ * then a JSON 404 (socket.io, attached to the same server, answers its own path).
  */
 export function createHttpServer(o: HttpServerOptions): HttpServer | HttpsServer {
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     try {
-      const path = (req.url ?? '/').split('?')[0]!;
-      // The one place the serving endpoints get their CORS headers (public ones only).
-      if (isPublicServingPath(path) && setCors(req, res)) return;
+      // One place for CORS: the public API, predict and OpenAPI included (cors.ts).
+      const path = req.url ?? '/';
+      if (path.startsWith('/v1/') && !path.startsWith('/v1/admin') && applyCors(req, res, o.cors)) return;
       if (handleSecurityHttp(o.security, req, res)) return;
       if (o.serving && handleServingHttp(o.serving, req, res)) return;
       if (!handleHttp(o.api, req, res)) {
@@ -46,19 +50,6 @@ export function createHttpServer(o: HttpServerOptions): HttpServer | HttpsServer
     }
   };
   return o.tls ? createHttpsServer({ cert: o.tls.cert, key: o.tls.key }, handler) : createServer(handler);
-}
-
-/**
- * CORS of the public serving endpoints (predict, OpenAPI): any origin may call them, with the
- * headers a predict request carries. Answers a preflight (returns true); otherwise only sets headers.
- */
-export function setCors(req: IncomingMessage, res: ServerResponse): boolean {
-  res.setHeader('access-control-allow-origin', '*');
-  res.setHeader('access-control-expose-headers', 'x-flock-model-version, x-flock-model-hash, x-flock-shape, retry-after');
-  if (req.method !== 'OPTIONS') return false;
-  res.writeHead(204, { 'access-control-allow-methods': 'GET, POST, OPTIONS', 'access-control-allow-headers': 'authorization, content-type, x-flock-shape', 'access-control-max-age': '600' });
-  res.end();
-  return true;
 }
 
 /** Starts listening; resolves once bound. */
