@@ -43,6 +43,11 @@ describe('CORS with the default settings (any origin)', () => {
     expect(challenge.status).toBe(204);
     expect(challenge.headers.get('access-control-allow-methods')).toMatch(/POST/);
     expect(challenge.headers.get('access-control-allow-headers')).toMatch(/content-type/);
+    // Predictions from a page: the binary body names its shape in x-flock-shape (docs/reference/http-api.md).
+    const predict = await preflight(url + '/v1/models/latest:predict', PAGE, 'POST');
+    expect(predict.status).toBe(204);
+    expect(predict.headers.get('access-control-allow-origin')).toBe('*');
+    expect(predict.headers.get('access-control-allow-headers')).toMatch(/x-flock-shape/);
   });
 
   it('answers expose etag and x-flock-model-hash to the page', async () => {
@@ -50,7 +55,7 @@ describe('CORS with the default settings (any origin)', () => {
     const res = await fetch(url + '/v1/models/latest/weights.bin', { headers: { origin: PAGE } });
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
-    expect(res.headers.get('access-control-expose-headers')).toBe('etag, x-flock-model-hash');
+    expect(res.headers.get('access-control-expose-headers')).toBe('etag, x-flock-model-hash, x-flock-model-version, x-flock-shape, retry-after');
     expect(res.headers.get('x-flock-model-hash')).toMatch(/^[0-9a-f]{64}$/);
   });
 
