@@ -85,7 +85,7 @@ export const trainConfigSchema = z.object({
       noiseStddev: finite.min(0).optional(),
       /**
        * local: sigma, the noise is the exact discrete Gaussian on a grid (privacy/dp/grid-noise.ts);
-       * distributed: sigma; each client adds sigma * clip / sqrt(t) on the SecAgg lattice.
+       * distributed: sigma; each client adds sigma * Delta2 / sqrt(t) on the SecAgg lattice (Delta2 = secagg.dp.bound).
        */
       noiseMultiplier: finite.min(0).optional(),
     })

@@ -37,6 +37,8 @@ export type { AdaptiveClipOptions, AdaptiveClipRound, AdaptiveClipStep } from '.
 // Modes
 export { DP_MODES, planNoise } from './distributed.js';
 export type { DpMode, NoisePlan, NoisePlanParams } from './distributed.js';
+export { distributedGaussianTau, distributedLocalStddev, distributedNoiseMultiplier } from './ddgauss.js';
+export type { DistributedNoiseParams } from './ddgauss.js';
 
 // Receipts
 export {
