@@ -6,6 +6,7 @@ type Suite = (opts: { quick?: boolean }) => AsyncGenerator<Record<string, unknow
 /** Benchmark suites; each yields one JSON object per configuration, machine included. */
 const SUITES: Record<string, () => Promise<Suite>> = {
   secagg: async () => (await import('../bench/secagg.js')).benchSecAgg,
+  dp: async () => (await import('../bench/dp.js')).benchDp,
   train: async () => {
     const [{ benchTrain }, { benchSdkOverhead, benchSimWorkers }] = await Promise.all([import('../bench/train.js'), import('../bench/sdk-overhead.js')]);
     return async function* (opts) {
