@@ -2,12 +2,21 @@
 // SecureCollector plans the quantization, clients encode as the SDK does (DpQuantizer from the
 // round's secagg.dp, distributed noise of sigma * Delta2 / sqrt(t)), the ring sum is decoded by
 // the collector and released by the DP strategy. Real crypto randomness throughout.
-import { describe, expect, it } from 'vitest';
-import { DifferentiallyPrivate, FedAvg, SecureCollector } from '@flock/coordinator';
+import { afterEach, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { FlockClient } from '@flock/client';
+import { Coordinator, DifferentiallyPrivate, FedAvg, SecureCollector } from '@flock/coordinator';
+import { createPresetModel, flatModelOf, selectBackend } from '@flock/model';
 import { DpQuantizer, addInto, addLatticeNoise, computeEpsilon, distributedLocalStddev, planDpQuantization } from '@flock/privacy';
 import { nodePlatform } from '@flock/privacy/node';
 import { FlockError } from '@flock/protocol';
 import { checkEnforcedBound } from './dp-quantize-check.js';
+import { fashionSlices } from './helpers.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
 
 const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => `c${String(i).padStart(4, '0')}`);
 
@@ -149,4 +158,57 @@ describe('item 11: the noisy sum never wraps around the ring', () => {
     expect(err).toBeInstanceOf(FlockError);
     expect((err as FlockError).code).toBe('DP_UNAVAILABLE');
   });
+});
+
+describe('DP with secure aggregation over real sockets', () => {
+  for (const mode of ['distributed', 'central'] as const) {
+    it(`${mode} mode: SDK clients encode by conditional rounding without weights; the round commits with the accountant's epsilon`, async () => {
+      await selectBackend('auto');
+      const init = createPresetModel('logreg', { seed: 3 });
+      const strategy = new DifferentiallyPrivate(new FedAvg(), { mode, noiseMultiplier: 0.5, clip: 0.2, samplingRate: 1, delta: 1e-5 });
+      const coordinator = new Coordinator({
+        model: await flatModelOf(init),
+        strategy,
+        settings: { auth: 'open', sampling: 'poisson', minClients: 4, rounds: 1, roundTimeoutMs: 60_000, secureAggregation: { enabled: true, clip: 0.2, weightCap: 1000, stageTimeoutMs: 10_000 } },
+      });
+      init.dispose();
+      const before = Float32Array.from(coordinator.store.latest().weights);
+      const url = await coordinator.listen();
+      cleanups.push(() => coordinator.close());
+      const data = await fashionSlices(4, 40);
+      const clients = data.map((d, i) => new FlockClient({ url, clientId: `dpsa-${mode}-${i}`, model: () => createPresetModel('logreg'), data: d, seed: i }));
+      cleanups.push(async () => {
+        await Promise.all(clients.map((c) => c.stop()));
+        for (const d of data) tf.dispose([d.x, d.y]);
+      });
+      const errors: string[] = [];
+      const secagg: Array<{ vectorLength: number; dp?: unknown }> = [];
+      for (const c of clients) {
+        c.on('error', (e) => errors.push(e.code));
+        c.on('round:start', (r) => {
+          if (r.secagg) secagg.push(r.secagg);
+        });
+      }
+      await Promise.all(clients.map((c) => c.start()));
+      coordinator.start();
+      await coordinator.whenDone();
+      expect(errors).toEqual([]);
+      // Every client was told the DP quantization: no weight element, the scale and bound.
+      expect(secagg).toHaveLength(4);
+      for (const cfg of secagg) {
+        expect(cfg.vectorLength).toBe(before.length);
+        expect(cfg.dp).toMatchObject({ clip: 0.2 });
+      }
+      const after = coordinator.store.latest();
+      expect(after.version).toBe(1);
+      // The release moved the model (signal plus noise) and stayed finite.
+      let moved = 0;
+      for (let i = 0; i < before.length; i++) {
+        expect(Number.isFinite(after.weights[i]!)).toBe(true);
+        if (after.weights[i] !== before[i]) moved++;
+      }
+      expect(moved).toBeGreaterThan(before.length / 2);
+      expect(strategy.epsilon()).toBeCloseTo(computeEpsilon({ q: 1, sigma: 0.5, steps: 1, delta: 1e-5 }).epsilon, 9);
+    });
+  }
 });
