@@ -73,5 +73,6 @@ export function distributedNoiseMultiplier(p: DistributedNoiseParams): number {
   const s = distributedLocalStddev(sigma, bound, t);
   if (s < 0.5) throw new RangeError(`noiseMultiplier: the per-client stddev ${s} is below 1/2 lattice unit, outside Kairouz et al.'s Theorem 1`);
   const tau = distributedGaussianTau(s, n);
-  return 1 / (bound / (Math.sqrt(t) * s) + Math.sqrt(d) * tau);
+  // min: 1 / (1 / sigma) can round above sigma in the last bit.
+  return Math.min(sigma, 1 / (bound / (Math.sqrt(t) * s) + Math.sqrt(d) * tau));
 }
