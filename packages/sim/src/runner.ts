@@ -186,7 +186,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
               enabled: true,
               ...(options.secagg.k ? { k: options.secagg.k } : {}),
               ...(options.secagg.t ? { t: options.secagg.t } : {}),
-              // Under DP every coordinate of an L2-clipped update is within the DP clip: quantize to it.
+              // Without DP (and in local mode) the per-coordinate clip of the weighted encoding; central and
+              // distributed DP use their own encoding (clip and scale planned by the coordinator, no weights).
               clip: options.secagg.clip ?? options.dp?.clip ?? 1,
               weightCap: 100_000,
               // Key stages are quick on loopback but grow with the cohort (every client verifies the
