@@ -239,12 +239,12 @@ describe('conformance vectors: a whole SecAgg round (secagg-round.json)', () => 
   it("a dropped client's mask key and a survivor's self seed reconstruct from the revealed shares and check against the roster", async () => {
     const carol = v.derived.carol;
     const revealed = msgs.filter((m) => m.event === 'secagg:unmask').map((m) => unpackUnmask(fromWire(m.payload, m.binary)));
-    const keyShares = revealed.flatMap((r) => r.maskKeyShares.filter((s) => s.owner === 'carol').map((s) => s.share));
+    const keyShares = revealed.flatMap((r) => r.maskKeyShares.filter((s) => s.owner === 'carol').map((s) => ({ sender: r.clientId, share: s.share })));
     expect(keyShares.length).toBeGreaterThanOrEqual(cfg.t);
-    expect(hex(await reconstructMaskKey(keyShares, cfg.t, unhex(carol.maskKey), nodePlatform))).toBe(carol.maskSecretKey);
+    expect(hex((await reconstructMaskKey(keyShares, cfg.t, unhex(carol.maskKey), nodePlatform)).secret)).toBe(carol.maskSecretKey);
     const alice = v.derived.alice;
-    const seedShares = revealed.flatMap((r) => r.selfSeedShares.filter((s) => s.owner === 'alice').map((s) => s.share));
-    expect(hex(await reconstructSelfSeed(seedShares, cfg.t, unhex(alice.selfSeedCommitment), { session: cfg.session, round: v.round, clientId: 'alice' }))).toBe(alice.selfSeed);
+    const seedShares = revealed.flatMap((r) => r.selfSeedShares.filter((s) => s.owner === 'alice').map((s) => ({ sender: r.clientId, share: s.share })));
+    expect(hex((await reconstructSelfSeed(seedShares, cfg.t, unhex(alice.selfSeedCommitment), { session: cfg.session, round: v.round, clientId: 'alice' })).secret)).toBe(alice.selfSeed);
     for (const r of revealed) for (const s of [...r.selfSeedShares, ...r.maskKeyShares]) expect(s.share.length).toBe(33);
   });
 });

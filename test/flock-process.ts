@@ -18,7 +18,15 @@ export interface Proc {
 
 /** Spawns `flock ...` and parses its JSON stdout lines. */
 export function flock(args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, [FLOCK, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLOCK_DATA: '', ...env } });
+  return watch(spawn(process.execPath, [FLOCK, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLOCK_DATA: '', ...env } }), args);
+}
+
+/** Runs one shell command line (bash -c), as a user would type it, and parses its JSON stdout lines. */
+export function shell(command: string, env: Record<string, string> = {}): Proc {
+  return watch(spawn('bash', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLOCK_DATA: '', ...env } }), [command.slice(0, 60)]);
+}
+
+function watch(child: ChildProcess, args: string[]): Proc {
   const lines: Array<Record<string, unknown>> = [];
   const stderr: string[] = [];
   const waiters: Array<() => void> = [];

@@ -112,4 +112,17 @@ describe('flock client against the wrong address', () => {
     expect(await client.exited()).toBe(1);
     expect(client.stderr.join('\n')).toMatch(/UNREACHABLE: no coordinator answered at http:\/\/127\.0\.0\.1:\d+ within 2 s/);
   });
+
+  it('the demo gives no URL of a coordinator that is already gone (only --serve keeps one)', async () => {
+    const json = run(['demo', '--rounds', '1', '--clients', '2', '--train-limit', '400', '--test-limit', '200', '--json']);
+    expect(await json.exited()).toBe(0);
+    expect(json.lines).toHaveLength(1);
+    expect(json.lines[0]).toMatchObject({ rounds: 1, modelVersion: 1 });
+    expect(json.lines[0]).not.toHaveProperty('url');
+    const human = run(['demo', '--rounds', '1', '--clients', '2', '--train-limit', '400', '--test-limit', '200']);
+    expect(await human.exited()).toBe(0);
+    const text = human.lines.map((l) => String(l.raw ?? JSON.stringify(l))).join('\n');
+    expect(text).toContain('test accuracy');
+    expect(text).not.toMatch(/served at|http:\/\//);
+  });
 });

@@ -103,8 +103,13 @@ describe('the SDK on the wire (v1.md 2.2, 2.3, 5.4, 5.4a)', () => {
     await waitFor(() => reports.length > 0, 20_000, 'the round report');
     expect(reports[0]!.error?.code).toBe('MODEL_HASH_MISMATCH');
     expect(trained).toBe(false);
-    expect((await round).reporters).toEqual([]);
-    expect(arrivals.filter((a) => a.clientId === 'hash-check')).toEqual([]);
+    const summary = await round;
+    expect(summary.reporters).toEqual([]);
+    // No update: the only thing the client sends for the round is its decline, naming why.
+    const sent = arrivals.filter((a) => a.clientId === 'hash-check');
+    expect(sent.map((a) => a.event)).toEqual(['round:decline']);
+    expect((sent[0]!.args[0] as { reason: string }).reason).toMatch(/^download failed: MODEL_HASH_MISMATCH/);
+    expect(summary.rejected).toEqual([{ clientId: 'hash-check', code: 'DECLINED' }]);
   });
 
   it('a refused first connection is final: one handshake, start() rejects with the refusal', async () => {

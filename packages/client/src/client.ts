@@ -4,15 +4,13 @@ import {
   EVENTS,
   FlockError,
   PROTOCOL_VERSION,
+  badMessage,
   ackSchema,
-  decodeFloat32,
   encodeFloat32,
   errorEnvelopeSchema,
-  hashModelAsync,
   roundEndSchema,
   roundStartSchema,
   federationDoneSchema,
-  specSize,
   welcomeSchema,
   type ModelSpec,
   type RoundStart,
@@ -24,16 +22,18 @@ import {
   unpackShares,
 } from '@flock/protocol';
 import { addGridGaussianNoise, clipL2, generateIdentityKeyPair, webPlatform, type IdentityKeyPair, type PlatformCrypto } from '@flock/privacy';
-import { SecureSession, type DropStage } from './secure-session.js';
+// SecAgg's client (secure-session.ts and the privacy engine) loads on the first secure round only.
+import type { SecureSession, DropStage } from './secure-session.js';
 import { ReceiptChecker } from './receipts.js';
 import { notACoordinator, probeCoordinator, unreachable } from './probe.js';
-import { getFlatWeights, ready, setFlatWeights, subtract, weightSpecOf } from '@flock/model';
+import { getFlatWeights, ready, selectBackend, setFlatWeights, subtract, weightSpecOf, type BackendInfo, type BackendPreference, type WasmPaths } from '@flock/model/core';
 import { TypedEmitter } from './emitter.js';
 import { EVENT_NAMES, type FlockClientEvents, type RoundPhases, type RoundReport } from './events.js';
 import { defaultPlatform, type ClientPlatform } from './platform.js';
-import { exampleCount, isTensorData, type LocalData, type TensorData } from './data.js';
-import { permutation, RowPermuter } from './shuffle.js';
-import { fitProximal } from './fedprox.js';
+import { isTensorData, type LocalData } from './data.js';
+import { LocalTrainer } from './trainer.js';
+import { ModelFetcher } from './model-fetch.js';
+import { identityKey, type StoredIdentity } from './identity.js';
 import { buildHandshakeAuth } from './auth.js';
 import { UploadSealer, uploadUpdate } from './upload.js';
 
@@ -57,6 +57,14 @@ export interface FlockClientOptions {
   ca?: string | Uint8Array | Array<string | Uint8Array>;
   /** Builds the local model; its architecture must match the federation's. Default: the coordinator's model.json. */
   model?: () => tf.LayersModel | Promise<tf.LayersModel>;
+  /**
+   * TensorFlow.js backend when the app has not set one (`tf.setBackend`): default `auto`, in a
+   * browser webgpu -> webgl -> wasm (+ Flock's kernels) -> cpu (docs/how-to/gpu.md). The choice is
+   * reported by the `backend` event and `client.backend`.
+   */
+  backend?: BackendPreference;
+  /** Browsers: where the wasm backend's .wasm files are served (a URL prefix ending in '/', or a map per file). */
+  wasmPaths?: WasmPaths;
   /** Local training data (stays on this device). */
   data: LocalData;
   /** Local held-out data for evaluation rounds; default: the training data. */
@@ -77,6 +85,13 @@ export interface FlockClientOptions {
    * default: a fresh one per FlockClient.
    */
   identity?: IdentityKeyPair;
+  /**
+   * Keep the client id, identity key and enrollment state in `platform.identityStore` (IndexedDB
+   * in browsers), keyed by coordinator URL and `clientId`: a reloaded page reconnects as the same
+   * client and does not need its single-use token again. Default true; ignored when `identity`
+   * is given. The client id is final once start() resolved.
+   */
+  persistIdentity?: boolean;
   /** Crypto for secure aggregation; default WebCrypto. In Node pass nodePlatform from '@flock/privacy/node' (faster). */
   crypto?: PlatformCrypto;
   /**
@@ -102,16 +117,6 @@ export interface FlockClientOptions {
   giveUpAfterMs?: number;
 }
 
-/**
- * Seed of one epoch's shuffle in a seeded client (simulations). Keyed on the train round index
- * (model version + 1), not on the round number: a round abandoned by a coordinator crash or a
- * timeout is retried on the same model version with the same shuffles, so a seeded run ends
- * with the same model however often its rounds were interrupted (docs/explanation/durability.md).
- */
-function shuffleSeed(seed: number | undefined, start: RoundStart, epoch: number): number | undefined {
-  return seed === undefined ? undefined : seed * 1_000_003 + (start.modelVersion + 1) * 1009 + epoch;
-}
-
 function randomId(platform: ClientPlatform): string {
   return 'c-' + Array.from(platform.randomBytes(8), (b) => b.toString(16).padStart(2, '0')).join('');
 }
@@ -122,7 +127,7 @@ function randomId(platform: ClientPlatform): string {
  * never leaves the device; only deltas do.
  */
 export class FlockClient extends TypedEmitter<FlockClientEvents> {
-  readonly clientId: string;
+  private id: string;
   private readonly options: FlockClientOptions;
   private readonly platform: ClientPlatform;
   private socket: Socket | undefined;
@@ -131,8 +136,8 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
   private trustedCoordinatorKey: string | undefined;
   /** Checks each privacy receipt against its round:end and the epsilon reported before. */
   private readonly receipts = new ReceiptChecker();
-  private cached: { version: number; hash: string; weights: Float32Array } | undefined;
-  private topology: Record<string, unknown> | undefined;
+  /** Downloads (model-fetch.ts): the round's weights and the coordinator's model.json. */
+  private readonly models: ModelFetcher;
   private kept: tf.LayersModel | undefined;
   private secure: SecureSession | undefined;
   /** start() is waiting for the tfjs backend. */
@@ -140,14 +145,15 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
   /** Set by stop(): acks cut short by our own disconnect are not errors. */
   private stopping = false;
   private readonly seenRounds = new Set<string>();
-  /** Local rows read once from the data tensors, for cheap per-epoch shuffles. */
-  private permuters: { x: RowPermuter; y: RowPermuter } | undefined;
+  private readonly trainer: LocalTrainer;
+  private backendInfo: BackendInfo | undefined;
+  /** Where this client's identity is persisted (restoreIdentity), if it is. */
+  private persisted: { save(v: StoredIdentity): Promise<void> } | undefined;
   private identity: IdentityKeyPair | undefined;
   /** Set after the first welcome: the token is bound, only the key signature is sent from then on. */
   private enrolled = false;
   private accessToken: string | undefined;
   private queue: Promise<void> = Promise.resolve();
-  private roundCounter = 0;
   /** Seals training updates to the coordinator (upload.ts); one X25519 key per session. */
   private sealer: UploadSealer | undefined;
   /** The socket id the latest welcome arrived on (an upload waits for the welcome of a new connection). */
@@ -160,7 +166,19 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     if (!options.data) throw new TypeError('options.data is required (tensors {x, y} or a tf.data dataset)');
     this.options = options;
     this.platform = options.platform ?? defaultPlatform;
-    this.clientId = options.clientId ?? randomId(this.platform);
+    this.id = options.clientId ?? randomId(this.platform);
+    this.models = new ModelFetcher(this.platform, () => this.base(), () => this.accessToken);
+    this.trainer = new LocalTrainer({ data: options.data, evalData: options.evalData, loss: options.loss, seed: options.seed, platform: this.platform });
+  }
+
+  /** This client's id: `options.clientId`, the one persisted from an earlier run (after start()), or a random one. */
+  get clientId(): string {
+    return this.id;
+  }
+
+  /** The TensorFlow.js backend this client trains on (after start()), with any backend that failed before it. */
+  get backend(): BackendInfo | undefined {
+    return this.backendInfo;
   }
 
   get connected(): boolean {
@@ -176,12 +194,35 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     if (this.socket || this.starting) throw new Error('client already started');
     this.starting = true;
     try {
-      await ready();
+      const backendOptions = this.options.wasmPaths !== undefined ? { wasmPaths: this.options.wasmPaths } : {};
+      const wanted = this.options.backend ?? 'auto';
+      // An explicit backend wins even over one tfjs initialised by itself (a tensor created
+      // before start()); 'auto' keeps a backend the app set.
+      this.backendInfo = wanted === 'auto' ? await ready('auto', backendOptions) : await selectBackend(wanted, backendOptions);
+      this.emit('backend', this.backendInfo);
+      await this.restoreIdentity();
       if (this.stopping) throw new Error('client stopped before it connected');
       return await this.connect();
     } finally {
       this.starting = false;
     }
+  }
+
+  /** Loads this client's persisted id and identity (identity.ts), or persists fresh ones. */
+  private async restoreIdentity(): Promise<void> {
+    const store = this.platform.identityStore;
+    if (!store || this.options.identity || this.options.persistIdentity === false || this.persisted) return;
+    const key = identityKey(this.base(), this.options.clientId);
+    const stored = await store.load(key);
+    if (stored) {
+      this.id = stored.clientId;
+      this.identity = { publicKey: stored.publicKey, secretKey: stored.secretKey };
+      this.enrolled = stored.enrolled;
+    } else {
+      this.identity ??= generateIdentityKeyPair(this.options.crypto ?? webPlatform);
+      await store.save(key, { clientId: this.id, publicKey: this.identity.publicKey, secretKey: this.identity.secretKey, enrolled: false });
+    }
+    this.persisted = { save: (v) => store.save(key, v) };
   }
 
   private connect(): Promise<Welcome> {
@@ -244,8 +285,9 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
       let msg: T;
       try {
         msg = parse(raw);
-      } catch {
-        this.emit('error', new FlockError('BAD_MESSAGE', 'invalid secure-aggregation message from coordinator'));
+      } catch (err) {
+        // Keep the schema's own words (which field, why): "secagg roster: keys: must be binary ...".
+        this.emit('error', err instanceof FlockError ? err : new FlockError('BAD_MESSAGE', `invalid secure-aggregation message from coordinator: ${err instanceof Error ? err.message : String(err)}`));
         return;
       }
       const s = this.secure;
@@ -254,7 +296,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     };
     socket.on(SECAGG_EVENTS.roster, route(unpackRoster, (s, m) => s.onRoster(m)));
     socket.on(SECAGG_EVENTS.shareDelivery, route((raw) => unpackShares('share-delivery', raw), (s, m) => s.onDelivery(m)));
-    socket.on(SECAGG_EVENTS.unmaskRequest, route((raw) => secAggUnmaskRequestSchema.parse(raw), (s, m) => s.onUnmaskRequest(m)));
+    socket.on(SECAGG_EVENTS.unmaskRequest, route((raw) => parseOrBadMessage(secAggUnmaskRequestSchema, 'secagg unmask-request', raw), (s, m) => s.onUnmaskRequest(m)));
     socket.on(EVENTS.roundEnd, (raw: unknown) => {
       const parsed = roundEndSchema.safeParse(raw);
       if (parsed.success) {
@@ -300,6 +342,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
         }
         this.welcome = parsed.data;
         this.welcomeSocketId = socket.id;
+        if (!this.enrolled && this.persisted && this.identity) void this.persisted.save({ clientId: this.id, publicKey: this.identity.publicKey, secretKey: this.identity.secretKey, enrolled: true });
         this.enrolled = true;
         this.accessToken = parsed.data.accessToken;
         this.emit('welcome', parsed.data);
@@ -377,6 +420,8 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
       phases[phase] += (now - mark) / 1000;
       mark = now;
     };
+    // What the round was doing when it failed, for the decline's reason.
+    let doing = 'download';
     try {
       if (start.kind === 'train' && (start.config.proximalMu ?? 0) > 0 && !isTensorData(this.options.data)) {
         await socket.timeout(10_000).emitWithAck(EVENTS.roundDecline, { roundId: start.roundId, reason: 'FedProx (proximalMu > 0) needs tensor data; this client trains from a tf.data dataset' });
@@ -386,18 +431,20 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
       let session: SecureSession | undefined;
       if (start.kind === 'train' && start.secagg) {
         this.identity ??= this.options.identity ?? generateIdentityKeyPair(this.options.crypto ?? webPlatform);
+        const { SecureSession } = await import('./secure-session.js');
         session = new SecureSession(socket, start, start.secagg, this.clientId, this.identity, this.options.crypto ?? webPlatform, dropBefore);
         this.secure = session;
         session.begin().catch((err: unknown) => session!.fail(err));
       }
-      const global = await this.fetchGlobal(start);
+      const global = await this.models.weights(start, this.welcome?.spec);
       lap('download');
       const reuse = this.options.reuseModel !== false;
       const model = reuse ? (this.kept ??= await this.buildModel()) : await this.buildModel();
+      doing = start.kind === 'train' ? 'training' : 'evaluation';
       try {
         setFlatWeights(model, global);
         if (start.kind === 'train') {
-          const { numExamples, metrics, fitSeconds } = await this.train(model, start, global);
+          const { numExamples, metrics, fitSeconds } = await this.trainRound(model, start, global);
           lap('prepare');
           phases.prepare -= fitSeconds;
           phases.fit = fitSeconds;
@@ -421,6 +468,7 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
           const encoded = session ? undefined : encodeFloat32(delta);
           lap('delta');
           this.emit('update', { round: start.round, delta, numExamples });
+          doing = 'upload';
           await this.options.faults?.delay?.({ round: start.round, bytesUp: delta.byteLength });
           if (session) {
             // Only the masked sum reaches the coordinator; it acknowledges each stage.
@@ -455,8 +503,9 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
         } else {
           const data = this.options.evalData ?? this.options.data;
           lap('prepare');
-          const { numExamples, loss, accuracy } = await this.evaluate(model, data);
+          const { numExamples, loss, accuracy } = await this.trainer.evaluate(model, data);
           lap('fit');
+          doing = 'upload';
           report.numExamples = numExamples;
           report.metrics = { loss, accuracy };
           const remaining = Math.max(1000, start.timeoutMs - (this.platform.now() - receivedAt));
@@ -470,13 +519,28 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
       }
     } catch (err) {
       report.error = toFlockError(err);
-      if (!this.stopping) this.emit('error', report.error);
+      if (!this.stopping) {
+        this.emit('error', report.error);
+        // Tell the coordinator at once that no report is coming, so it stops waiting for this
+        // client (a decline after a report the coordinator refused has no effect).
+        await this.decline(socket, start, `${doing} failed: ${report.error.code}: ${report.error.message}`);
+      }
     } finally {
       if (this.secure?.round === start.round) this.secure = undefined;
       report.seconds = (this.platform.now() - t0) / 1000;
       // Differences of clock readings: drop the float noise below a microsecond.
       for (const k of Object.keys(phases) as (keyof RoundPhases)[]) phases[k] = Math.round(phases[k] * 1e6) / 1e6;
       this.emit('round:report', report);
+    }
+  }
+
+  /** Sends round:decline (best effort, bounded: the connection may be the thing that failed). */
+  private async decline(socket: Socket, start: RoundStart, reason: string): Promise<void> {
+    if (!socket.connected) return;
+    try {
+      await socket.timeout(5000).emitWithAck(EVENTS.roundDecline, { roundId: start.roundId, reason: reason.slice(0, 512) });
+    } catch {
+      // the coordinator's deadline settles the round anyway
     }
   }
 
@@ -488,37 +552,16 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
   }
 
   private async buildModel(): Promise<tf.LayersModel> {
-    if (this.options.model) return await this.options.model();
-    if (!this.topology) {
-      const res = await this.platform.fetch(`${this.base()}/v1/models/latest/model.json`, this.httpInit());
-      if (!res.ok) throw new FlockError('MODEL_NOT_FOUND', `GET model.json failed with HTTP ${res.status}`);
-      this.topology = (JSON.parse(await res.text()) as { modelTopology: Record<string, unknown> }).modelTopology;
-    }
-    return await tf.models.modelFromJSON({ modelTopology: this.topology } as tf.io.ModelJSON);
-  }
-
-  /** The session's bearer token on HTTP requests (needed when the coordinator's models are private). */
-  private httpInit(): { headers: Record<string, string> } | undefined {
-    return this.accessToken ? { headers: { authorization: `Bearer ${this.accessToken}` } } : undefined;
+    return this.options.model ? await this.options.model() : await this.models.build();
   }
 
   private base(): string {
     return this.options.url.replace(/\/$/, '');
   }
 
-  /** Downloads the round's model weights (cached per version) and checks their hash. */
-  private async fetchGlobal(start: RoundStart): Promise<Float32Array> {
-    if (this.cached && this.cached.version === start.modelVersion && this.cached.hash === start.modelHash) return this.cached.weights;
-    const spec = this.welcome?.spec;
-    if (!spec) throw new FlockError('BAD_MESSAGE', 'round started before the welcome message');
-    const res = await this.platform.fetch(`${this.base()}${start.modelPath}/weights.bin`, this.httpInit());
-    if (!res.ok) throw new FlockError('MODEL_NOT_FOUND', `GET ${start.modelPath}/weights.bin failed with HTTP ${res.status}`);
-    const weights = decodeFloat32(new Uint8Array(await res.arrayBuffer()), specSize(spec));
-    if ((await hashModelAsync(spec, weights)) !== start.modelHash) {
-      throw new FlockError('MODEL_HASH_MISMATCH', `weights of version ${start.modelVersion} do not hash to the announced ${start.modelHash.slice(0, 12)}...`);
-    }
-    this.cached = { version: start.modelVersion, hash: start.modelHash, weights };
-    return weights;
+  private async trainRound(model: tf.LayersModel, start: RoundStart, global: Float32Array): ReturnType<LocalTrainer['train']> {
+    if (this.welcome) this.checkArchitecture(model, this.welcome.spec);
+    return await this.trainer.train(model, start, global);
   }
 
   private checkArchitecture(model: tf.LayersModel, spec: ModelSpec): void {
@@ -526,84 +569,12 @@ export class FlockClient extends TypedEmitter<FlockClientEvents> {
     const same = local.weights.length === spec.weights.length && local.weights.every((w, i) => w.name === spec.weights[i]!.name && w.shape.join('x') === spec.weights[i]!.shape.join('x'));
     if (!same) throw new FlockError('MODEL_HASH_MISMATCH', 'the local model architecture differs from the federation model (weight names or shapes)');
   }
+}
 
-  private async train(model: tf.LayersModel, start: RoundStart, global: Float32Array): Promise<{ numExamples: number; metrics: Record<string, number>; fitSeconds: number }> {
-    let fitMs = 0;
-    const timed = async <T>(f: () => Promise<T>): Promise<T> => {
-      const f0 = this.platform.now();
-      try {
-        return await f();
-      } finally {
-        fitMs += this.platform.now() - f0;
-      }
-    };
-    if (this.welcome) this.checkArchitecture(model, this.welcome.spec);
-    const cfg = start.config;
-    const optimizer = cfg.momentum ? tf.train.momentum(cfg.learningRate, cfg.momentum) : tf.train.sgd(cfg.learningRate);
-    model.compile({ optimizer, loss: this.options.loss ?? 'categoricalCrossentropy', metrics: ['accuracy'] });
-    const data = this.options.data;
-    let history: tf.History;
-    let numExamples: number;
-    if (isTensorData(data)) {
-      const total = data.x.shape[0]!;
-      numExamples = cfg.maxExamples ? Math.min(cfg.maxExamples, total) : total;
-      const mu = cfg.proximalMu ?? 0;
-      if (mu > 0) {
-        // FedProx: the local objective adds mu/2 * ||w - w_global||^2 (a custom loop).
-        let result = { loss: NaN, accuracy: NaN };
-        for (let epoch = 0; epoch < cfg.epochs; epoch++) {
-          const order = permutation(total, shuffleSeed(this.options.seed, start, epoch), this.platform);
-          result = await timed(() => fitProximal(model, data.x, data.y, { epochs: 1, batchSize: cfg.batchSize, mu, global, optimizer, loss: this.options.loss ?? 'categoricalCrossentropy', seedOrder: order.subarray(0, numExamples) }));
-        }
-        this.roundCounter++;
-        const metrics: Record<string, number> = {};
-        if (Number.isFinite(result.loss)) metrics.loss = result.loss;
-        if (Number.isFinite(result.accuracy)) metrics.accuracy = result.accuracy;
-        return { numExamples, metrics, fitSeconds: fitMs / 1000 };
-      }
-      let last: tf.History | undefined;
-      for (let epoch = 0; epoch < cfg.epochs; epoch++) {
-        // Shuffle ourselves (tfjs' fit shuffle uses Math.random): seeded in simulations.
-        const order = permutation(total, shuffleSeed(this.options.seed, start, epoch), this.platform);
-        const rows = order.subarray(0, numExamples);
-        this.permuters ??= { x: new RowPermuter(data.x), y: new RowPermuter(data.y) };
-        const xs = this.permuters.x.permute(rows);
-        const ys = this.permuters.y.permute(rows);
-        try {
-          last = await timed(() => model.fit(xs, ys, { epochs: 1, batchSize: cfg.batchSize, shuffle: false, verbose: 0 }));
-        } finally {
-          tf.dispose([xs, ys]);
-        }
-      }
-      history = last!;
-    } else {
-      numExamples = exampleCount(data);
-      history = await timed(() => model.fitDataset(data.batch(cfg.batchSize), { epochs: cfg.epochs, verbose: 0 }));
-    }
-    const pick = (k: string): number | undefined => {
-      const series = history.history[k];
-      const v = series?.[series.length - 1];
-      return typeof v === 'number' ? v : undefined;
-    };
-    const metrics: Record<string, number> = {};
-    const loss = pick('loss');
-    const acc = pick('acc') ?? pick('accuracy');
-    if (loss !== undefined && Number.isFinite(loss)) metrics.loss = loss;
-    if (acc !== undefined && Number.isFinite(acc)) metrics.accuracy = acc;
-    this.roundCounter++;
-    return { numExamples, metrics, fitSeconds: fitMs / 1000 };
-  }
-
-  private async evaluate(model: tf.LayersModel, data: LocalData): Promise<{ numExamples: number; loss: number; accuracy: number }> {
-    model.compile({ optimizer: 'sgd', loss: this.options.loss ?? 'categoricalCrossentropy', metrics: ['accuracy'] });
-    let out: tf.Scalar | tf.Scalar[];
-    if (isTensorData(data)) out = model.evaluate((data as TensorData).x, (data as TensorData).y, { batchSize: 512 }) as tf.Scalar | tf.Scalar[];
-    else out = (await model.evaluateDataset(data.batch(512) as tf.data.Dataset<{}>, {})) as tf.Scalar | tf.Scalar[];
-    const arr = Array.isArray(out) ? out : [out];
-    const values = arr.map((t) => t.dataSync()[0]!);
-    tf.dispose(arr);
-    return { numExamples: exampleCount(data), loss: values[0]!, accuracy: Math.min(1, Math.max(0, values[1] ?? 0)) };
-  }
+function parseOrBadMessage<T>(schema: { safeParse(raw: unknown): { success: true; data: T } | { success: false; error: Parameters<typeof badMessage>[1] } }, what: string, raw: unknown): T {
+  const r = schema.safeParse(raw);
+  if (!r.success) throw badMessage(what, r.error);
+  return r.data;
 }
 
 function toFlockError(err: unknown): FlockError {

@@ -19,7 +19,7 @@ describe('FlockClient events', () => {
     c.on('round:end', (e) => expectTypeOf(e).toEqualTypeOf<RoundEnd>());
     c.on('welcome', (w) => expectTypeOf(w).toEqualTypeOf<Welcome>());
     c.on('error', (e) => expectTypeOf(e).toEqualTypeOf<FlockError>());
-    expectTypeOf<keyof FlockClientEvents>().toEqualTypeOf<'welcome' | 'round:start' | 'round:report' | 'round:end' | 'done' | 'receipt' | 'update' | 'error' | 'connect' | 'disconnect'>();
+    expectTypeOf<keyof FlockClientEvents>().toEqualTypeOf<'backend' | 'welcome' | 'round:start' | 'round:report' | 'round:end' | 'done' | 'receipt' | 'update' | 'error' | 'connect' | 'disconnect'>();
   });
 
   it('refuse an unknown event name or a non-function handler at run time, naming the events (plain JavaScript callers)', () => {

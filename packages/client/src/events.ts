@@ -1,6 +1,7 @@
 // The events a FlockClient emits and their payloads: the SDK's typed surface for apps.
 import type { FlockError, FederationDone, RoundEnd, RoundStart, Welcome } from '@flock/protocol';
 import type { PrivacyReceipt } from '@flock/privacy';
+import type { BackendInfo } from '@flock/model/core';
 
 /** What the SDK reports to the app after it finished its part of a round. */
 export interface RoundReport {
@@ -34,6 +35,8 @@ export interface RoundPhases {
 
 /** Every event a FlockClient emits, with its payload (`client.on(name, (payload) => ...)`). */
 export interface FlockClientEvents {
+  /** The TensorFlow.js backend chosen in start(), before connecting (name, provider, backends that failed first). */
+  backend: BackendInfo;
   welcome: Welcome;
   'round:start': RoundStart;
   'round:report': RoundReport;
@@ -59,6 +62,7 @@ export const EVENT_NAMES: Record<keyof FlockClientEvents, true> = {
   'round:report': true,
   'round:end': true,
   done: true,
+  backend: true,
   receipt: true,
   update: true,
   error: true,

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { yieldToEventLoop } from './yield.js';
 
 /** Per-example loss functions fitProximal understands (the tfjs-layers loss of the same name). */
 const LOSSES: Record<string, (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor> = {
@@ -54,9 +55,6 @@ function accuracyFn(model: tf.LayersModel, loss: string): (yTrue: tf.Tensor, yPr
   return (t, p) => tf.metrics.categoricalAccuracy(t, p);
 }
 
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
 
 /**
  * FedProx local training (Li et al. 2020): minibatch steps on

@@ -4,6 +4,8 @@ export type { FlockClientOptions } from './client.js';
 export type { FlockClientEvents, RoundReport, RoundPhases } from './events.js';
 export { defaultPlatform } from './platform.js';
 export type { ClientPlatform } from './platform.js';
+export { indexedDbIdentityStore, memoryIdentityStore } from './identity.js';
+export type { IdentityStore, StoredIdentity } from './identity.js';
 export type { LocalData, TensorData } from './data.js';
 export { fitProximal, PROXIMAL_LOSSES } from './fedprox.js';
 export type { FitProximalOptions, FitProximalResult } from './fedprox.js';

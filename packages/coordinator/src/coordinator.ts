@@ -24,6 +24,17 @@ import { RoundRunner, type Fleet } from './round/runner.js';
 import { Sessions } from './session/sessions.js';
 import { EventRouter, uploadHost } from './session/events.js';
 import { createHttpServer, frameBound, listen, serverUrl } from './http/server.js';
+import { ServingService } from './serving/service.js';
+import type { Predictor } from './serving/predictor.js';
+import type { PredictContext } from './http/predict.js';
+import { bearerOf } from './http/respond.js';
+import { constantTimeEqual } from './auth/tokens.js';
+import { CoordinatorMetrics } from './monitoring/metrics.js';
+import { metricsRoute } from './monitoring/metrics-route.js';
+import { RecentAuditLog } from './admin/recent-audit.js';
+import { dashboardRoute } from './dashboard/route.js';
+import { OperatorFeed } from './dashboard/feed.js';
+import { originAllowed } from './http/cors.js';
 
 export type { Logger } from './logger.js';
 export type { RoundSummary } from './round/commit.js';
@@ -46,7 +57,7 @@ export class Coordinator extends EventEmitter {
   readonly io: IoServer;
   /** Client authentication (tokens / open) and the registry behind it. */
   readonly auth: ClientAuthenticator;
-  readonly audit: AuditLog;
+  readonly audit: RecentAuditLog;
   /** Durable state, when the `database` option is given. */
   readonly database: FederationDatabase | undefined;
   /** Bytes of update payloads received and model weights served, since start. */
@@ -61,6 +72,11 @@ export class Coordinator extends EventEmitter {
   private readonly limiter: RateLimiter;
   private readonly sessions: Sessions;
   private readonly runner: RoundRunner;
+  private readonly feed: OperatorFeed;
+  /** Inference, the serving version and server-side evaluation (serving/service.ts). */
+  readonly serving: ServingService;
+  /** Prometheus metrics (GET /metrics). */
+  readonly metrics: CoordinatorMetrics;
 
   constructor(options: CoordinatorOptions) {
     super();
@@ -118,6 +134,7 @@ export class Coordinator extends EventEmitter {
       deterministicOrder: () => this.deterministicOrder,
       dropUploads: (roundId) => uploads.dropRound(roundId),
       emit: (event, payload) => this.emit(event, payload),
+      audit: (event) => this.audit.record(event),
       resumed,
     });
     const uploads = new UploadReceiver({
@@ -130,7 +147,8 @@ export class Coordinator extends EventEmitter {
       host: uploadHost(this.runner, (clientId, socketId) => this.sessions.sessionIdentity(clientId, socketId), countUp),
     });
     this.limiter = new RateLimiter(settings.rateLimits);
-    this.audit = options.audit ?? nullAuditLog;
+    // The dashboard shows the recent records; everything still goes to the given log.
+    this.audit = new RecentAuditLog(options.audit ?? nullAuditLog);
     this.auth = new ClientAuthenticator({ mode: settings.auth, federationId: settings.federationId, registry: options.registry ?? this.database?.registry ?? new MemoryClientRegistry(), platform: nodePlatform, audit: this.audit });
     const events = new EventRouter({ limiter: this.limiter, logger, emit: (e, p) => this.emit(e, p), rounds: this.runner, uploads, countUp });
     this.sessions = new Sessions({
@@ -172,18 +190,77 @@ export class Coordinator extends EventEmitter {
       roundsPaused: () => this.runner.paused,
       settings,
       limitRequest: (ip: string) => this.limiter.checkConnectionAddress(ip),
+      serving: {
+        status: () => this.serving.status(),
+        promote: (version: number, reason: string) => this.serving.lifecycle.promote(version, 'operator', reason),
+        rollback: (reason: string) => this.serving.lifecycle.rollback('operator', reason),
+      },
       // The privacy accountant fixed its sampling rate at start-up: another fraction would
       // make every reported epsilon wrong.
       ...(this.strategy.receiptFields ? { lockedSettings: { fraction: 'the differential-privacy accountant assumes the sampling rate it was started with; restart the coordinator to change it' } } : {}),
     };
-    const api = { store: this.store, status: () => this.status(), rounds: () => this.runner.history.slice(-100), onWeightsServed: (n: number) => (this.traffic.down += n), confidential: this.strategy.confidentialRounds === true };
-    this.http = createHttpServer({ security, api, logger, tls: options.tls });
+    const api = { store: this.store, servingVersion: () => this.servingVersion, status: () => this.status(), rounds: () => this.runner.history.slice(-100), onWeightsServed: (n: number) => (this.traffic.down += n), confidential: this.strategy.confidentialRounds === true };
+    this.serving = new ServingService({ store: this.store, settings: settings.serving, audit: this.audit, database: this.database, logger, evalData: options.evalData });
+    this.on('commit', (v: { version: number }) => this.serving.committed(v.version));
+    this.on('round', (s: RoundSummary) => {
+      if (s.kind === 'evaluate' && s.status === 'completed') this.serving.evaluatedFederated(s.modelVersion);
+    });
+    const predict: PredictContext = {
+      store: this.store,
+      predictor: this.serving.predictor,
+      servingVersion: () => this.servingVersion,
+      limit: (ip) => this.limiter.checkHttpRequest(ip),
+      maxBatch: settings.serving.maxBatch,
+      maxBodyBytes: settings.serving.maxBodyBytes,
+      observe: (o) => this.metrics.predict(o),
+    };
+    const dp = this.strategy as { epsilon?(): number; ledgerEntries?(): Array<{ epsilon: number }> };
+    this.metrics = new CoordinatorMetrics({
+      clientsConnected: () => this.sessions.size,
+      traffic: this.traffic,
+      servingVersion: () => this.servingVersion,
+      latestVersion: () => this.store.latest().version,
+      ...(typeof dp.epsilon === 'function' ? { epsilon: () => dp.epsilon!() } : {}),
+      ...(typeof dp.ledgerEntries === 'function' ? { maxClientEpsilon: () => dp.ledgerEntries!().reduce((m, e) => Math.max(m, e.epsilon), 0) } : {}),
+    });
+    this.on('round', (s: RoundSummary) => this.metrics.round(s));
+    this.on('rejected', (r: { code: string }) => this.metrics.rejected(r.code));
+    this.on('secagg', (stages: Array<{ stage: string; seconds: number; expected: number; received: number }>) => this.metrics.secagg(stages));
+    const isOperator = (req: { headers: Record<string, unknown> }): boolean => {
+      const t = bearerOf(req as Parameters<typeof bearerOf>[0]);
+      return options.operatorToken !== undefined && t !== undefined && constantTimeEqual(t, options.operatorToken);
+    };
+    const metrics = metricsRoute({ metrics: this.metrics, publicMetrics: options.publicMetrics === true, confidential: this.strategy.confidentialRounds === true, isOperator, limit: (ip) => this.limiter.checkHttpRequest(ip) });
+    const cors = { origins: settings.corsOrigins };
+    this.http = createHttpServer({ security, api, logger, tls: options.tls, cors, serving: { predict, extra: [metrics, dashboardRoute((ip) => this.limiter.checkHttpRequest(ip))] } });
     // An update is one float32 per parameter plus a small envelope; anything larger closes only
     // the offending connection (engine.io enforces this per message). Updates arrive in chunks
     // (protocol/v1.md 5.4a), so no frame needs to be larger than one sealed chunk plus its
     // envelope; SecAgg masked inputs are still one frame of the model size.
-    this.io = new IoServer(this.http, { maxHttpBufferSize: settings.maxHttpBufferSize ?? frameBound(settings, this.numParams), serveClient: false, cors: { origin: '*' } });
+    this.io = new IoServer(this.http, { maxHttpBufferSize: settings.maxHttpBufferSize ?? frameBound(settings, this.numParams), serveClient: false,
+      // Browsers send an Origin with the WebSocket upgrade (CORS does not cover WebSockets):
+      // refuse pages from origins the operator did not allow; Node clients send none.
+      cors: { origin: cors.origins.includes('*') ? '*' : [...cors.origins] },
+      allowRequest: (req, cb) => cb(null, originAllowed(req.headers.origin, cors)),
+    });
     this.sessions.attach(this.io);
+    this.feed = new OperatorFeed(this.io, {
+      store: this.store,
+      serving: this.serving,
+      audit: this.audit,
+      operatorToken: options.operatorToken,
+      status: () => this.status(),
+      live: () => {
+        const r = this.runner.active;
+        if (!r) return undefined;
+        const p = r.progress();
+        return { stage: r.secure ? `secure aggregation: ${r.secure.currentStage}` : r.collecting ? 'collecting' : 'aggregating', dropped: p.rejected + p.disconnected };
+      },
+      rounds: () => this.runner.history,
+      privacy: () => (typeof dp.epsilon === 'function' ? { epsilon: dp.epsilon(), ...(typeof dp.ledgerEntries === 'function' ? { maxClientEpsilon: dp.ledgerEntries().reduce((m, e) => Math.max(m, e.epsilon), 0) } : {}), ...(this.strategy.receiptFields ? { delta: this.strategy.receiptFields().delta } : {}) } : undefined),
+      limit: (ip) => this.limiter.checkConnectionAddress(ip),
+      on: (event, fn) => this.on(event, fn),
+    });
   }
 
   /** Starts listening; resolves with the base URL (http://host:port). */
@@ -198,7 +275,9 @@ export class Coordinator extends EventEmitter {
 
   /** Starts the round loop (idempotent). */
   start(): void {
-    if (!this.closed) this.runner.start();
+    if (this.closed) return;
+    this.serving.start();
+    this.runner.start();
   }
 
   /** Resolves when the configured number of training rounds has committed. */
@@ -211,6 +290,8 @@ export class Coordinator extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     await this.runner.close();
+    this.feed.close();
+    await this.serving.close();
     await new Promise<void>((resolve) => this.io.close(() => resolve()));
     if (this.http.listening) await new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.lock?.release();
@@ -231,6 +312,16 @@ export class Coordinator extends EventEmitter {
       modelHash: latest.hash,
       trainRoundsCommitted: this.runner.trainRoundsCommitted,
     };
+  }
+
+  /** The model version `serving` names. */
+  get servingVersion(): number {
+    return this.serving.serving;
+  }
+
+  /** The inference worker (started on first use). */
+  get predictor(): Predictor {
+    return this.serving.predictor;
   }
 
   get connectedClients(): string[] {

@@ -11,6 +11,8 @@ export interface HttpApiContext {
   onWeightsServed?(bytes: number): void;
   status(): Record<string, unknown>;
   rounds(): unknown[];
+  /** The version `/v1/models/serving` names (serving/lifecycle.ts); default: latest. */
+  servingVersion?(): number;
   /**
    * Rounds are confidential (differential privacy, confidential.ts): /v1/health and /v1/rounds
    * show no cohort, counts, client statistics or traffic; the admin API has them.
@@ -53,13 +55,7 @@ function metricsTag(metrics: Record<string, number>): string {
 export function handleHttp(ctx: HttpApiContext, req: IncomingMessage, res: ServerResponse): boolean {
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (!url.pathname.startsWith('/v1/')) return false;
-  res.setHeader('access-control-allow-origin', '*');
-  res.setHeader('access-control-expose-headers', 'etag, x-flock-model-hash');
-  if (req.method === 'OPTIONS') {
-    res.writeHead(204, { 'access-control-allow-methods': 'GET, HEAD, OPTIONS', 'access-control-allow-headers': 'if-none-match' });
-    res.end();
-    return true;
-  }
+  // CORS headers and preflights: http/cors.ts, applied by the server before this runs.
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     sendError(res, 405, { code: 'BAD_MESSAGE', message: 'only GET and HEAD are supported on /v1' });
     return true;
@@ -73,13 +69,14 @@ export function handleHttp(ctx: HttpApiContext, req: IncomingMessage, res: Serve
     sendJson(res, 200, { rounds }, { 'cache-control': 'no-store' });
     return true;
   }
-  const m = /^\/v1\/models\/(latest|\d{1,15})(?:\/(model\.json|weights\.bin))?$/.exec(url.pathname);
+  const m = /^\/v1\/models\/(latest|serving|\d{1,15})(?:\/(model\.json|weights\.bin))?$/.exec(url.pathname);
   if (!m) {
     sendError(res, 404, { code: 'MODEL_NOT_FOUND', message: `no such endpoint: ${url.pathname}; see docs/reference/http-api.md` });
     return true;
   }
-  const latest = m[1] === 'latest';
-  const v = latest ? ctx.store.latest() : ctx.store.get(Number(m[1]));
+  // `latest` and `serving` move: like latest, never cached as immutable.
+  const latest = m[1] === 'latest' || m[1] === 'serving';
+  const v = m[1] === 'latest' ? ctx.store.latest() : ctx.store.get(m[1] === 'serving' ? (ctx.servingVersion?.() ?? ctx.store.latest().version) : Number(m[1]));
   if (!v) {
     const err = new FlockError('MODEL_NOT_FOUND', `model version ${m[1]} does not exist (latest is ${ctx.store.latest().version})`);
     sendError(res, 404, err.toEnvelope());

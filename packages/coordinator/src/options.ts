@@ -1,16 +1,19 @@
 import { z } from 'zod';
+import * as zm from 'zod/mini';
 import { trainConfigSchema } from '@flock/protocol';
 import { DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MIN_CHUNK_BYTES } from '@flock/protocol';
 import type { FlatModel } from '@flock/model';
 import { FlockError, type HandshakeAuth } from '@flock/protocol';
 import type { IdentityKeyPair } from '@flock/privacy';
 import { rateLimitSettingsSchema } from './rate-limit.js';
+import { servingSettingsSchema } from './serving/settings.js';
 import type { Strategy } from './strategy.js';
 import { assertSecAggCompatible } from './strategies/index.js';
 import type { Logger } from './logger.js';
 import type { FederationDatabase } from './store/database.js';
 import type { ClientRegistry } from './auth/registry.js';
 import type { AuditLog } from './admin/audit.js';
+import type { EvalData } from './serving/service.js';
 
 /** Settings of a federation, validated at start-up (from flags, a config file or code). */
 /** The settings' fields (config files build on this); coordinatorSettingsSchema adds cross-field checks. */
@@ -48,7 +51,7 @@ export const coordinatorSettingsFields = z.object({
   /** Run a federated evaluation round after every N training rounds (0 = never). */
   evaluateEvery: z.number().int().nonnegative().default(0),
   /** Client training settings sent with each round. */
-  train: trainConfigSchema.default({ epochs: 1, batchSize: 32, learningRate: 0.05 }),
+  train: zm._default(trainConfigSchema, { epochs: 1, batchSize: 32, learningRate: 0.05 }),
   /** Cap on the weight (example count) one client's update carries. */
   maxExampleWeight: z.number().int().positive().default(1_000_000),
   /** Fixes cohort selection for reproducible simulations; leave unset in production (crypto randomness). */
@@ -66,10 +69,17 @@ export const coordinatorSettingsFields = z.object({
   secureAggregation: z
     .object({
       enabled: z.boolean().default(false),
-      /** Neighbourhood size (graph degree); default: the full graph for cohorts up to 256. */
+      /**
+       * Neighbourhood size (graph degree); default: derived per cohort from dropoutRate and
+       * corruptionRate (Bell et al. 2020; docs/explanation/secure-aggregation.md, "Parameters").
+       */
       k: z.number().int().min(2).max(255).optional(),
-      /** Shamir threshold; default ceil(2k/3). */
+      /** Shamir threshold; default: derived likewise (a strict majority of the real degree). */
       t: z.number().int().min(2).max(255).optional(),
+      /** Largest fraction of a cohort expected to drop out during a round (default 0.1). */
+      dropoutRate: z.number().min(0).lt(0.5).optional(),
+      /** Largest fraction of a cohort an adversary may control besides the coordinator (default 0.05). */
+      corruptionRate: z.number().min(0).lt(0.5).optional(),
       /** Per-coordinate clip of each weighted delta before quantization. */
       clip: z.number().positive().finite().default(1),
       /** Cap on the example-count weight of one update. */
@@ -92,6 +102,18 @@ export const coordinatorSettingsFields = z.object({
       sealRequired: z.boolean().default(true),
     })
     .default({ chunkBytes: DEFAULT_CHUNK_BYTES, sealRequired: true }),
+  /** Inference and the serving version (docs/how-to/serve-and-monitor.md). */
+  serving: servingSettingsSchema,
+  /**
+   * Origins whose web pages may use the coordinator (CORS on /v1/, the Origin of socket.io
+   * connections): `["*"]` (default) for any, else exact origins like `https://app.example`.
+   * Clients outside browsers send no Origin and are not affected. docs/reference/coordinator-config.md.
+   */
+  corsOrigins: z
+    .array(z.string().refine((o) => o === '*' || /^https?:\/\/[^/\s]+$/.test(o), 'must be "*" or an origin: scheme://host[:port], no path or trailing slash'))
+    .min(1)
+    .max(256)
+    .default(['*']),
   /** Token-bucket rate limits on events and connection attempts (rate-limit.ts). */
   rateLimits: rateLimitSettingsSchema,
   /**
@@ -136,6 +158,10 @@ export interface CoordinatorOptions {
   privateModels?: boolean;
   /** PEM certificate chain and key: serve https/wss instead of http/ws. */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** GET /metrics without the operator token (participation figures still need it under DP). */
+  publicMetrics?: boolean;
+  /** Held-out labelled set for server-side evaluation of every committed version (`--eval-data`). */
+  evalData?: EvalData;
 }
 
 /** Refuses a strategy that cannot run under the secure-aggregation setting (SECAGG_UNAVAILABLE). */

@@ -28,6 +28,8 @@ export const rateLimitSettingsSchema = z
     ipConnections: bucketSchema.default({ burst: 5_000, perSecond: 500 }),
     /** Connection attempts naming one client id. */
     clientConnections: bucketSchema.default({ burst: 30, perSecond: 2 }),
+    /** HTTP requests to the predict, metrics and OpenAPI endpoints from one IP address. */
+    httpRequests: bucketSchema.default({ burst: 2_000, perSecond: 1_000 }),
     /** Exempt 127.0.0.0/8 and ::1 from the per-IP limits (per-client limits still apply). */
     exemptLoopback: z.boolean().default(false),
     /** Further exempt addresses (exact match, as socket.io reports them). */
@@ -41,6 +43,7 @@ export const rateLimitSettingsSchema = z
     ipEvents: { burst: 200_000, perSecond: 50_000 },
     ipConnections: { burst: 5_000, perSecond: 500 },
     clientConnections: { burst: 30, perSecond: 2 },
+    httpRequests: { burst: 2_000, perSecond: 1_000 },
     exemptLoopback: false,
     exemptIps: [],
     maxTracked: 100_000,
@@ -103,6 +106,7 @@ export class RateLimiter {
   private readonly ipEvents: TokenBuckets;
   private readonly ipConnections: TokenBuckets;
   private readonly clientConnections: TokenBuckets;
+  private readonly httpRequests: TokenBuckets;
   private readonly exempt: Set<string>;
 
   constructor(
@@ -113,6 +117,7 @@ export class RateLimiter {
     this.ipEvents = new TokenBuckets(settings.ipEvents, settings.maxTracked, now);
     this.ipConnections = new TokenBuckets(settings.ipConnections, settings.maxTracked, now);
     this.clientConnections = new TokenBuckets(settings.clientConnections, settings.maxTracked, now);
+    this.httpRequests = new TokenBuckets(settings.httpRequests, settings.maxTracked, now);
     this.exempt = new Set(settings.exemptIps);
   }
 
@@ -158,8 +163,15 @@ export class RateLimiter {
     return c > 0 ? this.refuse('connection attempts for this client id', c) : undefined;
   }
 
+  /** Undefined if an HTTP request (predict, metrics, OpenAPI) from this address may proceed. */
+  checkHttpRequest(ip: string): FlockError | undefined {
+    if (!this.settings.enabled || this.ipExempt(ip)) return undefined;
+    const i = this.httpRequests.take(ip);
+    return i > 0 ? this.refuse('HTTP requests from this address', i) : undefined;
+  }
+
   /** Buckets tracked, for status and tests. */
   get tracked(): number {
-    return this.clientEvents.size + this.ipEvents.size + this.ipConnections.size + this.clientConnections.size;
+    return this.clientEvents.size + this.ipEvents.size + this.ipConnections.size + this.clientConnections.size + this.httpRequests.size;
   }
 }

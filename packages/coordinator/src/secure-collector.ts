@@ -10,13 +10,16 @@ import {
   type Ack,
   type SecAggConfig,
 } from '@flock/protocol';
-import { DpQuantizer, SecAggServer, WeightedEncoder, isSecAggError, planDpQuantization, secAggParameters, type DpQuantizationPlan, type PlatformCrypto } from '@flock/privacy';
+import { DpQuantizer, SecAggServer, WeightedEncoder, isSecAggError, planDpQuantization, secAggParameters, type DpQuantizationPlan, type PlatformCrypto, type SecAggMisbehaviour } from '@flock/privacy';
 import type { AggregateResult } from './aggregator.js';
 import { systemClock, type Clock } from './round/clock.js';
 
 export interface SecureAggregationSettings {
   k?: number | undefined;
   t?: number | undefined;
+  /** Bounds the parameters are derived for (params.ts; defaults 0.1 and 0.05). */
+  dropoutRate?: number | undefined;
+  corruptionRate?: number | undefined;
   /** Per-coordinate clip of the (weighted) delta before quantization. */
   clip: number;
   /** Cap on the integer weight (examples) a client's update carries. */
@@ -75,13 +78,38 @@ export class SecureCollector {
   private readonly clock: Clock;
   /** Update payload bytes received (masked vectors), for traffic figures. */
   bytesUp = 0;
+  /** Each finished stage: how long it waited, how many members it expected and heard from (for /metrics). */
+  readonly stages: Array<{ stage: string; seconds: number; expected: number; received: number }> = [];
+
+  /**
+   * Revealed shares that did not fit the verified secrets (Reed-Solomon decoding named them),
+   * grouped by the client that revealed them: for the audit log (`secagg.inconsistent-shares`).
+   */
+  get misbehaviour(): { sender: string; owners: string[]; kinds: SecAggMisbehaviour['kind'][] }[] {
+    const by = new Map<string, SecAggMisbehaviour[]>();
+    for (const m of this.server.misbehaviour) by.set(m.sender, [...(by.get(m.sender) ?? []), m]);
+    return [...by].map(([sender, list]) => ({ sender, owners: [...new Set(list.map((m) => m.owner))].sort(), kinds: [...new Set(list.map((m) => m.kind))].sort() }));
+  }
 
   constructor(opts: SecureCollectorOptions) {
     this.opts = opts;
     this.clock = opts.clock ?? systemClock;
     const n = opts.cohort.length;
     if (n < 3) throw new FlockError('SECAGG_UNAVAILABLE', `secure aggregation needs a cohort of at least 3 clients; this round has ${n}`, { cohort: n });
-    const p = secAggParameters({ cohortSize: n, ...(opts.settings.k ? { k: opts.settings.k } : {}), ...(opts.settings.t ? { t: opts.settings.t } : {}) });
+    const st = opts.settings;
+    let p: ReturnType<typeof secAggParameters>;
+    try {
+      p = secAggParameters({
+        cohortSize: n,
+        ...(st.k ? { k: st.k } : {}),
+        ...(st.t ? { t: st.t } : {}),
+        ...(st.dropoutRate !== undefined ? { dropoutRate: st.dropoutRate } : {}),
+        ...(st.corruptionRate !== undefined ? { corruptionRate: st.corruptionRate } : {}),
+      });
+    } catch (err) {
+      if (err instanceof RangeError) throw new FlockError('SECAGG_UNAVAILABLE', `no secure-aggregation parameters for a cohort of ${n}: ${err.message}`, { cohort: n });
+      throw err;
+    }
     const s = opts.settings;
     const dp = opts.dp;
     // Weighted FedAvg: the weight rides as the last element; under DP there is no weight.
@@ -183,6 +211,15 @@ export class SecureCollector {
 
   /** Waits until every expected client sent this stage's message, the deadline passes or `abort` is called. */
   private async waitStage(deadline: number): Promise<void> {
+    const t0 = this.clock.now();
+    try {
+      await this.waitStageInner(deadline);
+    } finally {
+      this.stages.push({ stage: this.stage, seconds: (this.clock.now() - t0) / 1000, expected: this.expected.size, received: [...this.expected].filter((id) => this.received.has(id)).length });
+    }
+  }
+
+  private async waitStageInner(deadline: number): Promise<void> {
     if (this.cancelled || [...this.expected].every((id) => this.received.has(id))) return;
     await new Promise<void>((resolve) => {
       const cancel = this.clock.after(Math.max(0, deadline - this.clock.now()), resolve);
@@ -217,6 +254,11 @@ export class SecureCollector {
     this.stage = stage;
     this.expected = new Set(expected);
     this.received = new Set();
+  }
+
+  /** The stage now running: advertise, share, masked, unmask or done (dashboard). */
+  get currentStage(): string {
+    return this.stage;
   }
 
   /** Ends the waiting of the current stage early (shutdown). */

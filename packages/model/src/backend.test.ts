@@ -70,3 +70,13 @@ describe('selectBackend', () => {
     await expect(selectBackend('gpu' as never)).rejects.toThrow(RangeError);
   });
 });
+
+describe('selectBackend outside a browser', () => {
+  it('refuses the browser-only backends with the reason, and a malformed wasmPaths with a TypeError', async () => {
+    const before = tf.getBackend();
+    await expect(selectBackend('webgl')).rejects.toThrow(/backend 'webgl' is not available \(webgl: only in a browser\)/);
+    await expect(selectBackend('webgpu')).rejects.toThrow(/webgpu: (no WebGPU|only in a browser)/);
+    await expect(selectBackend('wasm', { wasmPaths: 5 as never })).rejects.toThrow(TypeError);
+    expect(tf.getBackend()).toBe(before);
+  });
+});

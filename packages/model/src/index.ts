@@ -1,6 +1,6 @@
 // Public API of @flock/model: tfjs glue shared by the client, the coordinator and simulations.
-export { ready, selectBackend, currentBackend, BACKEND_PREFERENCES } from './backend.js';
-export type { BackendPreference, BackendInfo } from './backend.js';
+export { ready, selectBackend, currentBackend, inBrowser, BACKEND_PREFERENCES } from './backend.js';
+export type { BackendPreference, BackendInfo, SelectBackendOptions, WasmPaths } from './backend.js';
 export { createPresetModel, MODEL_PRESETS } from './presets.js';
 export type { ModelPreset, PresetOptions } from './presets.js';
 export { weightSpecOf, getFlatWeights, setFlatWeights, subtract } from './weights.js';

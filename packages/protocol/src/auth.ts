@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { clientIdSchema } from './messages.js';
 
 /**
@@ -15,11 +15,11 @@ export const AUTH_DOMAIN = 'flock-auth-v1';
 /** Path of the challenge endpoint (POST, no body). */
 export const AUTH_CHALLENGE_PATH = '/v1/auth/challenge';
 
-const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `must be ${bytes * 2} lowercase hex characters`);
+const hex = (bytes: number) => z.string().check(z.regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `must be ${bytes * 2} lowercase hex characters`));
 
 /** Response body of POST /v1/auth/challenge. */
 export const authChallengeSchema = z.object({
-  nonce: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/),
+  nonce: z.string().check(z.regex(/^[A-Za-z0-9_-]{16,128}$/)),
   federationId: z.string(),
   /** ISO time after which the nonce is refused. */
   expiresAt: z.string(),
@@ -29,19 +29,19 @@ export const authChallengeSchema = z.object({
 export type AuthChallenge = z.infer<typeof authChallengeSchema>;
 
 /** Token strings: `flk_<16 hex>.<43 base64url chars>` (id . secret). */
-export const enrollmentTokenSchema = z.string().regex(/^flk_[0-9a-f]{16}\.[A-Za-z0-9_-]{43}$/, 'not an enrollment token (flk_<id>.<secret>)');
+export const enrollmentTokenSchema = z.string().check(z.regex(/^flk_[0-9a-f]{16}\.[A-Za-z0-9_-]{43}$/, 'not an enrollment token (flk_<id>.<secret>)'));
 
 /** The credential fields of the handshake `auth` object (all optional on the wire: open coordinators admit anonymous clients). */
 export const handshakeCredentialSchema = z.object({
-  protocolVersion: z.number().int(),
+  protocolVersion: z.int(),
   clientId: clientIdSchema,
   /** Hex Ed25519 public key of the client's long-term identity. */
-  publicKey: hex(32).optional(),
-  nonce: z.string().max(128).optional(),
+  publicKey: z.optional(hex(32)),
+  nonce: z.optional(z.string().check(z.maxLength(128))),
   /** Hex Ed25519 signature over authSignedMessage(federationId, clientId, nonce). */
-  signature: hex(64).optional(),
+  signature: z.optional(hex(64)),
   /** Enrollment token; only until the identity is enrolled. */
-  token: z.string().max(256).optional(),
+  token: z.optional(z.string().check(z.maxLength(256))),
 });
 export type HandshakeCredential = z.infer<typeof handshakeCredentialSchema>;
 

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod-locale.js';
 
 /**
  * Every error that crosses a process boundary carries one of these codes.
@@ -52,7 +53,7 @@ export const errorCodeSchema = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ..
 export const errorEnvelopeSchema = z.object({
   code: errorCodeSchema,
   message: z.string(),
-  details: z.record(z.string(), z.unknown()).optional(),
+  details: z.optional(z.record(z.string(), z.unknown())),
 });
 export type ErrorEnvelope = z.infer<typeof errorEnvelopeSchema>;
 
@@ -80,8 +81,8 @@ export class FlockError extends Error {
 }
 
 /** Turns zod issues into the BAD_MESSAGE envelope, naming each failing path. */
-export function badMessage(what: string, error: z.ZodError): FlockError {
-  const issues = error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
+export function badMessage(what: string, error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> }): FlockError {
+  const issues = error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
   const first = issues[0];
   return new FlockError(
     'BAD_MESSAGE',

@@ -38,6 +38,8 @@ export type {
   FederationDone,
   ModelInfo,
 } from './messages.js';
+export { bytesSchema, bytesOfLength, isBinary, toBytes } from './binary.js';
+export type { BinaryInput } from './binary.js';
 export { specSize, canonicalSpec, encodeFloat32, decodeFloat32, asBytes, firstNonFinite, hashModel, hashModelAsync } from './tensor-codec.js';
 export {
   SECAGG_MAX_NEIGHBOURS,

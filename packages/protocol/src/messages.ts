@@ -1,36 +1,37 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { errorEnvelopeSchema } from './errors.js';
 import { secAggConfigSchema } from './secagg.js';
+import { bytesSchema } from './binary.js';
 
-const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (SHA-256)');
-const finite = z.number().finite();
-const nonNegInt = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-const posInt = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const hex64 = z.string().check(z.regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (SHA-256)'));
+const finite = z.number();
+const nonNegInt = z.int().check(z.nonnegative(), z.lte(Number.MAX_SAFE_INTEGER));
+const posInt = z.int().check(z.positive(), z.lte(Number.MAX_SAFE_INTEGER));
 
 /** Client ids: printable, URL-safe, bounded. */
-export const clientIdSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'use letters, digits and . _ : -');
-export const roundIdSchema = z.string().min(1).max(64);
+export const clientIdSchema = z.string().check(z.minLength(1), z.maxLength(128), z.regex(/^[A-Za-z0-9._:-]+$/, 'use letters, digits and . _ : -'));
+export const roundIdSchema = z.string().check(z.minLength(1), z.maxLength(64));
 
 /** socket.io handshake `auth` payload. */
 export const handshakeAuthSchema = z.object({
-  protocolVersion: z.number().int(),
+  protocolVersion: z.int(),
   clientId: clientIdSchema,
-  credential: z.string().max(4096).optional(),
+  credential: z.optional(z.string().check(z.maxLength(4096))),
   /**
    * Client authentication (auth.ts, protocol/v1.md 3.1): identity key, challenge nonce, signature,
    * enrollment token. The key and signature formats are part of the schema (BAD_MESSAGE in any
    * mode, protocol/v1.md 3.3 step 2), not a credential check.
    */
-  publicKey: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (an Ed25519 public key)').optional(),
-  nonce: z.string().max(128).optional(),
-  signature: z.string().regex(/^[0-9a-f]{128}$/, 'must be 128 lowercase hex characters (an Ed25519 signature)').optional(),
-  token: z.string().max(256).optional(),
+  publicKey: z.optional(z.string().check(z.regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (an Ed25519 public key)'))),
+  nonce: z.optional(z.string().check(z.maxLength(128))),
+  signature: z.optional(z.string().check(z.regex(/^[0-9a-f]{128}$/, 'must be 128 lowercase hex characters (an Ed25519 signature)'))),
+  token: z.optional(z.string().check(z.maxLength(256))),
 });
 export type HandshakeAuth = z.infer<typeof handshakeAuthSchema>;
 
 export const weightSpecSchema = z.object({
-  name: z.string().min(1).max(256),
-  shape: z.array(z.number().int().nonnegative()).max(8),
+  name: z.string().check(z.minLength(1), z.maxLength(256)),
+  shape: z.array(z.int().check(z.nonnegative())).check(z.maxLength(8)),
   dtype: z.literal('float32'),
 });
 export type WeightSpec = z.infer<typeof weightSpecSchema>;
@@ -38,14 +39,14 @@ export type WeightSpec = z.infer<typeof weightSpecSchema>;
 /** The ordered list of weights a model has; the binary payload follows this order. */
 export const modelSpecSchema = z.object({
   format: z.literal('flock-weights/v1'),
-  weights: z.array(weightSpecSchema).min(1).max(10_000),
+  weights: z.array(weightSpecSchema).check(z.minLength(1), z.maxLength(10_000)),
 });
 export type ModelSpec = z.infer<typeof modelSpecSchema>;
 
 /** S->C `federation:welcome`. */
 export const welcomeSchema = z.object({
   federationId: z.string(),
-  protocolVersion: z.number().int(),
+  protocolVersion: z.int(),
   clientId: clientIdSchema,
   modelVersion: nonNegInt,
   modelHash: hex64,
@@ -53,43 +54,43 @@ export const welcomeSchema = z.object({
   modelPath: z.string(),
   spec: modelSpecSchema,
   /** The coordinator's Ed25519 public key (hex): it signs privacy receipts. */
-  coordinatorKey: hex64.optional(),
+  coordinatorKey: z.optional(hex64),
   /** Bearer token for the HTTP API while this session lives (private model endpoints). */
-  accessToken: z.string().max(128).optional(),
+  accessToken: z.optional(z.string().check(z.maxLength(128))),
   /** Sealed updates (protocol/v1.md 5.4a): the coordinator's X25519 key, signed by coordinatorKey. */
-  sealKey: z.object({ publicKey: hex64, signature: z.string().regex(/^[0-9a-f]{128}$/) }).optional(),
+  sealKey: z.optional(z.object({ publicKey: hex64, signature: z.string().check(z.regex(/^[0-9a-f]{128}$/)) })),
   /** Chunked updates: the largest plaintext chunk accepted, and whether plaintext updates are refused. */
-  uploads: z.object({ chunkBytes: z.number().int().min(1024).max(16 * 1024 * 1024), sealRequired: z.boolean() }).optional(),
+  uploads: z.optional(z.object({ chunkBytes: z.int().check(z.gte(1024), z.lte(16 * 1024 * 1024)), sealRequired: z.boolean() })),
 });
 export type Welcome = z.infer<typeof welcomeSchema>;
 
 /** Local training settings a round asks for. */
 export const trainConfigSchema = z.object({
-  epochs: posInt.max(1000),
-  batchSize: posInt.max(65_536),
-  learningRate: finite.positive(),
-  momentum: finite.min(0).max(1).optional(),
+  epochs: posInt.check(z.lte(1000)),
+  batchSize: posInt.check(z.lte(65_536)),
+  learningRate: finite.check(z.positive()),
+  momentum: z.optional(finite.check(z.gte(0), z.lte(1))),
   /** FedProx proximal term mu (0 = plain FedAvg). */
-  proximalMu: finite.min(0).optional(),
+  proximalMu: z.optional(finite.check(z.gte(0))),
   /** Train on at most this many local examples per round (0 or absent = all). */
-  maxExamples: nonNegInt.optional(),
+  maxExamples: z.optional(nonNegInt),
   /**
    * Differential privacy: the client clips its delta to L2 norm `clip` and, in `local` mode,
    * adds Gaussian noise of stddev `noiseStddev` before sending (docs/explanation/differential-privacy.md).
    */
-  privacy: z
-    .object({
+  privacy: z.optional(
+    z.object({
       mode: z.enum(['central', 'local', 'distributed']),
-      clip: finite.positive(),
+      clip: finite.check(z.positive()),
       /** local: the stddev each client adds (noiseMultiplier * clip). */
-      noiseStddev: finite.min(0).optional(),
+      noiseStddev: z.optional(finite.check(z.gte(0))),
       /**
        * local: sigma, the noise is the exact discrete Gaussian on a grid (privacy/dp/grid-noise.ts);
        * distributed: sigma; each client adds sigma * Delta2 / sqrt(t) on the SecAgg lattice (Delta2 = secagg.dp.bound).
        */
-      noiseMultiplier: finite.min(0).optional(),
-    })
-    .optional(),
+      noiseMultiplier: z.optional(finite.check(z.gte(0))),
+    }),
+  ),
 });
 export type TrainConfig = z.infer<typeof trainConfigSchema>;
 
@@ -107,25 +108,25 @@ export const roundStartSchema = z.object({
   timeoutMs: posInt,
   config: trainConfigSchema,
   /** Present when the round aggregates securely (SecAgg+, protocol/secagg.md): no round:update, the stages instead. */
-  secagg: secAggConfigSchema.optional(),
+  secagg: z.optional(secAggConfigSchema),
 });
 export type RoundStart = z.infer<typeof roundStartSchema>;
 
 /** Metric names a client may report are at most 48 characters (the coordinator prefixes train_/eval_). */
-export const metricsSchema = z.record(z.string().max(64), finite).refine((m) => Object.keys(m).length <= 32, 'at most 32 metrics');
-export const clientMetricsSchema = z.record(z.string().min(1).max(48), finite).refine((m) => Object.keys(m).length <= 16, 'at most 16 metrics');
+export const metricsSchema = z.record(z.string().check(z.maxLength(64)), finite).check(z.refine((m) => Object.keys(m).length <= 32, 'at most 32 metrics'));
+export const clientMetricsSchema = z.record(z.string().check(z.minLength(1), z.maxLength(48)), finite).check(z.refine((m) => Object.keys(m).length <= 16, 'at most 16 metrics'));
 
 /** C->S `round:update` first argument; the second argument is the binary delta. */
 export const updateMetaSchema = z.object({
   roundId: roundIdSchema,
   modelVersion: nonNegInt,
   numExamples: posInt,
-  metrics: clientMetricsSchema.optional(),
+  metrics: z.optional(clientMetricsSchema),
 });
 export type UpdateMeta = z.infer<typeof updateMetaSchema>;
 
-/** Binary payloads arrive as Buffer (Node) or ArrayBuffer/Uint8Array (browsers). */
-export const binarySchema = z.union([z.instanceof(Uint8Array), z.instanceof(ArrayBuffer)]);
+/** Binary payloads arrive as Buffer (Node) or ArrayBuffer/Uint8Array (browsers); parsed to a Uint8Array (binary.ts). */
+export const binarySchema = bytesSchema;
 
 /** C->S `round:evaluate`. */
 export const evaluateReportSchema = z.object({
@@ -133,12 +134,12 @@ export const evaluateReportSchema = z.object({
   modelVersion: nonNegInt,
   numExamples: posInt,
   loss: finite,
-  accuracy: finite.min(0).max(1),
+  accuracy: finite.check(z.gte(0), z.lte(1)),
 });
 export type EvaluateReport = z.infer<typeof evaluateReportSchema>;
 
 /** C->S `round:decline`. */
-export const declineSchema = z.object({ roundId: roundIdSchema, reason: z.string().max(512) });
+export const declineSchema = z.object({ roundId: roundIdSchema, reason: z.string().check(z.maxLength(512)) });
 export type Decline = z.infer<typeof declineSchema>;
 
 /** Every ack: success or the error envelope. */
@@ -156,10 +157,10 @@ export const roundEndSchema = z.object({
   status: z.enum(['committed', 'abandoned', 'completed']),
   modelVersion: nonNegInt,
   modelHash: hex64,
-  reason: errorEnvelopeSchema.optional(),
-  metrics: metricsSchema.optional(),
+  reason: z.optional(errorEnvelopeSchema),
+  metrics: z.optional(metricsSchema),
   /** With differential privacy: a receipt of the round's privacy spend, signed by the coordinator key. */
-  receipt: z.object({ receipt: z.record(z.string(), z.unknown()), signature: z.string().regex(/^[0-9a-f]{128}$/) }).optional(),
+  receipt: z.optional(z.object({ receipt: z.record(z.string(), z.unknown()), signature: z.string().check(z.regex(/^[0-9a-f]{128}$/)) })),
 });
 export type RoundEnd = z.infer<typeof roundEndSchema>;
 

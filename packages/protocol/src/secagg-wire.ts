@@ -4,7 +4,7 @@
  * concatenated buffer per list: every stage message has at most 2 attachments, whatever the
  * cohort size. Each pack/unpack pair is exact; unpacking checks every length.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { FlockError, badMessage } from './errors.js';
 import { SECAGG_SHARE_BYTES, SECAGG_SHARE_CIPHERTEXT_BYTES, SECAGG_MAX_COHORT, SECAGG_MAX_NEIGHBOURS, secAggBinarySchema } from './secagg.js';
 import type { SecAggAdvertiseKeys, SecAggMaskedInput, SecAggRoster, SecAggShareDelivery, SecAggShareKeys, SecAggUnmaskResponse } from './secagg.js';
@@ -12,21 +12,21 @@ import type { SecAggAdvertiseKeys, SecAggMaskedInput, SecAggRoster, SecAggShareD
 /** identityKey(32) | encryptionKey(32) | maskKey(32) | selfSeedCommitment(32) | signature(64). */
 export const SECAGG_KEY_RECORD_BYTES = 192;
 
-const id = z.string().min(1).max(128);
-const header = { session: z.string().min(1).max(128), round: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER) };
+const id = z.string().check(z.minLength(1), z.maxLength(128));
+const header = { session: z.string().check(z.minLength(1), z.maxLength(128)), round: z.int().check(z.nonnegative(), z.lte(Number.MAX_SAFE_INTEGER)) };
 const bin = secAggBinarySchema;
 
 export const wireAdvertiseSchema = z.object({ stage: z.literal('advertise-keys'), ...header, clientId: id, keys: bin });
-export const wireRosterSchema = z.object({ stage: z.literal('roster'), ...header, clientIds: z.array(id).max(SECAGG_MAX_COHORT), keys: bin });
-export const wireSharesSchema = z.object({ stage: z.enum(['share-keys', 'share-delivery']), ...header, clientId: id, peers: z.array(id).max(SECAGG_MAX_NEIGHBOURS), ciphertexts: bin });
+export const wireRosterSchema = z.object({ stage: z.literal('roster'), ...header, clientIds: z.array(id).check(z.maxLength(SECAGG_MAX_COHORT)), keys: bin });
+export const wireSharesSchema = z.object({ stage: z.enum(['share-keys', 'share-delivery']), ...header, clientId: id, peers: z.array(id).check(z.maxLength(SECAGG_MAX_NEIGHBOURS)), ciphertexts: bin });
 export const wireMaskedInputSchema = z.object({ stage: z.literal('masked-input'), ...header, clientId: id, masked: bin });
 export const wireUnmaskSchema = z.object({
   stage: z.literal('unmask'),
   ...header,
   clientId: id,
-  selfSeedOwners: z.array(id).max(SECAGG_MAX_NEIGHBOURS),
+  selfSeedOwners: z.array(id).check(z.maxLength(SECAGG_MAX_NEIGHBOURS)),
   selfSeedShares: bin,
-  maskKeyOwners: z.array(id).max(SECAGG_MAX_NEIGHBOURS),
+  maskKeyOwners: z.array(id).check(z.maxLength(SECAGG_MAX_NEIGHBOURS)),
   maskKeyShares: bin,
 });
 
@@ -49,7 +49,7 @@ function split(buf: Uint8Array, count: number, each: number, what: string): Uint
   return Array.from({ length: count }, (_, i) => copy(buf, i * each, (i + 1) * each));
 }
 
-function parse<T>(schema: z.ZodType<T>, what: string, raw: unknown): T {
+function parse<T>(schema: z.ZodMiniType<T>, what: string, raw: unknown): T {
   const r = schema.safeParse(raw);
   if (!r.success) throw badMessage(what, r.error);
   return r.data;

@@ -1,26 +1,26 @@
 /**
- * Wire schemas of the SecAgg+ stage messages (protocol/secagg.md). Binary fields are Uint8Array
- * (socket.io binary attachments; Node delivers Buffer, a Uint8Array subclass; browser transports
- * must wrap ArrayBuffers in Uint8Array before parsing). Sizes are checked here; the engine in
- * @flock/privacy re-checks everything it uses.
+ * Wire schemas of the SecAgg+ stage messages (protocol/secagg.md). Binary fields parse to
+ * Uint8Array from whatever the transport delivered (Node: Buffer; browsers: ArrayBuffer), see
+ * binary.ts. Sizes are checked here; the engine in @flock/privacy re-checks everything it uses.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { bytesOfLength, bytesSchema } from './binary.js';
 
 /** Upper bounds of list sizes: neighbourhoods have at most 255 members (GF(2^8) Shamir). */
 export const SECAGG_MAX_NEIGHBOURS = 255;
 export const SECAGG_MAX_COHORT = 65_536;
 
 /**
- * Binary field: the same check as z.instanceof(Uint8Array), typed as plain `Uint8Array`
- * (ArrayBufferLike) so parsed messages are assignable to the engine's message types and to
+ * Binary field: Uint8Array, Buffer, ArrayBuffer or a typed-array view in, plain `Uint8Array`
+ * (ArrayBufferLike) out, so parsed messages are assignable to the engine's message types and to
  * views into larger buffers.
  */
-export const secAggBinarySchema = z.custom<Uint8Array>((v) => v instanceof Uint8Array, { message: 'must be a Uint8Array' });
-const bytes = (n: number) => secAggBinarySchema.refine((b) => b.length === n, { message: `must be ${n} bytes` });
-const secaggClientId = z.string().min(1).max(128);
+export const secAggBinarySchema = bytesSchema;
+const bytes = (n: number) => bytesOfLength(n);
+const secaggClientId = z.string().check(z.minLength(1), z.maxLength(128));
 const header = {
-  session: z.string().min(1).max(128),
-  round: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  session: z.string().check(z.minLength(1), z.maxLength(128)),
+  round: z.int().check(z.nonnegative(), z.lte(Number.MAX_SAFE_INTEGER)),
 };
 
 /** Share bundle: nonce(24) | box(SHA-256(context)(32) | maskKeyShare(33) | selfSeedShare(33)) + MAC(16). */
@@ -43,7 +43,7 @@ export type SecAggAdvertiseKeys = z.infer<typeof secAggAdvertiseKeysSchema>;
 export const secAggRosterSchema = z.object({
   stage: z.literal('roster'),
   ...header,
-  entries: z.array(secAggAdvertiseKeysSchema).min(1).max(SECAGG_MAX_COHORT),
+  entries: z.array(secAggAdvertiseKeysSchema).check(z.minLength(1), z.maxLength(SECAGG_MAX_COHORT)),
 });
 export type SecAggRoster = z.infer<typeof secAggRosterSchema>;
 
@@ -53,7 +53,7 @@ export const secAggShareKeysSchema = z.object({
   stage: z.literal('share-keys'),
   ...header,
   clientId: secaggClientId,
-  shares: z.array(encryptedShare).min(1).max(SECAGG_MAX_NEIGHBOURS),
+  shares: z.array(encryptedShare).check(z.minLength(1), z.maxLength(SECAGG_MAX_NEIGHBOURS)),
 });
 export type SecAggShareKeys = z.infer<typeof secAggShareKeysSchema>;
 
@@ -61,7 +61,7 @@ export const secAggShareDeliverySchema = z.object({
   stage: z.literal('share-delivery'),
   ...header,
   clientId: secaggClientId,
-  shares: z.array(encryptedShare).max(SECAGG_MAX_NEIGHBOURS),
+  shares: z.array(encryptedShare).check(z.maxLength(SECAGG_MAX_NEIGHBOURS)),
 });
 export type SecAggShareDelivery = z.infer<typeof secAggShareDeliverySchema>;
 
@@ -70,15 +70,15 @@ export const secAggMaskedInputSchema = z.object({
   stage: z.literal('masked-input'),
   ...header,
   clientId: secaggClientId,
-  masked: secAggBinarySchema.refine((b) => b.length > 0 && b.length % 4 === 0, { message: 'must be a non-empty multiple of 4 bytes' }),
+  masked: secAggBinarySchema.check(z.refine((b) => b.length > 0 && b.length % 4 === 0, { message: 'must be a non-empty multiple of 4 bytes' })),
 });
 export type SecAggMaskedInput = z.infer<typeof secAggMaskedInputSchema>;
 
 export const secAggUnmaskRequestSchema = z.object({
   stage: z.literal('unmask-request'),
   ...header,
-  survivors: z.array(secaggClientId).min(1).max(SECAGG_MAX_COHORT),
-  dropped: z.array(secaggClientId).max(SECAGG_MAX_COHORT),
+  survivors: z.array(secaggClientId).check(z.minLength(1), z.maxLength(SECAGG_MAX_COHORT)),
+  dropped: z.array(secaggClientId).check(z.maxLength(SECAGG_MAX_COHORT)),
 });
 export type SecAggUnmaskRequest = z.infer<typeof secAggUnmaskRequestSchema>;
 
@@ -88,8 +88,8 @@ export const secAggUnmaskResponseSchema = z.object({
   stage: z.literal('unmask'),
   ...header,
   clientId: secaggClientId,
-  selfSeedShares: z.array(revealedShare).max(SECAGG_MAX_NEIGHBOURS),
-  maskKeyShares: z.array(revealedShare).max(SECAGG_MAX_NEIGHBOURS),
+  selfSeedShares: z.array(revealedShare).check(z.maxLength(SECAGG_MAX_NEIGHBOURS)),
+  maskKeyShares: z.array(revealedShare).check(z.maxLength(SECAGG_MAX_NEIGHBOURS)),
 });
 export type SecAggUnmaskResponse = z.infer<typeof secAggUnmaskResponseSchema>;
 
@@ -97,16 +97,16 @@ export type SecAggUnmaskResponse = z.infer<typeof secAggUnmaskResponseSchema>;
 export const secAggConfigSchema = z.object({
   session: header.session,
   /** Requested neighbourhood size; the full graph is used when the roster has <= k + 1 clients. */
-  k: z.number().int().min(2).max(SECAGG_MAX_NEIGHBOURS),
+  k: z.int().check(z.gte(2), z.lte(SECAGG_MAX_NEIGHBOURS)),
   /** Shamir threshold, floor(k/2)+1 <= t <= k. */
-  t: z.number().int().min(2).max(SECAGG_MAX_NEIGHBOURS),
+  t: z.int().check(z.gte(2), z.lte(SECAGG_MAX_NEIGHBOURS)),
   /** Length m of the aggregated uint32 vector (quantized update, plus 1 for weighted FedAvg). */
-  vectorLength: z.number().int().positive().max(2 ** 29),
+  vectorLength: z.int().check(z.positive(), z.lte(2 ** 29)),
   /** Quantization: per-coordinate clip and the cohort bound n_max of the overflow guarantee. */
-  clip: z.number().positive().finite(),
-  nMax: z.number().int().positive().max(2 ** 20),
+  clip: z.number().check(z.positive()),
+  nMax: z.int().check(z.positive(), z.lte(2 ** 20)),
   /** Weighted FedAvg: a client multiplies its clipped delta by min(examples, weightCap) and appends that weight. */
-  weightCap: z.number().int().positive().max(2 ** 20),
+  weightCap: z.int().check(z.positive(), z.lte(2 ** 20)),
   /**
    * Differential privacy (central or distributed mode): the update is encoded alone (no weight
    * element, vectorLength = the number of parameters) by conditional randomized rounding
@@ -114,21 +114,21 @@ export const secAggConfigSchema = z.object({
    * encoding's L2 norm <= `bound` (Delta2, which the client recomputes and must match). `clip`
    * and `weightCap` above are then unused.
    */
-  dp: z
-    .object({
-      clip: z.number().positive().finite(),
-      scale: z.number().positive().finite(),
-      bound: z.number().positive().finite(),
-    })
-    .optional(),
+  dp: z.optional(
+    z.object({
+      clip: z.number().check(z.positive()),
+      scale: z.number().check(z.positive()),
+      bound: z.number().check(z.positive()),
+    }),
+  ),
   /** Per-stage deadlines, milliseconds after the stage opens. */
   deadlinesMs: z.object({
-    advertiseKeys: z.number().int().positive(),
-    shareKeys: z.number().int().positive(),
-    maskedInput: z.number().int().positive(),
-    unmask: z.number().int().positive(),
+    advertiseKeys: z.int().check(z.positive()),
+    shareKeys: z.int().check(z.positive()),
+    maskedInput: z.int().check(z.positive()),
+    unmask: z.int().check(z.positive()),
   }),
-}).refine((c) => c.t >= Math.floor(c.k / 2) + 1 && c.t <= c.k, { message: 't must satisfy floor(k/2)+1 <= t <= k', path: ['t'] });
+}).check(z.refine((c) => c.t >= Math.floor(c.k / 2) + 1 && c.t <= c.k, { message: 't must satisfy floor(k/2)+1 <= t <= k', path: ['t'] }));
 export type SecAggConfig = z.infer<typeof secAggConfigSchema>;
 
 /** Event names of the SecAgg stages (C->S with ack unless noted). */

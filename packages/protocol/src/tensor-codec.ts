@@ -1,4 +1,5 @@
 import { sha256 } from '@noble/hashes/sha2.js';
+import { isBinary, toBytes, type BinaryInput } from './binary.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { FlockError } from './errors.js';
 import { modelSpecSchema, type ModelSpec } from './messages.js';
@@ -33,11 +34,10 @@ export function encodeFloat32(values: Float32Array): Uint8Array {
   return out;
 }
 
-/** Normalises a binary attachment (Buffer, Uint8Array or ArrayBuffer) to a Uint8Array view. */
-export function asBytes(payload: Uint8Array | ArrayBuffer): Uint8Array {
-  if (payload instanceof Uint8Array) return payload;
-  if (payload instanceof ArrayBuffer) return new Uint8Array(payload);
-  throw new TypeError('payload must be a Uint8Array or ArrayBuffer');
+/** Normalises a binary attachment (Buffer, Uint8Array, ArrayBuffer or a typed-array view) to a Uint8Array view (binary.ts). */
+export function asBytes(payload: BinaryInput): Uint8Array {
+  if (!isBinary(payload)) throw new TypeError('payload must be a Uint8Array, an ArrayBuffer or a typed-array view');
+  return toBytes(payload);
 }
 
 /**

@@ -8,7 +8,7 @@
  * Every chunk is acknowledged before the next is sent (backpressure); the ack of the last
  * chunk is the verdict on the whole update (the same codes `round:update` answered with).
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { roundIdSchema, clientMetricsSchema, binarySchema } from './messages.js';
 
 export const UPLOAD_EVENTS = {
@@ -29,24 +29,24 @@ export const SEAL_KEY_RECORD_BYTES = 128;
 /** Room for the socket.io/engine.io envelope of a chunk frame (header object, event name, packet framing). */
 export const CHUNK_ENVELOPE_BYTES = 16 * 1024;
 
-const nonNegInt = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-const posInt = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const nonNegInt = z.int().check(z.nonnegative(), z.lte(Number.MAX_SAFE_INTEGER));
+const posInt = z.int().check(z.positive(), z.lte(Number.MAX_SAFE_INTEGER));
 
 /** A random id of one upload attempt (hex): chunks of an aborted attempt never count for a later one. */
-export const uploadIdSchema = z.string().regex(/^[0-9a-f]{16,32}$/, 'must be 16-32 lowercase hex characters');
+export const uploadIdSchema = z.string().check(z.regex(/^[0-9a-f]{16,32}$/, 'must be 16-32 lowercase hex characters'));
 
 export const uploadBeginSchema = z.object({
   roundId: roundIdSchema,
   uploadId: uploadIdSchema,
   modelVersion: nonNegInt,
   numExamples: posInt,
-  metrics: clientMetricsSchema.optional(),
+  metrics: z.optional(clientMetricsSchema),
   /** Plaintext length: exactly 4 bytes per model parameter. */
   byteLength: posInt,
   /** Plaintext bytes per chunk (the last may be shorter); at most the coordinator's bound. */
-  chunkBytes: z.number().int().min(MIN_CHUNK_BYTES).max(MAX_CHUNK_BYTES),
+  chunkBytes: z.int().check(z.gte(MIN_CHUNK_BYTES), z.lte(MAX_CHUNK_BYTES)),
   /** Present when sealed: identityKey | boxKey | signature (SEAL_KEY_RECORD_BYTES); another length is a schema error. */
-  seal: binarySchema.refine((b) => b.byteLength === SEAL_KEY_RECORD_BYTES, `must be ${SEAL_KEY_RECORD_BYTES} bytes (identity key, box key, signature)`).optional(),
+  seal: z.optional(binarySchema.check(z.refine((b) => b.byteLength === SEAL_KEY_RECORD_BYTES, `must be ${SEAL_KEY_RECORD_BYTES} bytes (identity key, box key, signature)`))),
 });
 export type UploadBegin = z.infer<typeof uploadBeginSchema>;
 

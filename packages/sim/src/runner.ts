@@ -186,6 +186,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
               enabled: true,
               ...(options.secagg.k ? { k: options.secagg.k } : {}),
               ...(options.secagg.t ? { t: options.secagg.t } : {}),
+              // Derive k and t for the simulated dropout rate (at least the default 0.1).
+              ...(options.dropout ? { dropoutRate: Math.min(0.45, Math.max(0.1, options.dropout)) } : {}),
               // Without DP (and in local mode) the per-coordinate clip of the weighted encoding; central and
               // distributed DP use their own encoding (clip and scale planned by the coordinator, no weights).
               clip: options.secagg.clip ?? options.dp?.clip ?? 1,

@@ -1,12 +1,15 @@
 import { Command } from 'commander';
 import { out, UsageError } from '../output.js';
 
-type Suite = (opts: { quick?: boolean }) => AsyncGenerator<Record<string, unknown>>;
+type Suite = (opts: { quick?: boolean; clients?: number[]; cohorts?: number[] }) => AsyncGenerator<Record<string, unknown>>;
 
 /** Benchmark suites; each yields one JSON object per configuration, machine included. */
 const SUITES: Record<string, () => Promise<Suite>> = {
   secagg: async () => (await import('../bench/secagg.js')).benchSecAgg,
   dp: async () => (await import('../bench/dp.js')).benchDp,
+  fleet: async () => (await import('../bench/fleet.js')).benchFleet,
+  serve: async () => (await import('../bench/serve.js')).benchServe,
+  sdk: async () => (await import('../bench/sdk.js')).benchSdk,
   train: async () => {
     const [{ benchTrain }, { benchSdkOverhead, benchSimWorkers }] = await Promise.all([import('../bench/train.js'), import('../bench/sdk-overhead.js')]);
     return async function* (opts) {
@@ -23,10 +26,21 @@ export function benchCommand(): Command {
     .argument('<suite>', `one of ${Object.keys(SUITES).join(', ')}`)
     .option('--json', 'one JSON line per result (the default output format too)')
     .option('--quick', 'a smaller grid for a fast look')
-    .action(async (suite: string, f: { json?: boolean; quick?: boolean }) => {
+    .option('--clients <list>', 'fleet: comma-separated client counts (default 1000,5000,10000)', (v) => v.split(',').map((x) => {
+      const n = Number(x);
+      if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new UsageError(`--clients: '${x}' is not a client count between 1 and 100000`);
+      return n;
+    }))
+    .option('--cohort <sizes>', 'secagg: only these cohort sizes, comma-separated (e.g. 1000)')
+    .action(async (suite: string, f: { json?: boolean; quick?: boolean; clients?: number[]; cohort?: string }) => {
       const load = SUITES[suite];
       if (!load) throw new UsageError(`unknown suite '${suite}'; choose one of ${Object.keys(SUITES).join(', ')}`);
+      let cohorts: number[] | undefined;
+      if (f.cohort !== undefined) {
+        cohorts = f.cohort.split(',').map((v) => Number(v.trim()));
+        if (cohorts.some((v) => !Number.isInteger(v) || v < 3)) throw new UsageError(`--cohort must list integers >= 3, got '${f.cohort}'`);
+      }
       const run = await load();
-      for await (const line of run({ quick: f.quick === true })) out(JSON.stringify({ suite, ...line }));
+      for await (const line of run({ quick: f.quick === true, ...(f.clients ? { clients: f.clients } : {}), ...(cohorts ? { cohorts } : {}) })) out(JSON.stringify({ suite, ...line }));
     });
 }

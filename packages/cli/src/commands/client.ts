@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { Command } from 'commander';
 import { FlockClient } from '@flock/client';
-import type { FederationDone } from '@flock/protocol';
+import type { FederationDone, FlockError } from '@flock/protocol';
 import { nodeClientPlatform } from '@flock/client/node';
 import { loadIdentity, readPem } from '../security.js';
 import { BACKEND_PREFERENCES, createPresetModel, MODEL_PRESETS, selectBackend, type BackendPreference, type ModelPreset } from '@flock/model';
@@ -96,7 +96,12 @@ export function clientCommand(): Command {
       let reported = 0;
       let finish!: () => void;
       const done = new Promise<void>((resolve) => (finish = resolve));
-      client.on('error', (e) => err(JSON.stringify({ event: 'error', code: e.code, message: e.message })));
+      // A refusal that ends this identity's participation makes the process fail (exit 1), not finish.
+      let fatal: FlockError | undefined;
+      client.on('error', (e) => {
+        err(JSON.stringify({ event: 'error', code: e.code, message: e.message }));
+        if (e.code === 'CREDENTIAL_REVOKED' || e.code === 'SESSION_REPLACED' || e.code === 'COORDINATOR_KEY_CHANGED') fatal = e;
+      });
       client.on('round:report', (r) => {
         out(JSON.stringify({ event: 'report', round: r.round, kind: r.kind, accepted: r.accepted, numExamples: r.numExamples, metrics: r.metrics, seconds: r.seconds, phases: r.phases }));
         if (r.accepted && ++reported >= (f.exitAfter ?? Infinity)) finish();
@@ -125,5 +130,6 @@ export function clientCommand(): Command {
       await client.stop();
       if (finished) out(JSON.stringify({ event: 'done', federationId: finished.federationId, rounds: finished.rounds, modelVersion: finished.modelVersion, modelHash: finished.modelHash, modelPath: finished.modelPath }));
       exitAfterSignal(signal);
+      if (fatal && !finished) throw fatal;
     });
 }

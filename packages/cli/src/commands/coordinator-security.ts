@@ -12,6 +12,7 @@ export interface SecurityFlags {
   tlsCert?: string;
   tlsKey?: string;
   privateModels?: boolean;
+  publicMetrics?: boolean;
 }
 
 /** The authentication, admin, audit and TLS options of `flock coordinator`. */
@@ -23,12 +24,13 @@ export function addSecurityOptions(cmd: Command): Command {
     .option('--audit-log <file>', 'append-only JSON-lines audit log (default: <data-dir>/audit.log)')
     .option('--tls-cert <file>', 'PEM certificate (chain): serve https and wss')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
-    .option('--private-models', 'model and round endpoints need a client session or operator token (default: public)');
+    .option('--private-models', 'model and round endpoints need a client session or operator token (default: public)')
+    .option('--public-metrics', 'GET /metrics without the operator token (under --dp the participation figures still need it)');
 }
 
 export interface SecuritySetup {
   auth: 'tokens' | 'open';
-  options: Pick<CoordinatorOptions, 'registry' | 'audit' | 'operatorToken' | 'privateModels' | 'tls'>;
+  options: Pick<CoordinatorOptions, 'registry' | 'audit' | 'operatorToken' | 'privateModels' | 'publicMetrics' | 'tls'>;
   announce(url: string): void;
   close(): void;
 }
@@ -44,7 +46,7 @@ export async function setUpSecurity(f: SecurityFlags, registry?: ClientRegistry)
   const auth = f.open ? 'open' : 'tokens';
   return {
     auth,
-    options: { registry: reg.registry, audit, operatorToken: operator.token, privateModels: f.privateModels === true, ...(tls ? { tls } : {}) },
+    options: { registry: reg.registry, audit, operatorToken: operator.token, privateModels: f.privateModels === true, publicMetrics: f.publicMetrics === true, ...(tls ? { tls } : {}) },
     announce(url) {
       if (auth === 'open') err(`flock: WARNING: --open: any client can join this federation without credentials. Do not expose ${url} beyond a trusted network.`);
       else err(`flock: clients need an enrollment token: ${tokenHint(url, operator.file, f)}`);

@@ -11,6 +11,8 @@ import { loadOrCreateSigningKey, resolveDataDir } from '../security.js';
 import { Coordinator, coordinatorSettingsFields, coordinatorSettingsSchema, createStrategy, DifferentiallyPrivate, type Logger, type Strategy } from '@flock/coordinator';
 import { err, exitAfterSignal, out, stopSignal, UsageError } from '../output.js';
 import { int, num, oneOf } from '../parse.js';
+import { loadEvalData } from '../eval-data.js';
+import { attachHumanOutput, humanLogger, jsonLogger, LOG_MODES, resolveLogMode, type LogMode } from '../coordinator-output.js';
 import { addSecurityOptions, setUpSecurity, type SecurityFlags } from './coordinator-security.js';
 
 /** Loads the initial model: a preset name, or a TensorFlow.js model.json with its weight files. */
@@ -39,7 +41,7 @@ export async function loadInitialModel(model: string, seed: number): Promise<Fla
 
 const configFileSchema = coordinatorSettingsFields.partial().extend({
   // A partial train block is merged over the defaults; unknown keys in it are errors.
-  train: trainConfigSchema.partial().strict().optional(),
+  train: z.strictObject(trainConfigSchema.shape).partial().optional(),
   port: z.number().int().min(0).max(65535).optional(),
   host: z.string().optional(),
   model: z.string().optional(),
@@ -72,20 +74,14 @@ const CONFIG_FLAGS: Record<string, string> = {
   roundTimeoutMs: '--timeout (seconds)',
   roundIntervalMs: '--round-interval (seconds)',
   evaluateEvery: '--evaluate-every',
+  corsOrigins: '--cors-origin',
   strategy: '--strategy',
   deterministicOrder: '--deterministic',
   dp: '--dp',
 };
 
-/** JSON-lines logger on stderr (one object per line; pipe it anywhere). */
-export function jsonLogger(): Logger {
-  const line = (level: string) => (obj: unknown, msg?: string) => {
-    const o = obj instanceof Error ? { err: obj.message } : (obj as Record<string, unknown>);
-    const fields = o && typeof o === 'object' ? Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v instanceof Error ? v.message : v])) : { value: o };
-    err(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
-  };
-  return { info: line('info'), warn: line('warn'), error: line('error') };
-}
+/** JSON-lines logger on stderr (kept here for existing importers). */
+export { jsonLogger };
 
 interface CoordinatorFlags extends SecurityFlags {
   config?: string;
@@ -101,6 +97,7 @@ interface CoordinatorFlags extends SecurityFlags {
   batchSize?: number;
   lr?: number;
   evaluateEvery?: number;
+  corsOrigin?: string[];
   strategy?: string;
   roundInterval?: number;
   dp?: 'central' | 'local' | 'distributed';
@@ -109,6 +106,11 @@ interface CoordinatorFlags extends SecurityFlags {
   delta?: number;
   clientBudget?: number;
   deterministic?: boolean;
+  servingPolicy?: 'always' | 'manual' | 'evaluated';
+  servingMetric?: string;
+  servingTolerance?: number;
+  evalData?: string;
+  log?: LogMode;
 }
 
 export function coordinatorCommand(): Command {
@@ -135,7 +137,13 @@ export function coordinatorCommand(): Command {
     .option('--client-budget <epsilon>', 'DP: clients whose own epsilon would exceed this are no longer selected', num(0, Infinity, true))
     .option('--db <path>', 'SQLite database of the coordinator state (default <data-dir>/coordinator.db; :memory: = nothing persists); an existing one is resumed')
     .option('--deterministic', 'sum updates in client-id order, for reproducible runs (with selectionSeed and seeded clients)')
+    .option('--cors-origin <origin>', 'origin whose web pages may join and load models, e.g. https://app.example (repeatable; default: any origin, "*")', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--evaluate-every <n>', 'federated evaluation round after every N training rounds (0 = never)', int(0))
+    .option('--serving-policy <policy>', 'how the serving version follows training: always, manual (admin API) or evaluated', oneOf(['always', 'manual', 'evaluated'] as const))
+    .option('--serving-metric <name>', 'metric the evaluated policy compares (default eval_accuracy; server_accuracy with --eval-data)')
+    .option('--serving-tolerance <x>', 'evaluated policy: how much worse the metric may get and still be promoted (default 0.01)', num(0))
+    .option('--eval-data <spec>', 'held-out set evaluated on every committed version: fashion-mnist[:N] or a JSON file {"x": [[...]], "labels": [...]}')
+    .option('--log <mode>', 'terminal output: human (a progress bar and one line per round), json (JSON lines), auto (human on a TTY)', oneOf(LOG_MODES))
     .action(async (f: CoordinatorFlags) => {
       let file: z.infer<typeof configFileSchema> = {};
       if (f.config) {
@@ -179,14 +187,23 @@ export function coordinatorCommand(): Command {
         ...(f.rounds !== undefined ? { rounds: f.rounds } : {}),
         ...(f.timeout !== undefined ? { roundTimeoutMs: Math.round(f.timeout * 1000) } : {}),
         ...(f.evaluateEvery !== undefined ? { evaluateEvery: f.evaluateEvery } : {}),
+        ...(f.corsOrigin !== undefined ? { corsOrigins: f.corsOrigin } : {}),
         ...(f.roundInterval !== undefined ? { roundIntervalMs: Math.round(f.roundInterval * 1000) } : {}),
         // Under DP, clients are Poisson-sampled with q = fraction (the accountant's assumption).
         ...(mode ? { sampling: 'poisson' as const } : {}),
         train,
+        serving: {
+          ...fileSettings.serving,
+          ...(f.servingPolicy !== undefined ? { policy: f.servingPolicy } : {}),
+          ...(f.servingMetric !== undefined ? { metric: f.servingMetric } : f.evalData !== undefined && fileSettings.serving?.metric === undefined ? { metric: 'server_accuracy' } : {}),
+          ...(f.servingTolerance !== undefined ? { tolerance: f.servingTolerance } : {}),
+        },
       };
+      const evalData = f.evalData !== undefined ? await loadEvalData(f.evalData) : undefined;
       // A model path in the config file is relative to the file, not to the working directory.
       const modelFromFile = fileModel && fileModel.endsWith('.json') && f.config ? path.resolve(path.dirname(f.config), fileModel) : fileModel;
-      const logger = jsonLogger();
+      const logMode = resolveLogMode(f.log ?? 'auto', process.stdout.isTTY === true);
+      const logger = logMode === 'human' ? humanLogger() : jsonLogger();
       // Durable state (docs/explanation/durability.md): --db, default <data-dir>/coordinator.db,
       // data dir from --data-dir, $FLOCK_HOME or ./flock-data (created if missing).
       f.dataDir = resolveDataDir(f.dataDir);
@@ -203,18 +220,21 @@ export function coordinatorCommand(): Command {
       // Authentication, operator token, audit log, TLS (coordinator-security.ts).
       // `"auth": "open"` in the config file counts as --open (and warns the same way).
       const security = await setUpSecurity({ ...f, open: f.open === true || settings.auth === 'open' }, database.registry);
-      const coordinator = new Coordinator({ model, settings: { ...settings, auth: security.auth }, logger, strategy, ...security.options, database, signingKey: signing.key });
+      const coordinator = new Coordinator({ model, settings: { ...settings, auth: security.auth }, logger, strategy, ...security.options, database, signingKey: signing.key, ...(evalData ? { evalData } : {}) });
       if (f.deterministic ?? fileDeterministic) coordinator.deterministicOrder = true;
       // Handlers first: a Ctrl-C from here on (even one racing the first output lines) stops cleanly.
       const stopped = stopSignal();
       const url = await coordinator.listen(f.port ?? filePort ?? 8080, f.host ?? fileHost ?? '127.0.0.1');
-      // The first stdout line is machine-readable so scripts and tests can find the port.
-      out(JSON.stringify({ event: 'listening', url, modelVersion: coordinator.store.latest().version, numParams: coordinator.numParams, auth: security.auth, database: f.db, resumed: stored !== undefined, coordinatorKey: Buffer.from(signing.key.publicKey).toString('hex') }));
+      let stopOutput = (): void => undefined;
+      if (logMode === 'json') {
+        // The first stdout line is machine-readable so scripts and tests can find the port.
+        out(JSON.stringify({ event: 'listening', url, modelVersion: coordinator.store.latest().version, numParams: coordinator.numParams, auth: security.auth, database: f.db, resumed: stored !== undefined, coordinatorKey: Buffer.from(signing.key.publicKey).toString('hex') }));
+        coordinator.on('round', (s: { round: number; kind: string; status: string; modelVersion: number; reporters: string[] }) =>
+          out(JSON.stringify({ event: 'round', round: s.round, kind: s.kind, status: s.status, modelVersion: s.modelVersion, reporters: s.reporters.length })),
+        );
+        coordinator.on('done', () => out(JSON.stringify({ event: 'done', modelVersion: coordinator.store.latest().version, url: `${url}/v1/models/latest/model.json` })));
+      } else stopOutput = attachHumanOutput(coordinator, url);
       security.announce(url);
-      coordinator.on('round', (s: { round: number; kind: string; status: string; modelVersion: number; reporters: string[] }) =>
-        out(JSON.stringify({ event: 'round', round: s.round, kind: s.kind, status: s.status, modelVersion: s.modelVersion, reporters: s.reporters.length })),
-      );
-      coordinator.on('done', () => out(JSON.stringify({ event: 'done', modelVersion: coordinator.store.latest().version, url: `${url}/v1/models/latest/model.json` })));
       const committed = Number(coordinator.status().trainRoundsCommitted);
       if (stored && committed >= coordinator.settings.rounds) {
         // Resuming a finished federation trains nothing: say why, and how to train more.
@@ -222,6 +242,7 @@ export function coordinatorCommand(): Command {
       }
       coordinator.start();
       const signal = await stopped;
+      stopOutput();
       await coordinator.close();
       security.close();
       database.close();

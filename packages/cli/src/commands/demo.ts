@@ -23,7 +23,9 @@ export function demoCommand(): Command {
       const s = result.summary;
       const modelUrl = `${s.url}/v1/models/${s.modelVersion}/model.json`;
       if (f.json) {
-        out(JSON.stringify(s));
+        // The url names a coordinator that is gone once the run ends, unless --serve keeps it.
+        const { url, ...rest } = s;
+        out(JSON.stringify(f.serve ? { ...rest, url, modelUrl } : rest));
       } else {
         out(`Flock demo: ${s.clients} clients, ${s.rounds} rounds of ${s.strategy} on Fashion-MNIST (${s.partition}, backend ${s.backend})`);
         out(`test accuracy ${s.accuracy.toFixed(4)}, loss ${s.loss.toFixed(4)}, ${s.wallSeconds}s`);

@@ -26,11 +26,17 @@ export interface AdminContext {
   settings: { rounds: number; fraction: number; roundTimeoutMs: number };
   /** Rate limit of HTTP security requests by remote address (challenges, admin API); undefined = allowed. */
   limitRequest?(remoteAddress: string): FlockError | undefined;
+  /** The serving version: GET /v1/admin/serving, POST .../promote, POST .../rollback. */
+  serving?: {
+    status(): unknown;
+    promote(version: number, reason: string): unknown;
+    rollback(reason: string): unknown;
+  };
   /** Settings that must not change at run time, with the reason (e.g. fraction under DP). */
   lockedSettings?: Partial<Record<'rounds' | 'fraction' | 'roundTimeoutMs', string>>;
 }
 
-const STATUS: Partial<Record<string, number>> = { RATE_LIMITED: 429, UNAUTHORIZED: 401, NOT_FOUND: 404, BAD_MESSAGE: 400, PAYLOAD_TOO_LARGE: 413, INTERNAL: 500 };
+const STATUS: Partial<Record<string, number>> = { MODEL_NOT_FOUND: 404, RATE_LIMITED: 429, UNAUTHORIZED: 401, NOT_FOUND: 404, BAD_MESSAGE: 400, PAYLOAD_TOO_LARGE: 413, INTERNAL: 500 };
 
 export const mintTokenBodySchema = z
   .object({
@@ -39,6 +45,15 @@ export const mintTokenBodySchema = z
     expires: z.string().max(32).optional(),
   })
   .strict();
+
+export const promoteBodySchema = z
+  .object({
+    version: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+    reason: z.string().max(512).optional(),
+  })
+  .strict();
+
+export const rollbackBodySchema = z.object({ reason: z.string().max(512).optional() }).strict();
 
 export const settingsPatchSchema = z
   .object({
@@ -108,18 +123,14 @@ export function handleSecurityHttp(ctx: AdminContext, req: IncomingMessage, res:
   const limited = (p === AUTH_CHALLENGE_PATH || p.startsWith('/v1/admin')) && req.method !== 'OPTIONS' ? ctx.limitRequest?.(req.socket.remoteAddress ?? '') : undefined;
   if (limited) {
     // A challenge flood would evict other clients' pending nonces; an admin flood, guess tokens.
-    if (p === AUTH_CHALLENGE_PATH) res.setHeader('access-control-allow-origin', '*');
     res.setHeader('retry-after', String(Math.ceil(Number(limited.details?.retryAfterMs ?? 1000) / 1000)));
     sendError(res, limited, requestIdOf(req));
     return true;
   }
   if (p === AUTH_CHALLENGE_PATH) {
     const rid = requestIdOf(req);
-    res.setHeader('access-control-allow-origin', '*');
-    if (req.method === 'OPTIONS') {
-      res.writeHead(204, { 'access-control-allow-methods': 'POST, OPTIONS' });
-      res.end();
-    } else if (req.method !== 'POST') sendError(res, new FlockError('BAD_MESSAGE', `use POST ${AUTH_CHALLENGE_PATH}`), rid);
+    // CORS (headers and the OPTIONS preflight): http/cors.ts, applied by the server first.
+    if (req.method !== 'POST') sendError(res, new FlockError('BAD_MESSAGE', `use POST ${AUTH_CHALLENGE_PATH}`), rid);
     else send(res, 200, ctx.auth.issueChallenge(), rid);
     return true;
   }
@@ -233,6 +244,24 @@ async function admin(ctx: AdminContext, req: IncomingMessage, res: ServerRespons
     // More rounds after the loop finished: let it run again.
     if (body.data.rounds !== undefined && !ctx.roundsPaused()) ctx.resumeRounds();
     return send(res, 200, { settings: runtime() }, rid);
+  }
+  if (ctx.serving && route === 'GET /v1/admin/serving') {
+    audit('admin.serving.status');
+    return send(res, 200, ctx.serving.status(), rid);
+  }
+  if (ctx.serving && route === 'POST /v1/admin/serving/promote') {
+    const body = promoteBodySchema.safeParse(await readJson(req));
+    if (!body.success) throw badMessage('POST /v1/admin/serving/promote body', body.error);
+    const event = ctx.serving.promote(body.data.version, body.data.reason ?? `operator promoted version ${body.data.version}`);
+    audit('admin.serving.promote', { version: body.data.version });
+    return send(res, 200, { event, serving: ctx.serving.status() }, rid);
+  }
+  if (ctx.serving && route === 'POST /v1/admin/serving/rollback') {
+    const body = rollbackBodySchema.safeParse(await readJson(req));
+    if (!body.success) throw badMessage('POST /v1/admin/serving/rollback body', body.error);
+    const event = ctx.serving.rollback(body.data.reason ?? 'operator rolled back');
+    audit('admin.serving.rollback');
+    return send(res, 200, { event, serving: ctx.serving.status() }, rid);
   }
   throw new FlockError('NOT_FOUND', `no admin endpoint ${route}; see docs/reference/http-api.md`);
 }

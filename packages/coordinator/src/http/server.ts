@@ -4,8 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { CHUNK_ENVELOPE_BYTES, SEAL_OVERHEAD_BYTES } from '@flock/protocol';
 import { handleSecurityHttp, type AdminContext } from '../admin/admin-api.js';
 import { handleHttp, type HttpApiContext } from '../http-api.js';
+import { applyCors, type CorsOptions } from './cors.js';
 import type { Logger } from '../logger.js';
 import type { CoordinatorSettings } from '../options.js';
+import { handleServingHttp, type ServingRoutes } from './routes.js';
 
 export interface HttpServerOptions {
   /** The security and operator admin API (admin/admin-api.ts), tried first. */
@@ -13,18 +15,27 @@ export interface HttpServerOptions {
   /** The read-only model and round API (http-api.ts). */
   api: HttpApiContext;
   logger: Logger;
+  /** Predict, metrics, OpenAPI and dashboard endpoints (http/routes.ts). */
+  serving?: ServingRoutes;
   /** PEM certificate chain and key: serve https instead of http. */
   tls?: { cert: string | Buffer; key: string | Buffer } | undefined;
+  /** Origins allowed to call the API from a browser (cors.ts); the admin API is same-origin only. */
+  cors: CorsOptions;
 }
 
 /**
- * The coordinator's HTTP(S) server: the security/admin API, then the model API, then a JSON
- * 404 (socket.io, attached to the same server, answers its own path).
+ * The coordinator's HTTP(S) server: CORS for /v1/ outside the admin API (cors.ts: headers on
+ * every answer, errors included, and preflights), the security/admin API, then the model API,
+ * then a JSON 404 (socket.io, attached to the same server, answers its own path).
  */
 export function createHttpServer(o: HttpServerOptions): HttpServer | HttpsServer {
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     try {
+      // One place for CORS: the public API, predict and OpenAPI included (cors.ts).
+      const path = req.url ?? '/';
+      if (path.startsWith('/v1/') && !path.startsWith('/v1/admin') && applyCors(req, res, o.cors)) return;
       if (handleSecurityHttp(o.security, req, res)) return;
+      if (o.serving && handleServingHttp(o.serving, req, res)) return;
       if (!handleHttp(o.api, req, res)) {
         // socket.io handles its own path; anything else is a 404.
         if (!req.url?.startsWith('/socket.io')) {

@@ -3,6 +3,7 @@ import { EVENTS, FlockError, type ErrorEnvelope, type FederationDone, type Round
 import { nodePlatform } from '@flock/privacy/node';
 import type { IdentityKeyPair } from '@flock/privacy';
 import type { AggregateResult } from '../aggregator.js';
+import type { AuditEvent } from '../admin/audit.js';
 import type { Logger } from '../logger.js';
 import type { ModelStore } from '../model-store.js';
 import type { CoordinatorSettings } from '../options.js';
@@ -51,6 +52,8 @@ export interface RoundRunnerOptions {
   dropUploads(roundId: string): void;
   /** 'round' (RoundSummary), 'commit' (ModelVersion), 'done', 'error'. */
   emit(event: string, payload?: unknown): void;
+  /** Appends to the coordinator's audit log (admin/audit.ts). */
+  audit(event: AuditEvent): void;
   /** Where a resumed coordinator left off. */
   resumed: { roundCounter: number; trainRoundsCommitted: number; history: RoundSummary[] };
 }
@@ -185,10 +188,11 @@ export class RoundRunner {
   /**
    * `federation:done` (protocol/v1.md 5.9) once the configured training rounds are committed and
    * the loop has ended (a client connecting later gets it after its welcome); undefined before,
-   * and again while rounds run after the operator raised `rounds`.
+   * and again once the operator raised `rounds` (even while paused: a client joining then waits
+   * for the rounds still to come).
    */
   doneMessage(): FederationDone | undefined {
-    if (!this.loopDone || this.closed) return undefined;
+    if (!this.loopDone || this.closed || this.trainRoundsCommitted < this.o.settings.rounds) return undefined;
     const latest = this.o.store.latest();
     return { federationId: this.o.settings.federationId, rounds: this.trainRoundsCommitted, modelVersion: latest.version, modelHash: latest.hash, modelPath: `/v1/models/${latest.version}` };
   }
@@ -279,6 +283,13 @@ export class RoundRunner {
         r.settleSecure(secureResult.survivors, secureResult.totalWeight);
       } catch (err) {
         secureError = err instanceof FlockError ? err : new FlockError('INTERNAL', (err as Error).message);
+      }
+      this.o.emit('secagg', r.secure.stages);
+      // Shares that Reed-Solomon decoding found inconsistent: name who revealed them (the round
+      // completed anyway if the decoding could correct them).
+      for (const m of r.secure.misbehaviour) {
+        logger.warn({ round, client: m.sender, owners: m.owners.length }, 'secure aggregation: inconsistent shares revealed');
+        this.o.audit({ action: 'secagg.inconsistent-shares', actor: `client:${m.sender}`, requestId: roundId, outcome: 'refused', round, owners: m.owners, kinds: m.kinds });
       }
     } else {
       const cancel = clock.after(settings.roundTimeoutMs, r.finish);

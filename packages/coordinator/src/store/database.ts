@@ -9,6 +9,7 @@ import { RoundLog } from './rounds.js';
 import { openSqlite, type Sqlite } from './sqlite.js';
 import { StrategyStateStore } from './strategy-state.js';
 import { UploadKeys } from './uploads.js';
+import { SqliteServingEvents } from './serving-events.js';
 
 /** The `federation` row: what the database was created for. */
 export interface FederationRecord {
@@ -43,6 +44,8 @@ export class FederationDatabase {
   readonly state: StrategyStateStore;
   readonly uploads: UploadKeys;
   readonly registry: SqliteClientRegistry;
+  /** The serving version's audited changes (serving/lifecycle.ts). */
+  readonly serving: SqliteServingEvents;
   private store: SqliteModelStore | undefined;
   private closed = false;
 
@@ -54,6 +57,7 @@ export class FederationDatabase {
     this.state = new StrategyStateStore(sqlite);
     this.uploads = new UploadKeys(sqlite);
     this.registry = new SqliteClientRegistry(sqlite);
+    this.serving = new SqliteServingEvents(sqlite);
   }
 
   /** The federation this database belongs to; undefined while fresh. */

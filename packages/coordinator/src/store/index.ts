@@ -8,5 +8,6 @@ export { StrategyStateStore, hasPersistentState } from './strategy-state.js';
 export type { PersistentStrategy } from './strategy-state.js';
 export { UploadKeys } from './uploads.js';
 export { SqliteClientRegistry } from './registry.js';
+export { SqliteServingEvents } from './serving-events.js';
 export { MIGRATIONS, SCHEMA_VERSION, migrate, schemaVersion } from './migrations.js';
 export { openSqlite } from './sqlite.js';

@@ -79,6 +79,22 @@ export const MIGRATIONS: readonly string[] = [
     last_seen_at TEXT
   );
   `,
+  // 2: the serving version and its audited changes (issue #14): the serving version is the last
+  // row's `serving`; `stack` is the rollback stack after the change (JSON array of versions).
+  `
+  CREATE TABLE serving_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('initial', 'promote', 'rollback', 'hold')),
+    version INTEGER NOT NULL,
+    serving INTEGER NOT NULL,
+    stack TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    metrics TEXT NOT NULL DEFAULT '{}'
+  );
+  `,
 ];
 
 /** The schema version this code writes. */

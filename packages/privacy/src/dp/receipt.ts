@@ -15,40 +15,37 @@
 // which JSON cannot carry.
 
 import nacl from 'tweetnacl';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../zod-locale.js';
 
 export const RECEIPT_DOMAIN = 'flock/receipt/v2';
 
-const finite = () => z.number().refine(Number.isFinite, 'must be finite');
+const finite = () => z.number().check(z.refine(Number.isFinite, 'must be finite'));
 
-export const PrivacyReceiptSchema = z
-  .object({
-    federationId: z.string().min(1).max(256),
-    round: z.number().int().nonnegative(),
-    /** The round's id (round:start / round:end `roundId`). */
-    roundId: z.string().min(1).max(64),
-    /** The model version the round committed. */
-    modelVersion: z.number().int().nonnegative(),
-    /** Its hash (protocol/v1.md 6.3). */
-    modelHash: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters'),
-    clip: finite().positive(),
-    noiseMultiplier: finite().nonnegative(),
-    mode: z.enum(['central', 'distributed', 'local']),
-    epsilonSpent: finite().nonnegative(),
-    delta: finite().gt(0).lt(1),
-    issuedAt: z.iso.datetime(),
-  })
-  .strict();
+export const PrivacyReceiptSchema = z.strictObject({
+  federationId: z.string().check(z.minLength(1), z.maxLength(256)),
+  round: z.int().check(z.nonnegative()),
+  /** The round's id (round:start / round:end `roundId`). */
+  roundId: z.string().check(z.minLength(1), z.maxLength(64)),
+  /** The model version the round committed. */
+  modelVersion: z.int().check(z.nonnegative()),
+  /** Its hash (protocol/v1.md 6.3). */
+  modelHash: z.string().check(z.regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters')),
+  clip: finite().check(z.positive()),
+  noiseMultiplier: finite().check(z.nonnegative()),
+  mode: z.enum(['central', 'distributed', 'local']),
+  epsilonSpent: finite().check(z.nonnegative()),
+  delta: finite().check(z.gt(0), z.lt(1)),
+  issuedAt: z.iso.datetime(),
+});
 
 export type PrivacyReceipt = z.infer<typeof PrivacyReceiptSchema>;
 
-export const SignedReceiptSchema = z
-  .object({
-    receipt: PrivacyReceiptSchema,
-    /** Ed25519 signature over canonicalReceiptBytes(receipt), lowercase hex (128 chars). */
-    signature: z.string().regex(/^[0-9a-f]{128}$/),
-  })
-  .strict();
+export const SignedReceiptSchema = z.strictObject({
+  receipt: PrivacyReceiptSchema,
+  /** Ed25519 signature over canonicalReceiptBytes(receipt), lowercase hex (128 chars). */
+  signature: z.string().check(z.regex(/^[0-9a-f]{128}$/)),
+});
 
 export type SignedReceipt = z.infer<typeof SignedReceiptSchema>;
 

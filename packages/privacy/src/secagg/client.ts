@@ -4,7 +4,7 @@ import { assertIdentity, type IdentityKeyPair } from '../crypto/sign.js';
 import { defaultPlatform } from '../platform/default.js';
 import type { PlatformCrypto } from '../platform/types.js';
 import { SecAggError } from './errors.js';
-import { buildNeighbourGraph, graphSeed, sortIds, type NeighbourGraph } from './graph.js';
+import { buildNeighbourGraph, componentsAmong, graphSeed, sortIds, type NeighbourGraph } from './graph.js';
 import { agreePairwiseSeed, assertRound, assertSession, selfSeedCommitment } from './kdf.js';
 import { generateRoundKeys, shareContext, signAdvertise, verifyAdvertise, type RoundKeys } from './keys.js';
 import type {
@@ -20,7 +20,7 @@ import type {
 } from './messages.js';
 import { applyMasks, assertVectorLength } from './prg.js';
 import { u32ToBytesLE } from './ring.js';
-import { assertThreshold, shareSecret, SHARE_LENGTH_32 } from './shamir.js';
+import { assertThreshold, minThreshold, shareSecret, SHARE_LENGTH_32 } from './shamir.js';
 import { bad, checkArray, checkBytes, checkHeader, checkId, checkIdList, isObject } from './validate.js';
 
 export interface SecAggRoundParams {
@@ -210,6 +210,11 @@ export class SecAggClient {
       if (graph.degree < this.t) {
         throw new SecAggError('SECAGG_ABORTED', 'secure aggregation aborted: too few clients for the threshold');
       }
+      // t was fixed for the requested k; odd n and k give degree k + 1, where it may no longer be
+      // a strict majority (the coordinator could then collect both kinds of shares of a peer).
+      if (this.t < minThreshold(graph.degree)) {
+        throw new SecAggError('SECAGG_WEAK_THRESHOLD', `t = ${this.t} is not a strict majority of this round's graph degree ${graph.degree}`);
+      }
       this.graph = graph;
       this.rosterIds = new Set(ids);
       const neighbours = graph.neighbours.get(this.clientId)!;
@@ -321,6 +326,10 @@ export class SecAggClient {
       if (!surv.has(this.clientId)) throw new SecAggError('SECAGG_MALICIOUS_REQUEST', 'unmask request does not list this client as a survivor');
       for (const id of [...survivors, ...dropped]) {
         if (!this.rosterIds.has(id)) throw new SecAggError('SECAGG_MALICIOUS_REQUEST', `unmask request names ${id}, who is not in the roster`);
+      }
+      // The survivors must stay connected in the graph, else unmasking reveals each part's sum.
+      if (componentsAmong(this.graph!, survivors).length > 1) {
+        throw new SecAggError('SECAGG_MALICIOUS_REQUEST', "unmask request: the survivors' neighbour graph is split (unmasking would reveal a partial sum)");
       }
       const drop = new Set(dropped);
       const selfSeedShares: RevealedShare[] = [];

@@ -57,12 +57,14 @@ function neighbourhood(n: number, k: number, centre: string): string[] {
 
 describe('SecAgg+ engine exactness, n = 10 (full graph, k = 9, t = 7)', () => {
   const n = 10;
-  // t = 7 chosen explicitly (the default for k = 9 would be ceil(2k/3) = 6).
-  const { k, t, tolerance } = secAggParameters({ cohortSize: n, t: 7 });
+  // k = 9 and t = 7 chosen explicitly (the derived parameters for n = 10 are k = 4, t = 3).
+  const { k, t, tolerance } = secAggParameters({ cohortSize: n, k: 9, t: 7 });
   const m = 257;
   it('has the expected parameters', () => {
     expect([k, t, tolerance]).toEqual([9, 7, 2]);
-    expect(secAggParameters({ cohortSize: n }).t).toBe(6);
+    expect(secAggParameters({ cohortSize: n })).toMatchObject({ k: 4, t: 3, full: false });
+    // with k = 9 fixed, t is the smallest secure threshold: a strict majority of 9
+    expect(secAggParameters({ cohortSize: n, k: 9 }).t).toBe(5);
   });
   it('no dropout: the aggregate is the plain ring sum, bit for bit', async () => {
     const r = await run(n, k, t, m, undefined, []);
@@ -107,7 +109,7 @@ describe('SecAgg+ engine exactness, n = 50 (k = 16)', () => {
   const { k, t, tolerance, full } = secAggParameters({ cohortSize: n, k: 16 });
   const m = 64;
   it('has the expected parameters', () => {
-    expect([k, t, tolerance, full]).toEqual([16, 11, 5, false]);
+    expect([k, t, tolerance, full]).toEqual([16, 10, 6, false]); // t derived for k = 16 (params.ts)
   });
   it('no dropout: exact', async () => {
     const r = await run(n, k, t, m, undefined, []);

@@ -19,7 +19,17 @@ export type SecAggErrorCode =
   /** More clients than the quantization bound n_max allows. */
   | 'SECAGG_COHORT_TOO_LARGE'
   /** A Diffie-Hellman output of all zeros (low-order public key). */
-  | 'SECAGG_ZERO_DH';
+  | 'SECAGG_ZERO_DH'
+  /**
+   * The threshold is not a strict majority of the graph's real degree (odd n and k give degree
+   * k + 1): the coordinator could collect both kinds of shares of a client. Nobody takes part.
+   */
+  | 'SECAGG_WEAK_THRESHOLD'
+  /**
+   * The survivors' neighbour graph fell apart: unmasking would reveal the sum of each part
+   * (the coordinator holds each masked input). The round is refused before any share is revealed.
+   */
+  | 'SECAGG_SURVIVORS_SPLIT';
 
 export class SecAggError extends Error {
   readonly code: SecAggErrorCode;

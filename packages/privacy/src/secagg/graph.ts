@@ -99,3 +99,29 @@ export function buildNeighbourGraph(ids: readonly string[], k: number, seed: Uin
   }
   return { ids: sorted, degree, full, neighbours };
 }
+
+/**
+ * The connected components of the graph restricted to `members` (edges only between members),
+ * largest first. The survivors of a round must form one component: the masked inputs of a
+ * component sum to its members' inputs plus masks the unmasking removes.
+ */
+export function componentsAmong(graph: NeighbourGraph, members: Iterable<string>): string[][] {
+  const inSet = new Set(members);
+  const seen = new Set<string>();
+  const out: string[][] = [];
+  for (const start of inSet) {
+    if (seen.has(start)) continue;
+    const comp = [start];
+    seen.add(start);
+    for (let i = 0; i < comp.length; i++) {
+      for (const v of graph.neighbours.get(comp[i]!) ?? []) {
+        if (inSet.has(v) && !seen.has(v)) {
+          seen.add(v);
+          comp.push(v);
+        }
+      }
+    }
+    out.push(sortIds(comp));
+  }
+  return out.sort((a, b) => b.length - a.length);
+}

@@ -177,15 +177,16 @@ describe('Shamir sharing', () => {
     const kp = nacl.box.keyPair();
     const shares = await shareSecret(kp.secretKey, 9, 6);
     shares[0]![3]! ^= 0x55; // a corrupt share among the first t
-    expect(await reconstructMaskKey(shares, 6, kp.publicKey)).toEqual(kp.secretKey);
-    await expect(reconstructMaskKey(shares.slice(0, 6), 6, kp.publicKey)).rejects.toMatchObject({ code: 'SECAGG_ABORTED' });
-    await expect(reconstructMaskKey(shares.slice(1, 6), 6, kp.publicKey)).rejects.toMatchObject({ code: 'SECAGG_ABORTED' });
+    const from = (list: Uint8Array[]) => list.map((share, i) => ({ sender: `s${i}`, share }));
+    expect(await reconstructMaskKey(from(shares), 6, kp.publicKey)).toEqual({ secret: kp.secretKey, inconsistent: ['s0'] });
+    await expect(reconstructMaskKey(from(shares.slice(0, 6)), 6, kp.publicKey)).rejects.toMatchObject({ code: 'SECAGG_ABORTED' });
+    await expect(reconstructMaskKey(from(shares.slice(1, 6)), 6, kp.publicKey)).rejects.toMatchObject({ code: 'SECAGG_ABORTED' });
     const seed = nodePlatform.randomBytes(32);
     const ctx = { session: 's', round: 2, clientId: 'c' };
     const commitment = selfSeedCommitment('s', 2, 'c', seed);
     const seedShares = await shareSecret(seed, 5, 3);
-    expect(await reconstructSelfSeed(seedShares.slice(2), 3, commitment, ctx)).toEqual(seed);
-    await expect(reconstructSelfSeed(seedShares.slice(2), 3, commitment, { ...ctx, round: 3 })).rejects.toMatchObject({ code: 'SECAGG_ABORTED' });
+    expect((await reconstructSelfSeed(from(seedShares.slice(2)), 3, commitment, ctx)).secret).toEqual(seed);
+    await expect(reconstructSelfSeed(from(seedShares.slice(2)), 3, commitment, { ...ctx, round: 3 })).rejects.toMatchObject({ code: 'SECAGG_ABORTED' });
   });
   it('thresholds: ceil(2k/3), never below floor(k/2)+1', async () => {
     expect(defaultThreshold(9)).toBe(6);
@@ -193,7 +194,7 @@ describe('Shamir sharing', () => {
     expect(defaultThreshold(3)).toBe(2);
     expect(defaultThreshold(2)).toBe(2);
     for (let k = 2; k <= 255; k++) expect(defaultThreshold(k)).toBeGreaterThanOrEqual(Math.floor(k / 2) + 1);
-    expect(() => secAggParameters({ cohortSize: 10, t: 4 })).toThrow(RangeError);
+    expect(() => secAggParameters({ cohortSize: 10, k: 9, t: 4 })).toThrow(RangeError);
     await expect(shareSecret(new Uint8Array(32), 9, 10)).rejects.toThrow(RangeError);
   });
 });

@@ -203,10 +203,11 @@ describe('mask-key reconstruction check through the platform', () => {
     const kp = nacl.box.keyPair();
     const shares = await shareSecret(kp.secretKey, 9, 6);
     shares[0]![3]! ^= 0x55; // a corrupt share among the first t
+    const from = (list: Uint8Array[]) => list.map((share, i) => ({ sender: `s${i}`, share }));
     for (const platform of [nodePlatform, webPlatform, { ...nodePlatform, x25519: undefined }, undefined]) {
-      expect(Array.from(await reconstructMaskKey(shares, 6, kp.publicKey, platform))).toEqual(Array.from(kp.secretKey));
-      await expect(reconstructMaskKey(shares.slice(0, 6), 6, kp.publicKey, platform)).rejects.toMatchObject({ code: 'SECAGG_ABORTED' });
-      await expect(reconstructMaskKey(shares.slice(1, 6), 6, kp.publicKey, platform)).rejects.toMatchObject({ code: 'SECAGG_ABORTED' });
+      expect(Array.from((await reconstructMaskKey(from(shares), 6, kp.publicKey, platform)).secret)).toEqual(Array.from(kp.secretKey));
+      await expect(reconstructMaskKey(from(shares.slice(0, 6)), 6, kp.publicKey, platform)).rejects.toMatchObject({ code: 'SECAGG_ABORTED' });
+      await expect(reconstructMaskKey(from(shares.slice(1, 6)), 6, kp.publicKey, platform)).rejects.toMatchObject({ code: 'SECAGG_ABORTED' });
     }
   });
 });

@@ -4,7 +4,7 @@ import { sealedLength } from '../crypto/box.js';
 import { toHex } from '../crypto/bytes.js';
 import { checkRoundParams, type SecAggRoundParams } from './client.js';
 import { SecAggError } from './errors.js';
-import { buildNeighbourGraph, graphSeed, sortIds, type NeighbourGraph } from './graph.js';
+import { buildNeighbourGraph, componentsAmong, graphSeed, sortIds, type NeighbourGraph } from './graph.js';
 import { agreePairwiseSeed } from './kdf.js';
 import { verifyAdvertise } from './keys.js';
 import type {
@@ -19,7 +19,7 @@ import type {
 } from './messages.js';
 import { applyMasks } from './prg.js';
 import { addInto, bytesLEToU32 } from './ring.js';
-import { reconstructMaskKey, reconstructSelfSeed, SHARE_LENGTH_32 } from './shamir.js';
+import { minThreshold, reconstructMaskKey, reconstructSelfSeed, SHARE_LENGTH_32, type SenderShare } from './shamir.js';
 import { bad, checkArray, checkBytes, checkHeader, checkId, isObject } from './validate.js';
 
 export interface SecAggServerOptions extends SecAggRoundParams {
@@ -40,6 +40,17 @@ export interface SecAggStatus {
   unmasked: string[];
   /** Clients that dropped at each stage (present at the previous one, absent from this one). */
   dropped: { advertiseKeys: string[]; shareKeys: string[]; maskedInput: string[]; unmask: string[] };
+}
+
+/**
+ * A revealed share that disagrees with the verified secret (named by Reed-Solomon decoding).
+ * Either `sender` altered it, or `owner` dealt inconsistent shares; a sender named for several
+ * owners is the likely culprit.
+ */
+export interface SecAggMisbehaviour {
+  sender: string;
+  owner: string;
+  kind: 'self-seed' | 'mask-key';
 }
 
 const SHARE_CT_LENGTH = sealedLength(2 * SHARE_LENGTH_32);
@@ -76,9 +87,10 @@ export class SecAggServer {
   private survivors: string[] = [];
   private droppedIds: string[] = [];
   private unmaskedIds = new Set<string>();
-  /** owner -> list of revealed shares. */
-  private seedShares = new Map<string, Uint8Array[]>();
-  private keyShares = new Map<string, Uint8Array[]>();
+  /** owner -> revealed shares, in arrival order, with who revealed them. */
+  private seedShares = new Map<string, SenderShare[]>();
+  private keyShares = new Map<string, SenderShare[]>();
+  private misbehaving: SecAggMisbehaviour[] = [];
 
   constructor(opts: SecAggServerOptions) {
     checkRoundParams(opts);
@@ -175,6 +187,10 @@ export class SecAggServer {
     if (ids.length < 2) throw this.abort();
     const graph = buildNeighbourGraph(ids, this.k, graphSeed(this.session, this.round, ids));
     if (graph.degree < this.t) throw this.abort();
+    if (this.t < minThreshold(graph.degree)) {
+      this.abort();
+      throw new SecAggError('SECAGG_WEAK_THRESHOLD', `t = ${this.t} is not a strict majority of the graph's degree ${graph.degree} (n = ${ids.length}, k = ${this.k})`);
+    }
     this.graph = graph;
     this.stage = 'share-keys';
     return { stage: 'roster', session: this.session, round: this.round, entries: ids.map((id) => this.advertised.get(id)!) };
@@ -241,6 +257,16 @@ export class SecAggServer {
   closeMaskedInput(): UnmaskRequestMessage {
     this.expectStage('masked-input');
     if (this.maskedIds.size < this.t) throw this.abort();
+    // Refuse before any share is revealed if the survivors' graph fell apart: the masked inputs
+    // of each part would unmask to that part's sum (Bell et al. 2020, the connectivity condition).
+    const parts = componentsAmong(this.graph!, this.maskedIds);
+    if (parts.length > 1) {
+      this.abort();
+      throw new SecAggError(
+        'SECAGG_SURVIVORS_SPLIT',
+        `the survivors' neighbour graph has ${parts.length} parts (sizes ${parts.map((p) => p.length).join(', ')}): unmasking would reveal each part's sum`,
+      );
+    }
     this.survivors = sortIds([...this.maskedIds]);
     this.droppedIds = sortIds([...this.u2].filter((id) => !this.maskedIds.has(id)));
     this.stage = 'unmask';
@@ -271,8 +297,8 @@ export class SecAggServer {
     };
     const seeds = parse(m.selfSeedShares, 'selfSeedShares', (o) => this.maskedIds.has(o));
     const keys = parse(m.maskKeyShares, 'maskKeyShares', (o) => dropped.has(o));
-    for (const { owner, share } of seeds) push(this.seedShares, owner, share);
-    for (const { owner, share } of keys) push(this.keyShares, owner, share);
+    for (const { owner, share } of seeds) push(this.seedShares, owner, { sender: id, share });
+    for (const { owner, share } of keys) push(this.keyShares, owner, { sender: id, share });
     this.unmaskedIds.add(id);
   }
 
@@ -294,16 +320,18 @@ export class SecAggServer {
       for (const d of droppedWithSurvivingNeighbours) if ((this.keyShares.get(d)?.length ?? 0) < this.t) throw this.abort();
       for (const u of survivors) {
         const e = this.advertised.get(u)!;
-        const seed = await reconstructSelfSeed(this.seedShares.get(u)!, this.t, e.selfSeedCommitment, {
+        const { secret: seed, inconsistent } = await reconstructSelfSeed(this.seedShares.get(u)!, this.t, e.selfSeedCommitment, {
           session: this.session,
           round: this.round,
           clientId: u,
         });
+        for (const sender of inconsistent) this.misbehaving.push({ sender, owner: u, kind: 'self-seed' });
         items.push({ seed, sign: -1 });
       }
       for (const d of droppedWithSurvivingNeighbours) {
         const e = this.advertised.get(d)!;
-        const sk = await reconstructMaskKey(this.keyShares.get(d)!, this.t, e.maskKey, this.platform);
+        const { secret: sk, inconsistent } = await reconstructMaskKey(this.keyShares.get(d)!, this.t, e.maskKey, this.platform);
+        for (const sender of inconsistent) this.misbehaving.push({ sender, owner: d, kind: 'mask-key' });
         const pk = e.maskKey; // the public key of sk: checked by reconstructMaskKey
         for (const v of graph.neighbours.get(d)!) {
           if (!this.maskedIds.has(v)) continue;
@@ -356,13 +384,21 @@ export class SecAggServer {
     };
   }
 
+  /**
+   * Revealed shares that Reed-Solomon decoding found inconsistent with the verified secrets
+   * (filled by finalize, also when it aborts later). For the audit log.
+   */
+  get misbehaviour(): readonly SecAggMisbehaviour[] {
+    return this.misbehaving;
+  }
+
   /** The neighbour graph (after closeAdvertise). */
   get neighbourGraph(): NeighbourGraph | undefined {
     return this.graph;
   }
 }
 
-function push(map: Map<string, Uint8Array[]>, key: string, v: Uint8Array): void {
+function push<T>(map: Map<string, T[]>, key: string, v: T): void {
   const list = map.get(key);
   if (list) list.push(v);
   else map.set(key, [v]);

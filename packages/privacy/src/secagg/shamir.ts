@@ -5,6 +5,8 @@ import { x25519Shared } from '../crypto/dh.js';
 import type { PlatformCrypto } from '../platform/types.js';
 import { SecAggError } from './errors.js';
 import { selfSeedCommitment } from './kdf.js';
+import { EXP, LOG } from './gf256.js';
+import { decodeShares } from './rs-decode.js';
 
 /**
  * t-of-k Shamir sharing over GF(2^8) (audited `shamir-secret-sharing`). A share is the
@@ -58,21 +60,6 @@ export async function combineShares(shares: readonly Uint8Array[], t: number): P
   return combine([...shares]);
 }
 
-// GF(2^8) with the AES polynomial x^8 + x^4 + x^3 + x + 1 (the field of shamir-secret-sharing),
-// log/exp tables over the generator 3.
-const EXP = new Uint8Array(510);
-const LOG = new Uint8Array(256);
-{
-  let x = 1;
-  for (let i = 0; i < 255; i++) {
-    EXP[i] = x;
-    EXP[i + 255] = x;
-    LOG[x] = i;
-    x ^= (x << 1) ^ (x & 0x80 ? 0x11b : 0); // x *= 3
-    x &= 0xff;
-  }
-}
-
 /**
  * Lagrange interpolation at 0 with the basis computed once per share set (O(t^2 + t * len)),
  * instead of once per byte as in the library's `combine` (O(t^2 * len)). Same field and share
@@ -112,38 +99,75 @@ export function combineSharesFast(shares: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** A revealed share and who revealed it. */
+export interface SenderShare {
+  sender: string;
+  share: Uint8Array;
+}
+
+/** A verified secret and the senders whose shares are inconsistent with it. */
+export interface Reconstruction {
+  secret: Uint8Array;
+  /**
+   * Senders of shares that disagree with the verified secret's polynomial (or carry an invalid
+   * x-coordinate). Only established when the first t distinct shares did not verify: a wrong
+   * share that was not needed is not looked for.
+   */
+  inconsistent: string[];
+}
+
 /**
- * Reconstruct with a check: try the first t shares, then (if the check fails because some share
- * is corrupt) up to `maxAttempts` other t-subsets. Returns undefined when nothing verifies.
+ * Reconstruct with a check. Fast path: the first t shares (distinct x-coordinates, in arrival
+ * order). If their secret does not verify, Reed-Solomon decoding of all shares (rs-decode.ts)
+ * corrects up to floor((N - t) / 2) wrong shares wherever they sit, and names their senders.
+ * Shares that claim the same x-coordinate with different contents are set aside and judged
+ * against the decoded polynomial, so a forged share cannot push an honest one out. Returns
+ * undefined when nothing verifies (more wrong shares than the code corrects).
  */
 async function reconstructChecked(
-  shares: readonly Uint8Array[],
+  shares: readonly SenderShare[],
   t: number,
   check: (secret: Uint8Array) => boolean | Promise<boolean>,
-  maxAttempts = 64,
-): Promise<Uint8Array | undefined> {
-  if (shares.length < t) return undefined;
-  // Deduplicate by x-coordinate, keeping the first share seen (a duplicate x would make combine throw).
-  const byX = new Map<number, Uint8Array>();
+): Promise<Reconstruction | undefined> {
+  const invalid: string[] = [];
+  const byX = new Map<number, SenderShare[]>();
   for (const s of shares) {
-    const x = s[s.length - 1]!;
-    if (x !== 0 && !byX.has(x)) byX.set(x, s);
+    const x = s.share[s.share.length - 1]!;
+    if (x === 0) {
+      invalid.push(s.sender);
+      continue;
+    }
+    const list = byX.get(x);
+    if (!list) byX.set(x, [s]);
+    else if (!list.some((o) => equalBytes(o.share, s.share))) list.push(s);
   }
-  const pool = [...byX.values()];
-  if (pool.length < t) return undefined;
-  const idx = Array.from({ length: t }, (_, i) => i);
-  for (let attempt = 0; attempt < maxAttempts; attempt++) {
-    const secret = combineSharesFast(idx.map((i) => pool[i]!));
-    if (await check(secret)) return secret;
+  const pool: SenderShare[] = [];
+  const contested: { x: number; candidates: SenderShare[] }[] = [];
+  for (const [x, list] of byX) {
+    if (list.length === 1) pool.push(list[0]!);
+    else contested.push({ x, candidates: list });
+  }
+  if (invalid.length === 0 && contested.length === 0 && pool.length >= t) {
+    const secret = combineSharesFast(pool.slice(0, t).map((s) => s.share));
+    if (await check(secret)) return { secret, inconsistent: [] };
     secret.fill(0);
-    // next t-combination of pool indices in lexicographic order
-    let i = t - 1;
-    while (i >= 0 && idx[i] === pool.length - t + i) i--;
-    if (i < 0) return undefined;
-    idx[i]!++;
-    for (let j = i + 1; j < t; j++) idx[j] = idx[j - 1]! + 1;
   }
-  return undefined;
+  if (pool.length < t) return undefined;
+  const len = pool[0]!.share.length - 1;
+  const xs = Uint8Array.from(pool, (s) => s.share[len]!);
+  const values = pool.map((s) => s.share.subarray(0, len));
+  const decoded = decodeShares(xs, values, t, contested.map((c) => c.x));
+  if (!decoded) return undefined;
+  if (!(await check(decoded.secret))) {
+    decoded.secret.fill(0);
+    return undefined;
+  }
+  const inconsistent = new Set<string>(invalid);
+  for (const i of decoded.wrong) inconsistent.add(pool[i]!.sender);
+  contested.forEach((c, j) => {
+    for (const cand of c.candidates) if (!equalBytes(cand.share.subarray(0, len), decoded.probed[j]!)) inconsistent.add(cand.sender);
+  });
+  return { secret: decoded.secret, inconsistent: [...inconsistent].sort() };
 }
 
 const X25519_BASE_POINT = new Uint8Array(32);
@@ -154,28 +178,28 @@ X25519_BASE_POINT[0] = 9;
  * With a platform offering native X25519 the check is X25519(sk, 9) through it (several times
  * faster than tweetnacl's scalarMult.base, which remains the fallback); same result either way.
  */
-export async function reconstructMaskKey(shares: readonly Uint8Array[], t: number, publicKey: Uint8Array, platform?: PlatformCrypto): Promise<Uint8Array> {
+export async function reconstructMaskKey(shares: readonly SenderShare[], t: number, publicKey: Uint8Array, platform?: PlatformCrypto): Promise<Reconstruction> {
   assertBytes('publicKey', publicKey, 32);
   const publicOf = async (s: Uint8Array): Promise<Uint8Array> =>
     platform?.x25519 ? x25519Shared(platform, s, publicKey, X25519_BASE_POINT) : nacl.scalarMult.base(s);
-  const sk = await reconstructChecked(shares, t, async (s) => s.length === 32 && equalBytes(await publicOf(s), publicKey));
-  if (!sk) throw new SecAggError('SECAGG_ABORTED', 'secure aggregation aborted: a reconstruction did not verify');
-  return sk;
+  const r = await reconstructChecked(shares, t, async (s) => s.length === 32 && equalBytes(await publicOf(s), publicKey));
+  if (!r) throw new SecAggError('SECAGG_ABORTED', 'secure aggregation aborted: a reconstruction did not verify');
+  return r;
 }
 
 /** Reconstructs a survivor's self-mask seed and checks it against its advertised commitment. */
 export async function reconstructSelfSeed(
-  shares: readonly Uint8Array[],
+  shares: readonly SenderShare[],
   t: number,
   commitment: Uint8Array,
   ctx: { session: string; round: number; clientId: string },
-): Promise<Uint8Array> {
+): Promise<Reconstruction> {
   assertBytes('commitment', commitment, 32);
-  const seed = await reconstructChecked(
+  const r = await reconstructChecked(
     shares,
     t,
     (s) => s.length === 32 && equalBytes(selfSeedCommitment(ctx.session, ctx.round, ctx.clientId, s), commitment),
   );
-  if (!seed) throw new SecAggError('SECAGG_ABORTED', 'secure aggregation aborted: a reconstruction did not verify');
-  return seed;
+  if (!r) throw new SecAggError('SECAGG_ABORTED', 'secure aggregation aborted: a reconstruction did not verify');
+  return r;
 }

@@ -1,0 +1,89 @@
+/**
+ * One coordinator node of `flock bench fleet`, in its own process (as deployed): tokens mode,
+ * real socket.io on 127.0.0.1, sealed chunked uploads, in-memory state. It mints one
+ * enrollment token per load-generator client, tells the parent its URL and the tokens over
+ * IPC, and reports every round with its own CPU time and peak RSS (sampled every 100 ms).
+ */
+import { Coordinator, MemoryClientRegistry, mintToken, type RoundSummary } from '@flock/coordinator';
+import { createPresetModel, flatModelOf, ready, type ModelPreset } from '@flock/model';
+
+export interface FleetNodeInit {
+  clients: number;
+  model: ModelPreset;
+  rounds: number;
+  roundTimeoutMs: number;
+}
+
+export type FleetNodeMessage =
+  | { type: 'ready'; url: string; tokens: string[]; numParams: number }
+  | { type: 'round'; summary: Pick<RoundSummary, 'round' | 'status' | 'reporters' | 'rejected' | 'bytesUp' | 'seconds' | 'modelVersion'> & { reason?: string }; cpuSeconds: number; peakRssBytes: number; startedAtMs: number; endedAtMs: number }
+  | { type: 'connected'; clients: number; atMs: number }
+  | { type: 'error'; message: string };
+
+function send(m: FleetNodeMessage): void {
+  process.send!(m);
+}
+
+async function main(init: FleetNodeInit): Promise<void> {
+  await ready();
+  const flat = await flatModelOf(createPresetModel(init.model));
+  const numParams = flat.weights.length;
+  const registry = new MemoryClientRegistry();
+  const tokens = Array.from({ length: init.clients }, (_, i) => mintToken(registry, { label: `fleet-${i}` }).token);
+  const coordinator = new Coordinator({
+    model: flat,
+    registry,
+    ...(process.env.FLOCK_FLEET_DEBUG ? { logger: { info: (o: unknown, m?: string) => console.error('node', m, JSON.stringify(o)), warn: (o: unknown, m?: string) => console.error('node WARN', m, JSON.stringify(o)), error: (o: unknown, m?: string) => console.error('node ERROR', m, JSON.stringify(o)) } as never } : {}),
+    settings: {
+      auth: 'tokens',
+      minClients: init.clients,
+      maxClients: init.clients,
+      fraction: 1,
+      rounds: init.rounds,
+      roundTimeoutMs: init.roundTimeoutMs,
+      // Every simulated device connects from 127.0.0.1: the per-address buckets would throttle
+      // the load generator itself, not a real fleet.
+      rateLimits: { exemptLoopback: true },
+    },
+  });
+  let peakRss = process.memoryUsage().rss;
+  setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100).unref();
+  let cpuAtStart = process.cpuUsage();
+  let startedAtMs = 0;
+  let connected = 0;
+  // The first round starts once every client is connected (minClients = clients): CPU and time
+  // are counted from then, so connection handling is measured apart (connectSeconds).
+  coordinator.on('client:connect', () => {
+    if (++connected !== init.clients) return;
+    cpuAtStart = process.cpuUsage();
+    startedAtMs = Date.now();
+    send({ type: 'connected', clients: connected, atMs: startedAtMs });
+  });
+  coordinator.on('client:disconnect', () => connected--);
+  coordinator.on('round', (s: RoundSummary) => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    const cpu = process.cpuUsage(cpuAtStart);
+    send({
+      type: 'round',
+      summary: { round: s.round, status: s.status, reporters: s.reporters, rejected: s.rejected, bytesUp: s.bytesUp, seconds: s.seconds, modelVersion: s.modelVersion, ...(s.reason ? { reason: `${s.reason.code}: ${s.reason.message}` } : {}) },
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      peakRssBytes: peakRss,
+      startedAtMs,
+      endedAtMs: Date.now(),
+    });
+    cpuAtStart = process.cpuUsage();
+    startedAtMs = Date.now();
+  });
+  coordinator.on('done', () => void coordinator.close().then(() => process.exit(0)));
+  const url = await coordinator.listen(0, '127.0.0.1');
+  coordinator.start();
+  send({ type: 'ready', url, tokens, numParams });
+}
+
+process.once('message', (init: FleetNodeInit) => {
+  main(init).catch((err: unknown) => {
+    send({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    process.exit(1);
+  });
+});
+process.on('disconnect', () => process.exit(0));

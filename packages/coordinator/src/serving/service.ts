@@ -1,0 +1,105 @@
+import { EventEmitter } from 'node:events';
+import type { ModelStore } from '../model-store.js';
+import type { AuditLog } from '../admin/audit.js';
+import type { Logger } from '../logger.js';
+import type { FederationDatabase } from '../store/database.js';
+import { MemoryServingEvents, ServingLifecycle, type ServingEvent } from './lifecycle.js';
+import { Predictor } from './predictor.js';
+import type { ServingSettings } from './settings.js';
+
+/** A held-out labelled set the operator provides (`--eval-data`): row-major inputs and class labels. */
+export interface EvalData {
+  x: Float32Array;
+  labels: Int32Array;
+}
+
+/** What GET /v1/admin/serving answers. */
+export interface ServingStatus {
+  policy: ServingSettings['policy'];
+  metric: string;
+  tolerance: number;
+  serving: number;
+  latest: number;
+  rollbackStack: number[];
+  events: ServingEvent[];
+}
+
+/**
+ * Model serving as a whole: the inference worker (predictor.ts), the serving version
+ * (lifecycle.ts) and the optional server-side evaluation of every committed version on a
+ * held-out set, recorded in the version's metrics as `server_accuracy` and `server_loss`.
+ *
+ * Events: 'evaluated' (version), after a server-side evaluation was recorded.
+ */
+export class ServingService extends EventEmitter {
+  readonly predictor: Predictor;
+  readonly lifecycle: ServingLifecycle;
+  private evaluations = Promise.resolve();
+  private started = false;
+
+  constructor(
+    private readonly o: { store: ModelStore; settings: ServingSettings; audit: AuditLog; database: FederationDatabase | undefined; logger: Logger; evalData?: EvalData | undefined },
+  ) {
+    super();
+    this.predictor = new Predictor({ topology: o.store.topology, spec: o.store.spec, backend: o.settings.backend, maxBatch: o.settings.maxBatch, batchWaitMs: o.settings.batchWaitMs });
+    this.lifecycle = new ServingLifecycle({ store: o.store, log: o.database?.serving ?? new MemoryServingEvents(), settings: o.settings, audit: o.audit });
+  }
+
+  get serving(): number {
+    return this.lifecycle.serving;
+  }
+
+  /** Evaluates the serving version once at start if it has no server-side metrics yet (the evaluated policy's baseline). */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    const v = this.o.store.get(this.serving);
+    if (this.o.evalData && v && v.metrics.server_accuracy === undefined) this.evaluate(v.version);
+  }
+
+  /** A training round committed `version`: evaluate it (if there is a held-out set), then apply the policy. */
+  committed(version: number): void {
+    this.lifecycle.committed(version);
+    if (this.o.evalData) this.evaluate(version);
+  }
+
+  /** A federated evaluation round annotated `version`. */
+  evaluatedFederated(version: number): void {
+    this.lifecycle.evaluated(version);
+  }
+
+  /** Runs the held-out evaluation of `version` in the worker (queued one after another); resolves when recorded. */
+  evaluate(version: number): Promise<void> {
+    const data = this.o.evalData;
+    if (!data) return Promise.resolve();
+    this.evaluations = this.evaluations.then(async () => {
+      const v = this.o.store.get(version);
+      if (!v) return;
+      try {
+        const r = await this.predictor.evaluate(v, data.x, data.labels);
+        this.o.store.annotate(version, { server_accuracy: r.accuracy, server_loss: r.loss });
+        this.o.logger.info({ modelVersion: version, server_accuracy: r.accuracy, server_loss: r.loss, examples: data.labels.length }, 'server-side evaluation');
+        this.emit('evaluated', version);
+        this.lifecycle.evaluated(version);
+      } catch (err) {
+        this.o.logger.warn({ err, modelVersion: version }, 'server-side evaluation failed');
+      }
+    });
+    return this.evaluations;
+  }
+
+  /** Resolves when every queued server-side evaluation has finished. */
+  settled(): Promise<void> {
+    return this.evaluations;
+  }
+
+  status(): ServingStatus {
+    const s = this.o.settings;
+    return { policy: s.policy, metric: s.metric, tolerance: s.tolerance, serving: this.serving, latest: this.o.store.latest().version, rollbackStack: this.lifecycle.rollbackStack, events: this.lifecycle.recent(50) };
+  }
+
+  async close(): Promise<void> {
+    await this.evaluations.catch(() => undefined);
+    await this.predictor.close();
+  }
+}

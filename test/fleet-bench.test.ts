@@ -1,0 +1,13 @@
+// `flock bench fleet` in miniature: the load generator's clients are real (tokens, signed
+// handshakes, sealed chunked uploads over socket.io) and every accepted update must be counted
+// once in the commit. Counts only: timings live in the benchmark's JSON lines, never here.
+import { describe, expect, it } from 'vitest';
+import { runFleetConfiguration } from '../packages/cli/src/bench/fleet.js';
+
+describe('flock bench fleet', () => {
+  it('40 authenticated load-generator clients in 2 processes: one round commits every update once, none refused', async () => {
+    const line = await runFleetConfiguration(40, { model: 'logreg', rounds: 2, generators: 2, timeoutMs: 60_000 });
+    expect(line).toMatchObject({ bench: 'fleet', nodes: 1, clients: 40, numParams: 7850, status: 'committed', reported: 40, rejected: 0, lost: 0 });
+    expect(line.peakRssMiBPerNode).toBeGreaterThan(0);
+  }, 120_000);
+});
