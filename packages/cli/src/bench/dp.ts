@@ -71,7 +71,7 @@ export async function* benchDp(opts: BenchDpOptions = {}): AsyncGenerator<Record
         maxNorm = Math.max(maxNorm, int32Norm(enc, d));
         maxOld = Math.max(maxOld, int32Norm(await old.encode(x, 1), d));
       }
-      const eps = (qq: number, steps: number): number => computeEpsilon({ q: qq, sigma: plan.accountedNoiseMultiplier, steps, delta }).epsilon;
+      const eps = (qq: number, steps: number): number => computeEpsilon({ q: qq, sigma: plan.accountedNoiseMultiplier, steps, delta, subsampling: 'general' }).epsilon;
       yield {
         bench: 'dp-quantization',
         d,

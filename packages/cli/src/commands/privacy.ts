@@ -45,12 +45,14 @@ export function privacyCommand(): Command {
           sigma = plan.accountedNoiseMultiplier;
           quantization = { threshold: t, scale: plan.scale, enforcedBound: plan.bound, boundOverClipScale: plan.inflation, accountedNoiseMultiplier: sigma };
         }
-        const r = computeEpsilon({ q: f.q, sigma, steps: f.steps, delta: f.delta, orders: f.orders, conversion: f.conversion });
-        if (f.json) out(JSON.stringify({ epsilon: r.epsilon, order: r.order, ...(quantization ? { quantization } : {}) }));
+        // Distributed mode: a sum of discrete Gaussians, subsampling accounted with the general bound (as the coordinator does).
+        const subsampling = f.secagg === 'distributed' ? 'general' : 'gaussian';
+        const r = computeEpsilon({ q: f.q, sigma, steps: f.steps, delta: f.delta, orders: f.orders, conversion: f.conversion, subsampling });
+        if (f.json) out(JSON.stringify({ epsilon: r.epsilon, order: r.order, subsampling, ...(quantization ? { quantization } : {}) }));
         else
           out(
             `epsilon ${r.epsilon} (order ${r.order})` +
-              (quantization ? `; secure aggregation: enforced L2 bound ${quantization.boundOverClipScale} x C*scale, noise calibrated to it, accounted sigma ${sigma}` : ''),
+              (quantization ? `; secure aggregation: enforced L2 bound ${quantization.boundOverClipScale} x C*scale, noise calibrated to it, accounted sigma ${sigma}, ${subsampling} subsampling bound` : ''),
           );
       }),
   );

@@ -223,7 +223,10 @@ export class DifferentiallyPrivate implements Strategy {
     if (this.clipper && this.lastAggregator) {
       this.clipper.update({ unclipped: this.lastAggregator.unclipped, count: aggregate.count, expectedCount: this.options.samplingRate * population! });
     }
-    this.#accountant.compose(this.options.samplingRate, accounted);
+    // Distributed mode releases a SUM of the clients' discrete Gaussians, not one Gaussian: its
+    // subsampling is accounted with the general bound (privacy/dp/rdp.ts, Zhu and Wang 2019),
+    // which holds for any mechanism with that RDP curve (Kairouz et al. 2021, Proposition 14).
+    this.#accountant.compose(this.options.samplingRate, accounted, 1, this.options.mode === 'distributed' ? 'general' : 'gaussian');
     this.rounds++;
     for (const id of ctx.reporters ?? []) {
       const rounds = (this.ledger.get(id)?.rounds ?? 0) + 1;
@@ -305,7 +308,7 @@ export class DifferentiallyPrivate implements Strategy {
     if (!positive(s.clip) || !positive(s.roundClip)) bad('clip and roundClip must be positive numbers');
     if (!Array.isArray(s.accountant)) bad('accountant must be an array of events');
     const accountant = new RdpAccountant();
-    for (const e of s.accountant!) accountant.compose(e.q, e.sigma, e.steps); // validates each event
+    for (const e of s.accountant!) accountant.compose(e.q, e.sigma, e.steps, e.subsampling ?? 'gaussian'); // validates each event
     if (!Array.isArray(s.ledger)) bad('ledger must be an array');
     const ledger = new Map<string, LedgerEntry>();
     for (const e of s.ledger!) {
@@ -333,7 +336,7 @@ export interface DifferentialPrivacyState {
   /** Committed rounds. */
   rounds: number;
   /** The accountant's composed (q, sigma, steps) events. */
-  accountant: Array<{ q: number; sigma: number; steps: number }>;
+  accountant: Array<{ q: number; sigma: number; steps: number; subsampling?: 'general' }>;
   ledger: Array<{ clientId: string } & LedgerEntry>;
   /** The clip clients are told to use next (moves under adaptive clipping). */
   clip: number;
