@@ -37,6 +37,8 @@ import {
 import {
   Quantizer,
   WeightedEncoder,
+  DpQuantizer,
+  planDpQuantization,
   announceCoordinatorSealKey,
   buildNeighbourGraph,
   canonicalReceiptBytes,
@@ -296,6 +298,24 @@ describe('conformance vectors: SecAgg constructions (secagg.md)', () => {
     expect(d.totalWeight).toBe(w.totalWeight);
     expect(Array.from(d.weightedSum)).toEqual(w.weightedSum);
     expect(Array.from(d.mean)).toEqual(w.mean);
+  });
+
+  it('quantize (dp): the planned scale and Delta2, a rejected and an accepted rounding attempt, encode with fixed keys', async () => {
+    const v = vector('quantize').dp;
+    const p = v.plan;
+    const plan = planDpQuantization({ clip: p.clip, dimension: p.dimension, cohort: p.cohort, minSurvivors: p.minSurvivors, noiseMultiplier: p.noiseMultiplier, distributed: p.distributed });
+    expect(plan.scale).toBe(p.scale);
+    expect(plan.bound).toBe(p.bound);
+    expect(plan.clientStddev).toBe(p.clientStddev);
+    const q = new DpQuantizer({ clip: p.clip, scale: p.scale, dimension: p.dimension });
+    const y = q.latticeVector(v.delta);
+    expect(Array.from(y)).toEqual(v.latticeVector);
+    expect(q.roundWith(y, Uint32Array.from(v.roundUpAway.uniforms))).toBeUndefined();
+    expect(Array.from(q.roundWith(y, Uint32Array.from(v.towardZero.uniforms))!)).toEqual(v.towardZero.encoded);
+    const scripted = scriptedPlatform(v.encode.keys.map(unhex));
+    const enc = await new DpQuantizer({ clip: p.clip, scale: p.scale, dimension: p.dimension, platform: scripted }).encode(v.delta);
+    expect(Array.from(enc)).toEqual(v.encode.encoded);
+    expect(Array.from(q.decode(enc))).toEqual(v.encode.decoded);
   });
 });
 

@@ -12,7 +12,7 @@ import {
   type SecAggShareDelivery,
   type SecAggUnmaskRequest,
 } from '@flock/protocol';
-import { SecAggClient, WeightedEncoder, addLatticeNoise, type IdentityKeyPair, type PlatformCrypto } from '@flock/privacy';
+import { DpQuantizer, SecAggClient, WeightedEncoder, addLatticeNoise, distributedLocalStddev, type IdentityKeyPair, type PlatformCrypto } from '@flock/privacy';
 import type { Socket } from 'socket.io-client';
 
 /** The SecAgg+ stage a simulated client goes silent before (fault injection). */
@@ -45,6 +45,8 @@ export class SecureSession {
   readonly session: string;
   private readonly engine: SecAggClient;
   private readonly encoder: WeightedEncoder;
+  /** Under DP (central or distributed mode): conditional randomized rounding, no weight element. */
+  private readonly dpQuantizer: DpQuantizer | undefined;
   private readonly delivery = deferred<SecAggShareDelivery>();
   private readonly finished = deferred<void>();
   private stopped = false;
@@ -63,6 +65,18 @@ export class SecureSession {
     this.session = cfg.session;
     this.engine = new SecAggClient({ session: cfg.session, round: start.round, k: cfg.k, t: cfg.t, vectorLength: cfg.vectorLength, clientId, identity, platform });
     this.encoder = new WeightedEncoder({ clip: cfg.clip, nMax: cfg.nMax, weightCap: cfg.weightCap, platform });
+    const privacy = start.kind === 'train' ? start.config.privacy : undefined;
+    if (privacy && privacy.mode !== 'local') {
+      // A DP round must say how to quantize; without it the old weighted encoding would let the
+      // coordinator's noise calibration and this client's weight disagree (issue #12).
+      if (!cfg.dp) throw new FlockError('DP_UNAVAILABLE', `a ${privacy.mode} differential-privacy round under secure aggregation must carry secagg.dp (the quantization scale and bound)`, { mode: privacy.mode });
+      if (cfg.dp.clip !== privacy.clip) throw new FlockError('DP_UNAVAILABLE', `secagg.dp.clip ${cfg.dp.clip} differs from the round's privacy clip ${privacy.clip}`, { mode: privacy.mode });
+      this.dpQuantizer = new DpQuantizer({ clip: cfg.dp.clip, scale: cfg.dp.scale, dimension: cfg.vectorLength, platform });
+      // The bound is a function of (clip, scale, d): recomputed here, a coordinator cannot understate it.
+      if (Math.abs(this.dpQuantizer.bound - cfg.dp.bound) > 1e-9 * this.dpQuantizer.bound) {
+        throw new FlockError('DP_UNAVAILABLE', `secagg.dp.bound ${cfg.dp.bound} is not the rounding bound ${this.dpQuantizer.bound} of clip ${cfg.dp.clip}, scale ${cfg.dp.scale} and ${cfg.vectorLength} parameters`, { mode: privacy.mode });
+      }
+    }
   }
 
   /** Resolves when this client has done its last stage (or gave up). */
@@ -126,12 +140,14 @@ export class SecureSession {
       throw err;
     }
     if (this.silent('masked-input')) return;
-    const encoded = await this.encoder.encode(delta, numExamples);
+    const dpq = this.dpQuantizer;
+    // Under DP the weight is not sent at all: the update counts once (conditional rounding keeps its norm <= Delta2).
+    const encoded = dpq ? await dpq.encode(delta) : await this.encoder.encode(delta, numExamples);
     if (noise) {
-      // Distributed DP: this client's share of the noise, so that any t survivors together add
-      // at least sigma * C (in lattice units: times the quantizer's scale).
-      const stddev = (noise.noiseMultiplier * noise.clip * this.encoder.quantizer.scale) / Math.sqrt(this.cfg.t);
-      addLatticeNoise(encoded, delta.length, stddev);
+      // Distributed DP: this client's share of the noise, so that any t survivors together add at
+      // least sigma * Delta2 lattice units, Delta2 the sensitivity the rounding enforces.
+      if (!dpq) throw new FlockError('DP_UNAVAILABLE', 'distributed noise needs the DP quantization of secagg.dp');
+      addLatticeNoise(encoded, delta.length, distributedLocalStddev(noise.noiseMultiplier, dpq.bound, this.cfg.t));
     }
     const msg = await this.engine.maskedInput(delivery, encoded);
     encoded.fill(0);

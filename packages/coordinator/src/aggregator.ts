@@ -8,6 +8,14 @@ export interface AggregateResult {
   totalWeight: number;
   /** Number of updates that went in. */
   count: number;
+  /**
+   * Secure aggregation under differential privacy (central or distributed mode): the decoded
+   * SUM of the updates (model units, weights ignored: every update counts once) with the L2
+   * sensitivity the rounding enforced and the noise multiplier the accountant must compose for
+   * this round. `meanDelta` is then only sum / count; the DP strategy releases the sum over a
+   * public denominator instead.
+   */
+  privacy?: { sum: Float64Array; sensitivity: number; accountedNoiseMultiplier: number } | undefined;
 }
 
 /** Consumes validated client deltas one by one; one instance per round. */

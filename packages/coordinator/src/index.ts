@@ -6,6 +6,8 @@ export type { CoordinatorSettings, CoordinatorSettingsInput } from './options.js
 export { FedAvg } from './strategy.js';
 export type { Strategy, FitContext, StrategySettings } from './strategy.js';
 export { WeightedMeanAggregator } from './aggregator.js';
+export { SecureCollector } from './secure-collector.js';
+export type { SecureCollectorOptions, SecureAggregationSettings } from './secure-collector.js';
 export type { UpdateAggregator, AggregateResult } from './aggregator.js';
 export { MemoryModelStore } from './model-store.js';
 export { openFederationDatabase, FederationDatabase, SqliteModelStore, SqliteClientRegistry, SqliteServingEvents, RoundLog, StrategyStateStore, UploadKeys, MIGRATIONS, SCHEMA_VERSION } from './store/index.js';

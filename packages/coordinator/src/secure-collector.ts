@@ -10,7 +10,7 @@ import {
   type Ack,
   type SecAggConfig,
 } from '@flock/protocol';
-import { SecAggServer, WeightedEncoder, isSecAggError, secAggParameters, type PlatformCrypto, type SecAggMisbehaviour } from '@flock/privacy';
+import { DpQuantizer, SecAggServer, WeightedEncoder, isSecAggError, planDpQuantization, secAggParameters, type DpQuantizationPlan, type PlatformCrypto, type SecAggMisbehaviour } from '@flock/privacy';
 import type { AggregateResult } from './aggregator.js';
 import { systemClock, type Clock } from './round/clock.js';
 
@@ -46,6 +46,13 @@ export interface SecureCollectorOptions {
    * (they count as dropped, as at the stage deadline) unless one reconnects in the meantime.
    */
   presence?: { connected(clientId: string): boolean; graceMs: number } | undefined;
+  /**
+   * Differential privacy (the strategy's round config): central or distributed mode encode the
+   * update alone by conditional randomized rounding at a scale chosen from the cohort, the clip,
+   * the noise and the overflow probability (privacy/secagg/dp-quantize.ts); client weights are
+   * not sent at all. A configuration no scale can serve throws DP_UNAVAILABLE.
+   */
+  dp?: { mode: 'central' | 'distributed'; clip: number; noiseMultiplier: number } | undefined;
 }
 
 type Stage = 'advertise' | 'share' | 'masked' | 'unmask' | 'done';
@@ -58,6 +65,9 @@ type Stage = 'advertise' | 'share' | 'masked' | 'unmask' | 'done';
 export class SecureCollector {
   readonly config: SecAggConfig;
   readonly encoder: WeightedEncoder;
+  /** Under differential privacy: the quantization plan and its decoder (the encoder above is then unused). */
+  readonly dpPlan: DpQuantizationPlan | undefined;
+  readonly dpQuantizer: DpQuantizer | undefined;
   private readonly server: SecAggServer;
   private readonly opts: SecureCollectorOptions;
   private stage: Stage = 'advertise';
@@ -100,8 +110,14 @@ export class SecureCollector {
       if (err instanceof RangeError) throw new FlockError('SECAGG_UNAVAILABLE', `no secure-aggregation parameters for a cohort of ${n}: ${err.message}`, { cohort: n });
       throw err;
     }
-    const vectorLength = opts.numParams + 1; // weighted FedAvg: the weight rides as the last element
     const s = opts.settings;
+    const dp = opts.dp;
+    // Weighted FedAvg: the weight rides as the last element; under DP there is no weight.
+    const vectorLength = dp ? opts.numParams : opts.numParams + 1;
+    this.dpPlan = dp
+      ? planDpQuantization({ clip: dp.clip, dimension: opts.numParams, cohort: n, minSurvivors: p.t, noiseMultiplier: dp.noiseMultiplier, distributed: dp.mode === 'distributed' })
+      : undefined;
+    this.dpQuantizer = this.dpPlan ? new DpQuantizer({ clip: this.dpPlan.clip, scale: this.dpPlan.scale, dimension: opts.numParams, platform: opts.platform }) : undefined;
     this.config = {
       session: opts.session,
       k: p.k,
@@ -110,6 +126,7 @@ export class SecureCollector {
       clip: s.clip,
       nMax: n,
       weightCap: s.weightCap,
+      ...(this.dpPlan ? { dp: { clip: this.dpPlan.clip, scale: this.dpPlan.scale, bound: this.dpPlan.bound } } : {}),
       deadlinesMs: { advertiseKeys: s.stageTimeoutMs, shareKeys: s.stageTimeoutMs, maskedInput: s.stageTimeoutMs, unmask: s.stageTimeoutMs },
     };
     this.encoder = new WeightedEncoder({ clip: s.clip, nMax: n, weightCap: s.weightCap, platform: opts.platform });
@@ -125,6 +142,21 @@ export class SecureCollector {
       ...(opts.trustIdentity ? { trustIdentity: opts.trustIdentity } : {}),
     });
     this.expected = new Set(opts.cohort);
+  }
+
+  /**
+   * The aggregate of an unmasked ring sum of `count` survivors' encodings. Under DP: the sum
+   * (weights play no part: there are none), its enforced sensitivity Delta2 / scale and the
+   * noise multiplier the accountant composes; otherwise the weighted mean.
+   */
+  decodeSum(sum: Uint32Array, count: number): AggregateResult {
+    if (this.dpQuantizer && this.dpPlan) {
+      const total = this.dpQuantizer.decode(sum);
+      const meanDelta = Float32Array.from(total, (v) => v / count);
+      return { meanDelta, totalWeight: count, count, privacy: { sum: total, sensitivity: this.dpPlan.sensitivity, accountedNoiseMultiplier: this.dpPlan.accountedNoiseMultiplier } };
+    }
+    const decoded = this.encoder.decode(sum);
+    return { meanDelta: Float32Array.from(decoded.mean), totalWeight: decoded.totalWeight, count };
   }
 
   /** Handles one inbound SecAgg event from an authenticated client. */
@@ -264,9 +296,7 @@ export class SecureCollector {
       await this.waitStage(this.clock.now() + stageMs);
       const sum = await this.server.finalize();
       this.stage = 'done';
-      const decoded = this.encoder.decode(sum);
-      const meanDelta = Float32Array.from(decoded.mean);
-      return { meanDelta, totalWeight: decoded.totalWeight, count: request.survivors.length, survivors: request.survivors };
+      return { ...this.decodeSum(sum, request.survivors.length), survivors: request.survivors };
     } catch (err) {
       this.stage = 'done';
       this.server.abort();

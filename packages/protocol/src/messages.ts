@@ -86,7 +86,7 @@ export const trainConfigSchema = z.object({
       noiseStddev: z.optional(finite.check(z.gte(0))),
       /**
        * local: sigma, the noise is the exact discrete Gaussian on a grid (privacy/dp/grid-noise.ts);
-       * distributed: sigma; each client adds sigma * clip / sqrt(t) on the SecAgg lattice.
+       * distributed: sigma; each client adds sigma * Delta2 / sqrt(t) on the SecAgg lattice (Delta2 = secagg.dp.bound).
        */
       noiseMultiplier: z.optional(finite.check(z.gte(0))),
     }),

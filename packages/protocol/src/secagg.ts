@@ -107,6 +107,20 @@ export const secAggConfigSchema = z.object({
   nMax: z.int().check(z.positive(), z.lte(2 ** 20)),
   /** Weighted FedAvg: a client multiplies its clipped delta by min(examples, weightCap) and appends that weight. */
   weightCap: z.int().check(z.positive(), z.lte(2 ** 20)),
+  /**
+   * Differential privacy (central or distributed mode): the update is encoded alone (no weight
+   * element, vectorLength = the number of parameters) by conditional randomized rounding
+   * (protocol/secagg.md 4.5): L2 clip `clip`, `scale` lattice units per model unit, every
+   * encoding's L2 norm <= `bound` (Delta2, which the client recomputes and must match). `clip`
+   * and `weightCap` above are then unused.
+   */
+  dp: z.optional(
+    z.object({
+      clip: z.number().check(z.positive()),
+      scale: z.number().check(z.positive()),
+      bound: z.number().check(z.positive()),
+    }),
+  ),
   /** Per-stage deadlines, milliseconds after the stage opens. */
   deadlinesMs: z.object({
     advertiseKeys: z.int().check(z.positive()),

@@ -188,7 +188,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
               ...(options.secagg.t ? { t: options.secagg.t } : {}),
               // Derive k and t for the simulated dropout rate (at least the default 0.1).
               ...(options.dropout ? { dropoutRate: Math.min(0.45, Math.max(0.1, options.dropout)) } : {}),
-              // Under DP every coordinate of an L2-clipped update is within the DP clip: quantize to it.
+              // Without DP (and in local mode) the per-coordinate clip of the weighted encoding; central and
+              // distributed DP use their own encoding (clip and scale planned by the coordinator, no weights).
               clip: options.secagg.clip ?? options.dp?.clip ?? 1,
               weightCap: 100_000,
               // Key stages are quick on loopback but grow with the cohort (every client verifies the

@@ -5,7 +5,7 @@
 import { createCipheriv } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { combine } from 'shamir-secret-sharing';
-import { Quantizer, WeightedEncoder, buildNeighbourGraph, expandMask, graphSeed, lengthPrefixed, pairwiseSeed, selfSeedCommitment, sha256 } from '@flock/privacy';
+import { DpQuantizer, Quantizer, WeightedEncoder, buildNeighbourGraph, planDpQuantization, roundedL2Bound, expandMask, graphSeed, lengthPrefixed, pairwiseSeed, selfSeedCommitment, sha256 } from '@flock/privacy';
 import { nodePlatform } from '@flock/privacy/node';
 import { hex, labelled, scriptedPlatform, shamirDraws, withNodeRandom } from '../fixed-random.js';
 import { shareSecret } from '../../../packages/privacy/src/secagg/shamir.js';
@@ -253,7 +253,9 @@ export async function quantize(): Promise<Record<string, unknown>> {
   }
   const decoder = new WeightedEncoder({ clip, nMax, weightCap });
   const d = decoder.decode(sum);
+  const dp = await dpQuantize();
   return {
+    dp,
     about:
       'Quantization (protocol/secagg.md 4.4). Quantizer(clip c, nMax): scale = 2^31 / (nMax * 2c); y = clamp(x, -c, c) * scale (float64); q = floor(y) + 1 if u < (y - floor(y)) * 2^32 else floor(y), u a uniform uint32; the wire word is q mod 2^32 (two\'s complement). Decode: read the ring sum as int32, divide by scale. WeightedEncoder(clip, nMax, weightCap): w = min(numExamples, weightCap); element i = Quantizer(clip * weightCap, nMax) of clamp(delta_i, -clip, clip) * w, with u_i the i-th little-endian uint32 of AES-256-CTR(key = 32 random bytes, counter 0); one more element, w itself. The server divides the decoded weighted sum by the summed weight (the last element).',
     source:
@@ -270,5 +272,43 @@ export async function quantize(): Promise<Record<string, unknown>> {
       weightedSum: Array.from(d.weightedSum),
       mean: Array.from(d.mean),
     },
+  };
+}
+
+/** The DP encoding of protocol/secagg.md 4.5: the coordinator's plan, rounding attempts with fixed uniforms, encode with fixed keys. */
+async function dpQuantize(): Promise<Record<string, unknown>> {
+  const clip = 0.5;
+  const dimension = 6;
+  const planParams = { clip, dimension, cohort: 4, minSurvivors: 3, noiseMultiplier: 1, distributed: true };
+  const plan = planDpQuantization(planParams);
+  // Independent float64 computation of the documented scale rule and bound.
+  const k = Math.sqrt(2 * Math.log((2 * dimension) / 1e-9));
+  const g = k * 1 * Math.sqrt(4 / 3);
+  const c = Math.min((2 ** 31 - 1 - 4 - g * Math.sqrt(dimension)) / (4 + g), (2 ** 28 * Math.sqrt(3)) / 1 - Math.sqrt(dimension));
+  if (c / clip !== plan.scale) throw new Error('dp scale differs from the documented rule');
+  const bound = Math.min(c + Math.sqrt(dimension), Math.sqrt(c * c + dimension / 4 + Math.sqrt(2 * Math.log(1 / Math.exp(-0.5))) * (c + Math.sqrt(dimension) / 2)));
+  if (bound !== plan.bound || roundedL2Bound(c, dimension) !== bound) throw new Error('dp bound differs from the documented rule');
+  const q = new DpQuantizer({ clip, scale: plan.scale, dimension });
+  // An update above the clip (clipped to it): rounding every coordinate away from zero exceeds Delta2 and is
+  // rejected; rounding every coordinate towards zero never does.
+  const delta = [0.6, -0.4, 0.5, -0.2, 0.3, 0.2];
+  const y = q.latticeVector(delta);
+  const up = Uint32Array.from(delta, (v) => (v >= 0 ? 0 : 4294967295));
+  const towardZero = Uint32Array.from(delta, (v) => (v >= 0 ? 4294967295 : 0));
+  const rejected = q.roundWith(y, up);
+  const accepted = q.roundWith(y, towardZero);
+  if (rejected !== undefined || accepted === undefined) throw new Error('the dp rounding examples do not reject / accept as documented');
+  const keys = [0, 1].map((i) => labelled(`flock/vectors/quantize/dp-key/${i}`, 32));
+  const scripted = scriptedPlatform(keys);
+  const enc = await new DpQuantizer({ clip, scale: plan.scale, dimension, platform: scripted }).encode(delta);
+  return {
+    about:
+      'DP encoding (protocol/secagg.md 4.5): plan = the coordinator\'s choice of scale and Delta2 for (clip, dimension, cohort n, threshold t, sigma, distributed); latticeVector = y (the clipped delta times f); a rounding attempt with explicit uniforms (roundUpAway: every coordinate away from zero, rejected: norm > Delta2; towardZero: every coordinate towards zero, accepted); encode with the scripted keys (attempt j uses keys[j]).',
+    plan: { ...planParams, overflowProbability: 1e-9, beta: Math.exp(-0.5), scale: plan.scale, bound: plan.bound, clientStddev: plan.clientStddev },
+    delta,
+    latticeVector: Array.from(y),
+    roundUpAway: { uniforms: Array.from(up), accepted: false },
+    towardZero: { uniforms: Array.from(towardZero), accepted: true, encoded: Array.from(accepted) },
+    encode: { keys: keys.map(hex), attempts: 2 - scripted.left, encoded: Array.from(enc), decoded: Array.from(q.decode(enc)) },
   };
 }

@@ -6,6 +6,7 @@ type Suite = (opts: { quick?: boolean; clients?: number[]; cohorts?: number[] })
 /** Benchmark suites; each yields one JSON object per configuration, machine included. */
 const SUITES: Record<string, () => Promise<Suite>> = {
   secagg: async () => (await import('../bench/secagg.js')).benchSecAgg,
+  dp: async () => (await import('../bench/dp.js')).benchDp,
   fleet: async () => (await import('../bench/fleet.js')).benchFleet,
   serve: async () => (await import('../bench/serve.js')).benchServe,
   sdk: async () => (await import('../bench/sdk.js')).benchSdk,

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
-import { computeEpsilon, computeSigma, ORDER_GRIDS } from '@flock/privacy';
-import { out } from '../output.js';
+import { computeEpsilon, computeSigma, ORDER_GRIDS, planDpQuantization, secAggParameters } from '@flock/privacy';
+import { out, UsageError } from '../output.js';
 import { int, num, oneOf } from '../parse.js';
 
 const GRIDS = Object.keys(ORDER_GRIDS) as Array<keyof typeof ORDER_GRIDS>;
@@ -30,9 +30,30 @@ export function privacyCommand(): Command {
   cmd.addCommand(
     common(new Command('epsilon').description('epsilon spent by T steps at noise multiplier sigma'))
       .requiredOption('--sigma <s>', 'noise multiplier (stddev / clip)', num(0, Infinity, true))
-      .action((f: Common & { sigma: number }) => {
-        const r = computeEpsilon({ q: f.q, sigma: f.sigma, steps: f.steps, delta: f.delta, orders: f.orders, conversion: f.conversion });
-        out(f.json ? JSON.stringify({ epsilon: r.epsilon, order: r.order }) : `epsilon ${r.epsilon} (order ${r.order})`);
+      .option('--secagg <mode>', 'the round runs under secure aggregation in this DP mode (central or distributed): account for the sensitivity its quantization enforces (needs --dimension and --clients)', oneOf(['central', 'distributed'] as const))
+      .option('--dimension <d>', 'with --secagg: number of model parameters', int(1))
+      .option('--clients <n>', 'with --secagg: cohort size per round', int(3))
+      .option('--threshold <t>', 'with --secagg: SecAgg threshold (default: the coordinator\'s choice for the cohort)', int(1))
+      .action((f: Common & { sigma: number; secagg?: 'central' | 'distributed'; dimension?: number; clients?: number; threshold?: number }) => {
+        let sigma = f.sigma;
+        let quantization: Record<string, number> | undefined;
+        if (f.secagg) {
+          if (f.dimension === undefined || f.clients === undefined) throw new UsageError('--secagg needs --dimension and --clients');
+          const t = f.threshold ?? secAggParameters({ cohortSize: f.clients }).t;
+          // The coordinator's plan (clip 1: the ratios do not depend on it): noise and accountant use the enforced bound.
+          const plan = planDpQuantization({ clip: 1, dimension: f.dimension, cohort: f.clients, minSurvivors: t, noiseMultiplier: f.sigma, distributed: f.secagg === 'distributed' });
+          sigma = plan.accountedNoiseMultiplier;
+          quantization = { threshold: t, scale: plan.scale, enforcedBound: plan.bound, boundOverClipScale: plan.inflation, accountedNoiseMultiplier: sigma };
+        }
+        // Distributed mode: a sum of discrete Gaussians, subsampling accounted with the general bound (as the coordinator does).
+        const subsampling = f.secagg === 'distributed' ? 'general' : 'gaussian';
+        const r = computeEpsilon({ q: f.q, sigma, steps: f.steps, delta: f.delta, orders: f.orders, conversion: f.conversion, subsampling });
+        if (f.json) out(JSON.stringify({ epsilon: r.epsilon, order: r.order, subsampling, ...(quantization ? { quantization } : {}) }));
+        else
+          out(
+            `epsilon ${r.epsilon} (order ${r.order})` +
+              (quantization ? `; secure aggregation: enforced L2 bound ${quantization.boundOverClipScale} x C*scale, noise calibrated to it, accounted sigma ${sigma}, ${subsampling} subsampling bound` : ''),
+          );
       }),
   );
   cmd.addCommand(

@@ -248,6 +248,8 @@ export class RoundRunner {
           send: (id, event, payload) => fleet.send([id], event, payload),
           trustIdentity: (id, k) => this.o.trustIdentity(id, k),
           presence: { connected: (id) => fleet.connected(id), graceMs: settings.reconnectGraceMs },
+          // Central and distributed DP: conditional rounding at a planned scale, no client weights.
+          ...(config.privacy && config.privacy.mode !== 'local' ? { dp: { mode: config.privacy.mode, clip: config.privacy.clip, noiseMultiplier: config.privacy.noiseMultiplier ?? 0 } } : {}),
         });
       } catch (err) {
         secureError = err instanceof FlockError ? err : new FlockError('SECAGG_UNAVAILABLE', (err as Error).message);

@@ -194,7 +194,27 @@ export class DifferentiallyPrivate implements Strategy {
     }
     let meanDelta = aggregate.meanDelta;
     this.roundClip = this.clip;
-    if (this.options.mode === 'central') {
+    // The noise multiplier this round is accounted with (below the configured one only when the
+    // distributed discrete Gaussian's tau term is not negligible, privacy/dp/ddgauss.ts).
+    let accounted = this.options.noiseMultiplier;
+    const secure = aggregate.privacy;
+    if (secure) {
+      // Secure aggregation (central or distributed mode): the coordinator holds the SUM of the
+      // quantized updates, each of L2 norm <= Delta2 (conditional rounding) and no client weight
+      // in it. Released: (sum + noise) / D with the public fixed denominator D = q * population
+      // (McMahan et al. 2018), never a count or weight total the clients influence.
+      if (population === undefined || !(population >= 1)) {
+        throw new StrategyConfigError('STRATEGY_INVALID', 'differential privacy under secure aggregation needs FitContext.population (the coordinator sets it) for its public denominator');
+      }
+      const denominator = Math.max(1, this.options.samplingRate * population);
+      meanDelta = Float32Array.from(secure.sum, (v) => v / denominator);
+      if (this.options.mode === 'central') {
+        // Noise N(0, (sigma * Delta2/scale)^2) on the sum, i.e. sensitivity / D on the released mean.
+        addGridGaussianNoise(meanDelta, secure.sensitivity / denominator, this.updateNoise);
+      } else {
+        accounted = Math.min(accounted, secure.accountedNoiseMultiplier);
+      }
+    } else if (this.options.mode === 'central') {
       // Noise on the sum is N(0, (sigma C)^2); on the mean of `count` updates it is that / count.
       // Exact discrete Gaussian on a fine grid (privacy/dp/grid-noise.ts), not Box-Muller floats.
       meanDelta = Float32Array.from(meanDelta);
@@ -203,13 +223,16 @@ export class DifferentiallyPrivate implements Strategy {
     if (this.clipper && this.lastAggregator) {
       this.clipper.update({ unclipped: this.lastAggregator.unclipped, count: aggregate.count, expectedCount: this.options.samplingRate * population! });
     }
-    this.#accountant.compose(this.options.samplingRate, this.options.noiseMultiplier);
+    // Distributed mode releases a SUM of the clients' discrete Gaussians, not one Gaussian: its
+    // subsampling is accounted with the general bound (privacy/dp/rdp.ts, Zhu and Wang 2019),
+    // which holds for any mechanism with that RDP curve (Kairouz et al. 2021, Proposition 14).
+    this.#accountant.compose(this.options.samplingRate, accounted, 1, this.options.mode === 'distributed' ? 'general' : 'gaussian');
     this.rounds++;
     for (const id of ctx.reporters ?? []) {
       const rounds = (this.ledger.get(id)?.rounds ?? 0) + 1;
       this.ledger.set(id, { rounds, epsilon: this.clientEpsilon(rounds) });
     }
-    return this.inner.aggregateFit(global, { ...aggregate, meanDelta }, ctx);
+    return this.inner.aggregateFit(global, { ...aggregate, meanDelta, privacy: undefined }, ctx);
   }
 
   private clientEpsilon(rounds: number): number {
@@ -285,7 +308,7 @@ export class DifferentiallyPrivate implements Strategy {
     if (!positive(s.clip) || !positive(s.roundClip)) bad('clip and roundClip must be positive numbers');
     if (!Array.isArray(s.accountant)) bad('accountant must be an array of events');
     const accountant = new RdpAccountant();
-    for (const e of s.accountant!) accountant.compose(e.q, e.sigma, e.steps); // validates each event
+    for (const e of s.accountant!) accountant.compose(e.q, e.sigma, e.steps, e.subsampling ?? 'gaussian'); // validates each event
     if (!Array.isArray(s.ledger)) bad('ledger must be an array');
     const ledger = new Map<string, LedgerEntry>();
     for (const e of s.ledger!) {
@@ -313,7 +336,7 @@ export interface DifferentialPrivacyState {
   /** Committed rounds. */
   rounds: number;
   /** The accountant's composed (q, sigma, steps) events. */
-  accountant: Array<{ q: number; sigma: number; steps: number }>;
+  accountant: Array<{ q: number; sigma: number; steps: number; subsampling?: 'general' }>;
   ledger: Array<{ clientId: string } & LedgerEntry>;
   /** The clip clients are told to use next (moves under adaptive clipping). */
   clip: number;

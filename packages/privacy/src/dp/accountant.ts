@@ -8,7 +8,7 @@
 
 import { epsilonFromRdp, type Conversion, type EpsilonResult } from './conversion.js';
 import { resolveOrders, type OrderGridName } from './orders.js';
-import { rdpSubsampledGaussian } from './rdp.js';
+import { rdpSubsampledDistributedGaussian, rdpSubsampledGaussian } from './rdp.js';
 import { checkInteger, checkNonNegative, checkPositive, checkProbability } from './validate.js';
 
 export interface AccountingOptions {
@@ -16,6 +16,24 @@ export interface AccountingOptions {
   orders?: OrderGridName | readonly number[];
   /** 'improved' (default) or 'classic'. */
   conversion?: Conversion;
+}
+
+/**
+ * How a step's Poisson subsampling is accounted: 'gaussian' (default) uses the tight bound of
+ * the subsampled Gaussian mechanism (Mironov, Talwar and Zhang 2019); 'general' the bound of
+ * Zhu and Wang 2019 that holds for any mechanism with the Gaussian's RDP curve, needed for the
+ * distributed discrete Gaussian (a sum of discrete Gaussians, ddgauss.ts). Integer orders only.
+ */
+export type Subsampling = 'gaussian' | 'general';
+
+function rdpStep(q: number, sigma: number, alpha: number, subsampling: Subsampling): number {
+  return subsampling === 'general' ? rdpSubsampledDistributedGaussian(q, sigma, alpha) : rdpSubsampledGaussian(q, sigma, alpha);
+}
+
+function checkSubsampling(name: string, v: unknown): Subsampling {
+  if (v === undefined) return 'gaussian';
+  if (v !== 'gaussian' && v !== 'general') throw new RangeError(`${name}: 'gaussian' or 'general', got ${String(v)}`);
+  return v;
 }
 
 export interface ComputeEpsilonParams extends AccountingOptions {
@@ -27,6 +45,8 @@ export interface ComputeEpsilonParams extends AccountingOptions {
   steps: number;
   /** Target delta in (0, 1). */
   delta: number;
+  /** Default 'gaussian'; 'general' for the distributed discrete Gaussian. */
+  subsampling?: Subsampling;
 }
 
 export interface ComputeSigmaParams extends AccountingOptions {
@@ -34,6 +54,7 @@ export interface ComputeSigmaParams extends AccountingOptions {
   q: number;
   steps: number;
   delta: number;
+  subsampling?: Subsampling;
 }
 
 /** One accounted event: `steps` applications at sampling rate q, noise multiplier sigma. */
@@ -41,6 +62,8 @@ export interface AccountantEvent {
   q: number;
   sigma: number;
   steps: number;
+  /** Absent: 'gaussian'. */
+  subsampling?: 'general';
 }
 
 export interface RdpAccountantJSON {
@@ -56,7 +79,8 @@ export function computeEpsilon(params: ComputeEpsilonParams): EpsilonResult {
   const steps = checkInteger('steps', params.steps, 0);
   const delta = checkProbability('delta', params.delta, true, true);
   const orders = resolveOrders(params.orders);
-  const rdp = orders.map((a) => (steps === 0 ? 0 : steps * rdpSubsampledGaussian(q, sigma, a)));
+  const subsampling = checkSubsampling('subsampling', params.subsampling);
+  const rdp = orders.map((a) => (steps === 0 ? 0 : steps * rdpStep(q, sigma, a, subsampling)));
   return epsilonFromRdp(orders, rdp, delta, params.conversion ?? 'improved');
 }
 
@@ -73,7 +97,8 @@ export function computeSigma(params: ComputeSigmaParams): { sigma: number; epsil
   const delta = checkProbability('delta', params.delta, true, true);
   const orders = resolveOrders(params.orders);
   const conversion = params.conversion ?? 'improved';
-  const eps = (sigma: number): number => computeEpsilon({ q, sigma, steps, delta, orders, conversion }).epsilon;
+  const subsampling = checkSubsampling('subsampling', params.subsampling);
+  const eps = (sigma: number): number => computeEpsilon({ q, sigma, steps, delta, orders, conversion, subsampling }).epsilon;
 
   // Bracket: grow hi until it satisfies the target; lo never does.
   let hi = 1;
@@ -110,10 +135,12 @@ export function computeSigma(params: ComputeSigmaParams): { sigma: number; epsil
 function validateEvent(e: unknown, where: string): AccountantEvent {
   if (e === null || typeof e !== 'object') throw new TypeError(`${where}: expected an object`);
   const o = e as Record<string, unknown>;
+  const subsampling = checkSubsampling(`${where}.subsampling`, o.subsampling);
   return {
     q: checkProbability(`${where}.q`, o.q, false, false),
     sigma: checkNonNegative(`${where}.sigma`, o.sigma),
     steps: checkInteger(`${where}.steps`, o.steps, 0),
+    ...(subsampling === 'general' ? { subsampling } : {}),
   };
 }
 
@@ -122,12 +149,15 @@ export class RdpAccountant {
   #events: AccountantEvent[] = [];
   #cache = new Map<string, number>();
 
-  /** Record `steps` applications of the mechanism with sampling rate q and multiplier sigma. */
-  compose(q: number, sigma: number, steps = 1): this {
-    const ev = validateEvent({ q, sigma, steps }, 'event');
+  /**
+   * Record `steps` applications of the mechanism with sampling rate q and multiplier sigma;
+   * `subsampling: 'general'` for the distributed discrete Gaussian (see Subsampling).
+   */
+  compose(q: number, sigma: number, steps = 1, subsampling: Subsampling = 'gaussian'): this {
+    const ev = validateEvent({ q, sigma, steps, subsampling }, 'event');
     if (ev.steps === 0) return this;
     const last = this.#events[this.#events.length - 1];
-    if (last && last.q === ev.q && last.sigma === ev.sigma) last.steps += ev.steps;
+    if (last && last.q === ev.q && last.sigma === ev.sigma && last.subsampling === ev.subsampling) last.steps += ev.steps;
     else this.#events.push(ev);
     return this;
   }
@@ -142,11 +172,11 @@ export class RdpAccountant {
     return this.#events.map((e) => ({ ...e }));
   }
 
-  #rdpOne(q: number, sigma: number, a: number): number {
-    const key = `${q}|${sigma}|${a}`;
+  #rdpOne(q: number, sigma: number, a: number, subsampling: Subsampling): number {
+    const key = `${q}|${sigma}|${a}|${subsampling}`;
     let v = this.#cache.get(key);
     if (v === undefined) {
-      v = rdpSubsampledGaussian(q, sigma, a);
+      v = rdpStep(q, sigma, a, subsampling);
       this.#cache.set(key, v);
     }
     return v;
@@ -154,7 +184,7 @@ export class RdpAccountant {
 
   /** Total RDP at each order. */
   rdp(orders: readonly number[]): number[] {
-    return orders.map((a) => this.#events.reduce((s, e) => s + e.steps * this.#rdpOne(e.q, e.sigma, a), 0));
+    return orders.map((a) => this.#events.reduce((s, e) => s + e.steps * this.#rdpOne(e.q, e.sigma, a, e.subsampling ?? 'gaussian'), 0));
   }
 
   /** (epsilon, delta)-DP of everything composed so far. */
@@ -176,7 +206,7 @@ export class RdpAccountant {
     const acc = new RdpAccountant();
     o.events.forEach((e, i) => {
       const ev = validateEvent(e, `json.events[${i}]`);
-      acc.compose(ev.q, ev.sigma, ev.steps);
+      acc.compose(ev.q, ev.sigma, ev.steps, ev.subsampling ?? 'gaussian');
     });
     return acc;
   }

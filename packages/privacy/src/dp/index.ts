@@ -8,12 +8,13 @@ export type {
   ComputeEpsilonParams,
   ComputeSigmaParams,
   RdpAccountantJSON,
+  Subsampling,
 } from './accountant.js';
 export { epsilonFromRdp } from './conversion.js';
 export type { Conversion, EpsilonResult } from './conversion.js';
 export { ORDER_GRIDS, DEFAULT_ORDER_GRID } from './orders.js';
 export type { OrderGridName } from './orders.js';
-export { rdpSubsampledGaussian } from './rdp.js';
+export { rdpSubsampledGaussian, rdpPoissonSubsampledGeneral, rdpSubsampledDistributedGaussian } from './rdp.js';
 
 // Noise
 export {
@@ -37,6 +38,8 @@ export type { AdaptiveClipOptions, AdaptiveClipRound, AdaptiveClipStep } from '.
 // Modes
 export { DP_MODES, planNoise } from './distributed.js';
 export type { DpMode, NoisePlan, NoisePlanParams } from './distributed.js';
+export { distributedGaussianTau, distributedLocalStddev, distributedNoiseMultiplier } from './ddgauss.js';
+export type { DistributedNoiseParams } from './ddgauss.js';
 
 // Receipts
 export {

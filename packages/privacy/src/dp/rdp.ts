@@ -98,3 +98,52 @@ export function rdpSubsampledGaussian(q: number, sigma: number, alpha: number): 
 export function rdpVector(q: number, sigma: number, steps: number, orders: readonly number[]): number[] {
   return orders.map((a) => steps * rdpSubsampledGaussian(q, sigma, a));
 }
+
+function logAddAll(xs: number[]): number {
+  const m = Math.max(...xs);
+  if (m === -Infinity) return -Infinity;
+  let s = 0;
+  for (const x of xs) s += Math.exp(x - m);
+  return m + Math.log(s);
+}
+
+function logBinomial(n: number, k: number): number {
+  let v = 0;
+  for (let j = 0; j < k; j++) v += Math.log(n - j) - Math.log(j + 1);
+  return v;
+}
+
+/**
+ * RDP at integer order `alpha` >= 2 of ONE application of ANY mechanism with RDP curve
+ * `baseRdp` (at integer orders 2..alpha) under Poisson subsampling with rate q: the general
+ * upper bound of Zhu and Wang 2019 ("Poisson Subsampled Renyi Differential Privacy", ICML,
+ * Theorem 6):
+ *   1/(alpha-1) log[ (1-q)^(alpha-1) (alpha q - q + 1) + C(alpha,2) q^2 (1-q)^(alpha-2) e^eps(2)
+ *                    + 3 sum_{l=3..alpha} C(alpha,l) (1-q)^(alpha-l) q^l e^((l-1) eps(l)) ].
+ * Unlike rdpSubsampledGaussian it assumes nothing of the mechanism but its RDP curve, which is
+ * what the distributed discrete Gaussian has (Kairouz et al. 2021, Proposition 14): its
+ * output is a sum of discrete Gaussians, not a Gaussian. Fractional orders: Infinity (the
+ * bound is for integers; the accountant's minimum over orders then skips them).
+ */
+export function rdpPoissonSubsampledGeneral(q: number, baseRdp: (alpha: number) => number, alpha: number): number {
+  checkProbability('q', q, false, false);
+  if (typeof baseRdp !== 'function') throw new TypeError(`baseRdp: expected a function, got ${typeof baseRdp}`);
+  if (typeof alpha !== 'number') throw new TypeError(`alpha: expected a number, got ${typeof alpha}`);
+  if (!(alpha > 1)) throw new RangeError(`alpha: must be > 1, got ${alpha}`);
+  if (!Number.isInteger(alpha) || alpha === Infinity) return Infinity;
+  if (q === 0) return 0;
+  if (q === 1) return baseRdp(alpha);
+  const l1q = Math.log1p(-q);
+  const lq = Math.log(q);
+  const terms = [(alpha - 1) * l1q + Math.log(alpha * q - q + 1), logBinomial(alpha, 2) + 2 * lq + (alpha - 2) * l1q + baseRdp(2)];
+  for (let l = 3; l <= alpha; l++) terms.push(Math.log(3) + logBinomial(alpha, l) + (alpha - l) * l1q + l * lq + (l - 1) * baseRdp(l));
+  // Never above the unsubsampled mechanism's own RDP (subsampling cannot hurt).
+  return Math.min(baseRdp(alpha), logAddAll(terms) / (alpha - 1));
+}
+
+/** Poisson-subsampled distributed discrete Gaussian (noise multiplier sigma, Proposition 14's curve alpha / (2 sigma^2)) at order alpha. */
+export function rdpSubsampledDistributedGaussian(q: number, sigma: number, alpha: number): number {
+  checkNonNegative('sigma', sigma);
+  if (sigma === 0) return Infinity;
+  return rdpPoissonSubsampledGeneral(q, (a) => a / (2 * sigma * sigma), alpha);
+}

@@ -19,6 +19,16 @@ export type {
   SecAggServerMessage,
 } from './messages.js';
 export { Quantizer, WeightedEncoder, MAX_NMAX } from './quantize.js';
+export {
+  DpQuantizer,
+  DP_OVERFLOW_PROBABILITY,
+  DP_ROUNDING_BETA,
+  MAX_ROUNDING_INFLATION,
+  planDpQuantization,
+  RING_BOUND,
+  roundedL2Bound,
+} from './dp-quantize.js';
+export type { DpQuantizationParams, DpQuantizationPlan, DpQuantizerOptions } from './dp-quantize.js';
 export type { QuantizerOptions, WeightedEncoderOptions, WeightedAggregate, RealVector } from './quantize.js';
 export { defaultThreshold, minThreshold } from './shamir.js';
 export { buildNeighbourGraph, graphSeed, componentsAmong } from './graph.js';
