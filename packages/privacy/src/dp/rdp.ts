@@ -99,20 +99,6 @@ export function rdpVector(q: number, sigma: number, steps: number, orders: reado
   return orders.map((a) => steps * rdpSubsampledGaussian(q, sigma, a));
 }
 
-function logAddAll(xs: number[]): number {
-  const m = Math.max(...xs);
-  if (m === -Infinity) return -Infinity;
-  let s = 0;
-  for (const x of xs) s += Math.exp(x - m);
-  return m + Math.log(s);
-}
-
-function logBinomial(n: number, k: number): number {
-  let v = 0;
-  for (let j = 0; j < k; j++) v += Math.log(n - j) - Math.log(j + 1);
-  return v;
-}
-
 /**
  * RDP at integer order `alpha` >= 2 of ONE application of ANY mechanism with RDP curve
  * `baseRdp` (at integer orders 2..alpha) under Poisson subsampling with rate q: the general
@@ -135,10 +121,10 @@ export function rdpPoissonSubsampledGeneral(q: number, baseRdp: (alpha: number) 
   if (q === 1) return baseRdp(alpha);
   const l1q = Math.log1p(-q);
   const lq = Math.log(q);
-  const terms = [(alpha - 1) * l1q + Math.log(alpha * q - q + 1), logBinomial(alpha, 2) + 2 * lq + (alpha - 2) * l1q + baseRdp(2)];
-  for (let l = 3; l <= alpha; l++) terms.push(Math.log(3) + logBinomial(alpha, l) + (alpha - l) * l1q + l * lq + (l - 1) * baseRdp(l));
+  let logA = logAddExp((alpha - 1) * l1q + Math.log(alpha * q - q + 1), logAbsBinomial(alpha, 2).log + 2 * lq + (alpha - 2) * l1q + baseRdp(2));
+  for (let l = 3; l <= alpha; l++) logA = logAddExp(logA, Math.log(3) + logAbsBinomial(alpha, l).log + (alpha - l) * l1q + l * lq + (l - 1) * baseRdp(l));
   // Never above the unsubsampled mechanism's own RDP (subsampling cannot hurt).
-  return Math.min(baseRdp(alpha), logAddAll(terms) / (alpha - 1));
+  return Math.min(baseRdp(alpha), logA / (alpha - 1));
 }
 
 /** Poisson-subsampled distributed discrete Gaussian (noise multiplier sigma, Proposition 14's curve alpha / (2 sigma^2)) at order alpha. */
