@@ -63,7 +63,7 @@ export function tokenCommand(): Command {
         process.umask(0o077); // the audit log, if this creates it, is the coordinator's: owner-only
         const audit = openAuditLog(f.auditLog, dataDir);
         try {
-          const { token: t, record } = mintToken(reg.registry, { label: f.label ?? null, ...(expiresInMs !== undefined ? { expiresInMs } : {}) });
+          const { token: t, record } = await mintToken(reg.registry, { label: f.label ?? null, ...(expiresInMs !== undefined ? { expiresInMs } : {}) });
           minted = { token: t, id: record.id, expiresAt: record.expiresAt };
           // Offline minting bypasses the admin API, so it is audited here (actor: the OS user).
           audit.record({ action: 'cli.tokens.create', actor: `os:${userInfo().username}`, requestId: randomBytes(8).toString('hex'), outcome: 'ok', tokenId: record.id, label: f.label ?? null, expiresAt: record.expiresAt });

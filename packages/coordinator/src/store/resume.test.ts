@@ -56,7 +56,7 @@ describe('Coordinator with a database', () => {
         [2, 'abandoned'],
       ]);
       expect(second.rounds[1]!.reason).toMatchObject({ code: 'ROUND_ABANDONED', details: { reason: 'coordinator-restarted' } });
-      expect(second.database!.rounds.get(2)!.status).toBe('abandoned');
+      expect((await second.database!.rounds.get(2))!.status).toBe('abandoned');
       expect(logger.lines.some((l) => l.level === 'warn' && /round abandoned/.test(l.msg ?? ''))).toBe(true);
       expect(logger.lines.some((l) => /model comes from the database/.test(l.msg ?? ''))).toBe(true);
     } finally {
