@@ -1,5 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
+import { openPostgresStore } from '@flock/coordinator';
+import { flock } from './flock-process.js';
 import { describe, expect, it } from 'vitest';
 import { checkHistory, crashRun, referenceRun } from './crash-harness.js';
 
@@ -32,4 +37,31 @@ describe.skipIf(skip !== undefined)(`flock coordinator --postgres${skip ? ` (ski
       await c.end();
     }
   }, 180_000);
+
+  it('flock token create --postgres mints into the PostgreSQL registry (only the hash is stored)', async () => {
+    const schema = `flock_test_${randomBytes(6).toString('hex')}`;
+    const dir = mkdtempSync(path.join(tmpdir(), 'flock-pg-token-'));
+    const admin = new pg.Client({ connectionString: URL_ });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE SCHEMA ${schema}`);
+      // The schema through the URL's libpq `options` parameter.
+      const url = `${URL_}${URL_!.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+      const p = flock(['token', 'create', '--postgres', url, '--label', 'pg-phone', '--json', '--data-dir', dir]);
+      expect(await p.exited()).toBe(0);
+      const minted = p.lines[0] as { token: string; id: string };
+      expect(minted.token.startsWith(`${minted.id}.`)).toBe(true);
+      const store = await openPostgresStore({ url: URL_!, schema });
+      try {
+        const t = await store.registry.getToken(minted.id);
+        expect(t).toMatchObject({ label: 'pg-phone', boundClientId: null, secretHash: createHash('sha256').update(minted.token.split('.')[1]!).digest('hex') });
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await admin.end();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
