@@ -115,10 +115,18 @@ export class Coordinator extends EventEmitter {
     let resumed: Resumed;
     try {
       const lock = prepared ? prepared.lock : this.database?.lock();
-      if (isPromiseLike(lock)) throw needsOpen();
+      if (isPromiseLike(lock)) {
+        // Not ours to keep: let go of it once it arrives.
+        Promise.resolve(lock).then((l) => l?.release(), () => undefined);
+        throw needsOpen();
+      }
       this.lock = lock;
       const r = prepared?.resumed ?? (this.database ? resumeFromDatabase(this.database, options.model, settings, this.strategy, logger) : undefined);
-      if (isPromiseLike(r)) throw needsOpen();
+      if (isPromiseLike(r)) {
+        Promise.resolve(r).catch(() => undefined);
+        void lock?.release();
+        throw needsOpen();
+      }
       resumed = r ?? { store: new MemoryModelStore(options.model.topology, options.model.spec, options.model.weights, settings.keepVersions), roundCounter: 0, trainRoundsCommitted: 0, history: [] };
     } catch (err) {
       if (this.ownsDatabase) void this.database?.close();

@@ -151,7 +151,7 @@ export class Sessions {
     }
     // Revoked while its handshake was in flight (a synchronous registry answers here; an
     // asynchronous one, PostgreSQL, was asked by admit() moments ago).
-    const known = socket.data.authenticated === true ? auth.registry.getIdentity(clientId) : undefined;
+    const known = socket.data.authenticated === true && !auth.registry.asynchronous ? auth.registry.getIdentity(clientId) : undefined;
     if (known && !(known instanceof Promise) && known.revokedAt) {
       socket.emit(EVENTS.error, new FlockError('CREDENTIAL_REVOKED', 'the operator revoked this client').toEnvelope());
       socket.disconnect(true);

@@ -126,6 +126,27 @@ eachBackend('two coordinators on one store', (backend) => {
 });
 
 describe.skipIf(POSTGRES_SKIP !== undefined)(`PostgreSQL coordinator lock${POSTGRES_SKIP ? ` (skipped: ${POSTGRES_SKIP})` : ''}`, () => {
+  it('new Coordinator() on a PostgreSQL store is refused (use Coordinator.open) and leaves no lock behind', async () => {
+    const place = await (await import('./backends.test-support.js')).BACKENDS.find((b) => b.name === 'postgres')!.place();
+    try {
+      const store = await place.open();
+      expect(() => new Coordinator({ model, database: store })).toThrow(/Coordinator\.open/);
+      // The lock the refused constructor had asked for is released once it arrives.
+      let c: Coordinator | undefined;
+      for (let i = 0; i < 100 && !c; i++) {
+        c = await Coordinator.open({ model, database: store }).catch(async (e: unknown) => {
+          if (!(e instanceof FlockError && e.code === 'STORE_LOCKED')) throw e;
+          await new Promise((r) => setTimeout(r, 50));
+          return undefined;
+        });
+      }
+      expect(c).toBeDefined();
+      await c!.close();
+    } finally {
+      await place.dispose();
+    }
+  });
+
   it('is released by the server when the holding process is killed with SIGKILL', async () => {
     const place = await (await import('./backends.test-support.js')).BACKENDS.find((b) => b.name === 'postgres')!.place();
     try {
