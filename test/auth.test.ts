@@ -160,8 +160,8 @@ describe('client authentication over socket.io', () => {
     const auth = await signedAuth(url, 'dev-1', key, { token });
     const first = await connect(url, auth);
     expect(first.ok).toBe(true);
-    expect(coordinator.auth.registry.getToken(id)?.boundClientId).toBe('dev-1');
-    expect(coordinator.auth.registry.getIdentity('dev-1')?.publicKey).toBe(toHex(key.publicKey));
+    expect((await coordinator.auth.registry.getToken(id))?.boundClientId).toBe('dev-1');
+    expect((await coordinator.auth.registry.getIdentity('dev-1'))?.publicKey).toBe(toHex(key.publicKey));
     first.socket.disconnect();
     await waitFor(() => coordinator.connectedClients.length === 0, 10_000, 'disconnect');
 

@@ -26,7 +26,7 @@ describe('persisted client identity', () => {
     const first = make(platform, token);
     await first.start();
     const id = first.clientId;
-    expect(coordinator.auth.registry.getToken(tokenId)?.boundClientId).toBe(id);
+    expect((await coordinator.auth.registry.getToken(tokenId))?.boundClientId).toBe(id);
     await first.stop();
 
     // "Reload": a new FlockClient, same store, no token at all.

@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { FlockClient } from '@flock/client';
-import { Coordinator, openFederationDatabase, type RoundRecord } from '@flock/coordinator';
+import { Coordinator, openFederationDatabase, openPostgresStore, type RoundRecord } from '@flock/coordinator';
 import { createPresetModel, flatModelOf, selectBackend } from '@flock/model';
 
 const FLOCK = fileURLToPath(new URL('../packages/cli/bin/flock.mjs', import.meta.url));
@@ -195,14 +195,16 @@ export interface CrashRunResult {
  * Runs the federation in a `flock coordinator` child process and SIGKILLs it once per entry of
  * `schedule` (when the child logs that phase), restarting it on the same port and database.
  */
-export async function crashRun(rounds: number, schedule: readonly Phase[], opts: { phaseDelayMs?: number; slowClientMs?: number } = {}): Promise<CrashRunResult> {
+export async function crashRun(rounds: number, schedule: readonly Phase[], opts: { phaseDelayMs?: number; slowClientMs?: number; postgres?: { url: string; schema: string } } = {}): Promise<CrashRunResult> {
   await selectBackend('cpu');
   const dir = mkdtempSync(path.join(tmpdir(), 'flock-crash-'));
   const db = path.join(dir, 'coordinator.db');
   const config = path.join(dir, 'config.json');
-  writeFileSync(config, JSON.stringify(settings(rounds, opts.phaseDelayMs ?? 300)));
+  // PostgreSQL through the config file's `postgres` block (the password stays out of argv).
+  writeFileSync(config, JSON.stringify({ ...settings(rounds, opts.phaseDelayMs ?? 300), ...(opts.postgres ? { postgres: opts.postgres } : {}) }));
   let port = 0;
-  const args = (): string[] => ['--config', config, '--db', db, '--data-dir', dir, '--port', String(port), '--open', '--deterministic', '--model', PRESET, '--seed', String(MODEL_SEED)];
+  const store = opts.postgres ? [] : ['--db', db];
+  const args = (): string[] => ['--config', config, ...store, '--data-dir', dir, '--port', String(port), '--open', '--deterministic', '--model', PRESET, '--seed', String(MODEL_SEED)];
   const children: Child[] = [];
   let clients: Awaited<ReturnType<typeof startClients>> | undefined;
   const kills: CrashRunResult['kills'] = [];
@@ -226,13 +228,15 @@ export async function crashRun(rounds: number, schedule: readonly Phase[], opts:
     clients = undefined;
     await child.kill();
     const restartLogs = children.reduce((n, c) => n + c.lines.filter((l) => l.msg === 'resumed from database: the model comes from the database').length, 0);
-    const fdb = openFederationDatabase(db);
+    if (children.some((c) => c.lines.some((l) => JSON.stringify(l).includes(':flock@')))) throw new Error('a coordinator logged the database password');
+    const fdb = opts.postgres ? await openPostgresStore(opts.postgres) : openFederationDatabase(db);
     try {
-      const stored = fdb.storedModel()!;
-      const history = fdb.sqlite.prepare('SELECT version, round, hash FROM model_versions ORDER BY version').all() as CrashRunResult['versions'];
-      return { initialHash: history[0]!.hash, finalHash: stored.hash, kills, versions: history, rounds: fdb.rounds.all(), restartLogs };
+      const stored = (await fdb.storedModel())!;
+      const { store: models } = await fdb.openModels({ federationId: 'crash-test', config: {}, model: stored });
+      const history: CrashRunResult['versions'] = (await models.history()).map(({ version, round, hash }) => ({ version, round, hash }));
+      return { initialHash: history[0]!.hash, finalHash: stored.hash, kills, versions: history, rounds: await fdb.rounds.all(), restartLogs };
     } finally {
-      fdb.close();
+      await fdb.close();
     }
   } finally {
     await clients?.stop();

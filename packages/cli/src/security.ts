@@ -86,12 +86,18 @@ export function loadOrCreateSigningKey(db: string): { key: IdentityKeyPair; file
 }
 
 /**
- * The client registry of a coordinator: the SQLite database (`--db`, or `<data-dir>/coordinator.db`)
- * when persistence is available in this build, else in memory (tokens then live as long as
- * the process: mint them through the admin API).
+ * The client registry of a coordinator: its PostgreSQL database (`postgres`, a URL), or the
+ * SQLite database (`--db`, or `<data-dir>/coordinator.db`) when persistence is available in
+ * this build, else in memory (tokens then live as long as the process: mint them through the
+ * admin API).
  */
-export async function openRegistry(db: string | undefined, dataDir: string | undefined): Promise<{ registry: ClientRegistry; durable: boolean; close(): void }> {
+export async function openRegistry(db: string | undefined, dataDir: string | undefined, postgres?: string): Promise<{ registry: ClientRegistry; durable: boolean; close(): void | Promise<void> }> {
   const mod = (await import('@flock/coordinator')) as Record<string, unknown>;
+  if (postgres !== undefined) {
+    const openPg = mod.openPostgresStore as (o: { url: string }) => Promise<{ registry: ClientRegistry; close(): Promise<void> }>;
+    const d = await openPg({ url: postgres });
+    return { registry: d.registry, durable: true, close: () => d.close() };
+  }
   const open = mod.openFederationDatabase as ((p: string) => { registry: ClientRegistry; close(): void }) | undefined;
   const file = db ?? (dataDir ? path.join(ensureDataDir(dataDir), 'coordinator.db') : undefined);
   if (file && typeof open === 'function') {

@@ -9,9 +9,9 @@ import { nodePlatform } from '@flock/privacy/node';
 import { checkStrategyFits, coordinatorSettingsSchema, type CoordinatorOptions, type CoordinatorSettings } from './options.js';
 import { FedAvg, type Strategy } from './strategy.js';
 import { MemoryModelStore, type ModelStore } from './model-store.js';
-import { openFederationDatabase, type FederationDatabase } from './store/database.js';
-import { resumeFromDatabase } from './store/resume.js';
-import { CoordinatorLock } from './store/lock.js';
+import { openFederationDatabase } from './store/database.js';
+import { resumeFromDatabase, type Resumed } from './store/resume.js';
+import { isPromiseLike, type FederationStore, type StoreLock } from './store/types.js';
 import { UploadReceiver } from './uploads/receiver.js';
 import { RateLimiter } from './rate-limit.js';
 import { ClientAuthenticator } from './auth/authenticator.js';
@@ -59,14 +59,14 @@ export class Coordinator extends EventEmitter {
   readonly auth: ClientAuthenticator;
   readonly audit: RecentAuditLog;
   /** Durable state, when the `database` option is given. */
-  readonly database: FederationDatabase | undefined;
+  readonly database: FederationStore | undefined;
   /** Bytes of update payloads received and model weights served, since start. */
   readonly traffic = { up: 0, down: 0 };
   /** Deterministic aggregation order, for reproducible simulations (holds updates until the round ends). */
   deterministicOrder = false;
   private readonly tls: boolean;
   private readonly ownsDatabase: boolean;
-  private readonly lock: CoordinatorLock | undefined;
+  private readonly lock: StoreLock | undefined;
   private closed = false;
   /** Per-client and per-IP token buckets (rate-limit.ts). */
   private readonly limiter: RateLimiter;
@@ -78,7 +78,29 @@ export class Coordinator extends EventEmitter {
   /** Prometheus metrics (GET /metrics). */
   readonly metrics: CoordinatorMetrics;
 
-  constructor(options: CoordinatorOptions) {
+  /**
+   * Opens a coordinator on any store, resuming it first: needed for an asynchronous store
+   * (PostgreSQL); `new Coordinator()` is enough for SQLite and in-memory state.
+   */
+  static async open(options: CoordinatorOptions): Promise<Coordinator> {
+    const database = options.database;
+    if (database === undefined || typeof database === 'string') return new Coordinator(options);
+    const parsed = coordinatorSettingsSchema.safeParse(options.settings ?? {});
+    if (!parsed.success) throw badMessage('coordinator settings', parsed.error);
+    const strategy: Strategy = options.strategy ?? new FedAvg();
+    strategy.checkSettings?.(parsed.data);
+    const lock = await database.lock();
+    try {
+      const resumed = await resumeFromDatabase(database, options.model, parsed.data, strategy, options.logger ?? silentLogger);
+      return new Coordinator({ ...options, strategy }, { lock, resumed });
+    } catch (err) {
+      await lock?.release();
+      throw err;
+    }
+  }
+
+  /** `prepared`: the lock and resume state of {@link Coordinator.open} (internal). */
+  constructor(options: CoordinatorOptions, prepared?: { lock: StoreLock | undefined; resumed: Resumed }) {
     super();
     const parsed = coordinatorSettingsSchema.safeParse(options.settings ?? {});
     if (!parsed.success) throw badMessage('coordinator settings', parsed.error);
@@ -88,16 +110,28 @@ export class Coordinator extends EventEmitter {
     this.strategy.checkSettings?.(this.settings);
     this.ownsDatabase = typeof options.database === 'string';
     this.database = typeof options.database === 'string' ? openFederationDatabase(options.database) : options.database;
-    // One coordinator per database file (store/lock.ts): a second one is refused before it resumes anything.
+    const needsOpen = (): TypeError => new TypeError(`a ${this.database?.backend} store answers asynchronously: create the coordinator with await Coordinator.open(options)`);
+    // One coordinator per database (store/lock.ts): a second one is refused before it resumes anything.
+    let resumed: Resumed;
     try {
-      this.lock = this.database && this.database.path !== ':memory:' ? CoordinatorLock.acquire(this.database.path) : undefined;
+      const lock = prepared ? prepared.lock : this.database?.lock();
+      if (isPromiseLike(lock)) {
+        // Not ours to keep: let go of it once it arrives.
+        Promise.resolve(lock).then((l) => l?.release(), () => undefined);
+        throw needsOpen();
+      }
+      this.lock = lock;
+      const r = prepared?.resumed ?? (this.database ? resumeFromDatabase(this.database, options.model, settings, this.strategy, logger) : undefined);
+      if (isPromiseLike(r)) {
+        Promise.resolve(r).catch(() => undefined);
+        void lock?.release();
+        throw needsOpen();
+      }
+      resumed = r ?? { store: new MemoryModelStore(options.model.topology, options.model.spec, options.model.weights, settings.keepVersions), roundCounter: 0, trainRoundsCommitted: 0, history: [] };
     } catch (err) {
-      if (this.ownsDatabase) this.database?.close();
+      if (this.ownsDatabase) void this.database?.close();
       throw err;
     }
-    const resumed = this.database
-      ? resumeFromDatabase(this.database, options.model, settings, this.strategy, logger)
-      : { store: new MemoryModelStore(options.model.topology, options.model.spec, options.model.weights, settings.keepVersions), roundCounter: 0, trainRoundsCommitted: 0, history: [] };
     this.store = resumed.store;
     this.numParams = specSize(this.store.spec);
     checkStrategyFits(this.strategy, settings);
@@ -294,8 +328,8 @@ export class Coordinator extends EventEmitter {
     await this.serving.close();
     await new Promise<void>((resolve) => this.io.close(() => resolve()));
     if (this.http.listening) await new Promise<void>((resolve) => this.http.close(() => resolve()));
-    this.lock?.release();
-    if (this.ownsDatabase) this.database?.close();
+    await this.lock?.release();
+    if (this.ownsDatabase) await this.database?.close();
   }
 
   status(): Record<string, unknown> {

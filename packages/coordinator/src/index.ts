@@ -12,6 +12,8 @@ export type { UpdateAggregator, AggregateResult } from './aggregator.js';
 export { MemoryModelStore } from './model-store.js';
 export { openFederationDatabase, FederationDatabase, SqliteModelStore, SqliteClientRegistry, SqliteServingEvents, RoundLog, StrategyStateStore, UploadKeys, MIGRATIONS, SCHEMA_VERSION } from './store/index.js';
 export type { FederationRecord, RoundCommit, RoundRecord, RoundStatus, PersistentStrategy } from './store/index.js';
+export { openPostgresStore, PgFederationStore, PG_MIGRATIONS, redactUrl } from './store/index.js';
+export type { FederationStore, DurableModelStore, StoreLock, PgConnectOptions, Awaitable } from './store/index.js';
 export type { ModelStore, ModelVersion } from './model-store.js';
 export { cohortSize, selectCohort, selectionKey, selectPoisson } from './selection.js';
 export type { CohortSpec } from './selection.js';
@@ -59,6 +61,7 @@ export type { ClientRegistry, ClientIdentity, EnrollmentToken } from './auth/reg
 export { ClientAuthenticator } from './auth/authenticator.js';
 export type { AuthMode, Admission } from './auth/authenticator.js';
 export { mintToken, parseToken, parseDuration, hashSecret, constantTimeEqual, checkToken } from './auth/tokens.js';
+export type { SyncClientRegistry } from './auth/tokens.js';
 export { ChallengeStore } from './auth/challenges.js';
 export { FileAuditLog, nullAuditLog } from './admin/audit.js';
 export type { AuditLog, AuditEvent } from './admin/audit.js';

@@ -10,7 +10,7 @@ import { servingSettingsSchema } from './serving/settings.js';
 import type { Strategy } from './strategy.js';
 import { assertSecAggCompatible } from './strategies/index.js';
 import type { Logger } from './logger.js';
-import type { FederationDatabase } from './store/database.js';
+import type { FederationStore } from './store/types.js';
 import type { ClientRegistry } from './auth/registry.js';
 import type { AuditLog } from './admin/audit.js';
 import type { EvalData } from './serving/service.js';
@@ -143,11 +143,12 @@ export interface CoordinatorOptions {
   logger?: Logger;
   /**
    * Durable state (docs/explanation/durability.md): a SQLite file path (':memory:' for tests;
-   * the coordinator opens it and closes it in close()) or an open FederationDatabase (the
+   * the coordinator opens it and closes it in close()) or an open FederationStore (SQLite's
+   * FederationDatabase, or PostgreSQL's PgFederationStore with `await Coordinator.open()`; the
    * caller closes it). An existing database is resumed: its latest model, round counter and
    * strategy state win over `model`. Without it everything lives in memory.
    */
-  database?: string | FederationDatabase;
+  database?: string | FederationStore;
   /** Enrollment tokens and client identities (settings.auth 'tokens'); default: in memory. */
   registry?: ClientRegistry;
   /** Audit log of admin actions, enrolments, revocations, refused handshakes and commits. */

@@ -41,6 +41,8 @@ export const ERROR_CODES = {
   UPLOAD_REJECTED: 'A chunked upload message was refused (details.reason: no-upload, out-of-order, duplicate, backpressure, unsealed). Restart the upload with round:upload.',
   STORE_INCOMPATIBLE: 'The coordinator database cannot be used by this coordinator (written by a newer Flock, or for another model). Upgrade Flock or point --db at another file.',
   STORE_LOCKED: 'Another coordinator is running on this database. Stop it first, or point --db (or --data-dir) at another file.',
+  STORE_UNAVAILABLE: 'The coordinator cannot reach its database (PostgreSQL refused the connection or the login, or went away). details.cause says which; check the --postgres URL and that the server runs.',
+  STORE_CONFLICT: 'Another writer changed the coordinator database first: the round was already committed or abandoned (by another coordinator on the same database, or a restart). Nothing was written.',
   NOT_A_COORDINATOR: 'Something answers at the coordinator URL, but it is not a Flock coordinator. Check the URL and the port.',
   UNREACHABLE: 'No coordinator answered at the URL within the time allowed (giveUpAfterMs, --give-up-after). Check that it runs and that the URL, port and firewall are right.',
   INTERNAL: 'The coordinator hit an unexpected error; it was logged. Retry; report it if it persists.',

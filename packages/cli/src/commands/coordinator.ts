@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { trainConfigSchema } from '@flock/protocol';
 import { parseJsonConfig } from '@flock/sim';
 import { createPresetModel, flatModelFromArtifacts, flatModelOf, MODEL_PRESETS, selectBackend, type FlatModel, type ModelPreset } from '@flock/model';
-import { openFederationDatabase } from '@flock/coordinator';
+import { openFederationDatabase, openPostgresStore, type FederationStore } from '@flock/coordinator';
 import { loadOrCreateSigningKey, resolveDataDir } from '../security.js';
 import { Coordinator, coordinatorSettingsFields, coordinatorSettingsSchema, createStrategy, DifferentiallyPrivate, type Logger, type Strategy } from '@flock/coordinator';
 import { err, exitAfterSignal, out, stopSignal, UsageError } from '../output.js';
@@ -49,6 +49,10 @@ const configFileSchema = coordinatorSettingsFields.partial().extend({
   strategy: z.string().optional(),
   /** Sum updates in client-id order (reproducible runs; holds a round's updates until it ends). */
   deterministicOrder: z.boolean().optional(),
+  /** PostgreSQL instead of the SQLite file: a URL, or {url, schema, poolSize} (docs/how-to/postgres.md). */
+  postgres: z
+    .union([z.string().min(1), z.object({ url: z.string().min(1), schema: z.string().optional(), poolSize: z.number().int().min(2).optional() }).strict()])
+    .optional(),
   /** Differential privacy (DP-FedAvg wrapper around the strategy); sampling becomes Poisson with q = fraction. */
   dp: z
     .object({
@@ -78,6 +82,7 @@ const CONFIG_FLAGS: Record<string, string> = {
   strategy: '--strategy',
   deterministicOrder: '--deterministic',
   dp: '--dp',
+  postgres: '--postgres',
 };
 
 /** JSON-lines logger on stderr (kept here for existing importers). */
@@ -111,6 +116,7 @@ interface CoordinatorFlags extends SecurityFlags {
   servingTolerance?: number;
   evalData?: string;
   log?: LogMode;
+  postgres?: string;
 }
 
 export function coordinatorCommand(): Command {
@@ -136,6 +142,7 @@ export function coordinatorCommand(): Command {
     .option('--delta <d>', 'DP delta (default 1e-5)', num(0, 1, true, true))
     .option('--client-budget <epsilon>', 'DP: clients whose own epsilon would exceed this are no longer selected', num(0, Infinity, true))
     .option('--db <path>', 'SQLite database of the coordinator state (default <data-dir>/coordinator.db; :memory: = nothing persists); an existing one is resumed')
+    .option('--postgres <url>', 'PostgreSQL database of the coordinator state instead of --db (postgres://user@host:port/db; the password from the URL, $PGPASSWORD or ~/.pgpass); for fleets')
     .option('--deterministic', 'sum updates in client-id order, for reproducible runs (with selectionSeed and seeded clients)')
     .option('--cors-origin <origin>', 'origin whose web pages may join and load models, e.g. https://app.example (repeatable; default: any origin, "*")', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--evaluate-every <n>', 'federated evaluation round after every N training rounds (0 = never)', int(0))
@@ -160,7 +167,9 @@ export function coordinatorCommand(): Command {
           error: (message) => new UsageError(message),
         });
       }
-      const { port: filePort, host: fileHost, model: fileModel, seed: fileSeed, strategy: fileStrategy, dp: fileDp, deterministicOrder: fileDeterministic, ...fileSettings } = file;
+      const { port: filePort, host: fileHost, model: fileModel, seed: fileSeed, strategy: fileStrategy, dp: fileDp, deterministicOrder: fileDeterministic, postgres: filePostgres, ...fileSettings } = file;
+      const postgres = f.postgres !== undefined ? { url: f.postgres } : typeof filePostgres === 'string' ? { url: filePostgres } : filePostgres;
+      if (postgres && f.db !== undefined) throw new UsageError('--postgres and --db name two different stores: give one of them');
       let strategy: Strategy;
       try {
         strategy = createStrategy(f.strategy ?? fileStrategy ?? 'fedavg');
@@ -207,20 +216,31 @@ export function coordinatorCommand(): Command {
       // Durable state (docs/explanation/durability.md): --db, default <data-dir>/coordinator.db,
       // data dir from --data-dir, $FLOCK_HOME or ./flock-data (created if missing).
       f.dataDir = resolveDataDir(f.dataDir);
-      f.db ??= path.join(f.dataDir, 'coordinator.db');
       // Owner-only files: the database holds the client registry, the data directory the
       // operator token, the audit log and the signing key.
       process.umask(0o077);
-      if (f.db !== ':memory:') mkdirSync(path.dirname(path.resolve(f.db)), { recursive: true, mode: 0o700 });
-      const database = openFederationDatabase(f.db);
-      const signing = loadOrCreateSigningKey(f.db);
-      const stored = database.storedModel();
-      if (stored) logger.info({ database: f.db, modelVersion: stored.version, modelHash: stored.hash }, 'existing database: the model comes from the database (--model and --seed are ignored)');
+      let database: FederationStore;
+      let signing: ReturnType<typeof loadOrCreateSigningKey>;
+      if (postgres) {
+        // PostgreSQL (fleets): the state lives in the server; the signing key in the data dir.
+        // Only the URL without its password is ever logged (database.location).
+        database = await openPostgresStore({ ...postgres, onError: (e) => logger.warn({ error: (e as Error).message }, 'PostgreSQL: a background write or idle connection failed') });
+        mkdirSync(f.dataDir, { recursive: true, mode: 0o700 });
+        signing = loadOrCreateSigningKey(path.join(f.dataDir, 'coordinator.db'));
+      } else {
+        f.db ??= path.join(f.dataDir, 'coordinator.db');
+        if (f.db !== ':memory:') mkdirSync(path.dirname(path.resolve(f.db)), { recursive: true, mode: 0o700 });
+        database = openFederationDatabase(f.db);
+        signing = loadOrCreateSigningKey(f.db);
+      }
+      const where = database.location;
+      const stored = await database.storedModel();
+      if (stored) logger.info({ database: where, modelVersion: stored.version, modelHash: stored.hash }, 'existing database: the model comes from the database (--model and --seed are ignored)');
       const model = stored ?? (await loadInitialModel(f.model ?? modelFromFile ?? 'mlp', f.seed ?? fileSeed ?? 0));
       // Authentication, operator token, audit log, TLS (coordinator-security.ts).
       // `"auth": "open"` in the config file counts as --open (and warns the same way).
       const security = await setUpSecurity({ ...f, open: f.open === true || settings.auth === 'open' }, database.registry);
-      const coordinator = new Coordinator({ model, settings: { ...settings, auth: security.auth }, logger, strategy, ...security.options, database, signingKey: signing.key, ...(evalData ? { evalData } : {}) });
+      const coordinator = await Coordinator.open({ model, settings: { ...settings, auth: security.auth }, logger, strategy, ...security.options, database, signingKey: signing.key, ...(evalData ? { evalData } : {}) });
       if (f.deterministic ?? fileDeterministic) coordinator.deterministicOrder = true;
       // Handlers first: a Ctrl-C from here on (even one racing the first output lines) stops cleanly.
       const stopped = stopSignal();
@@ -228,7 +248,7 @@ export function coordinatorCommand(): Command {
       let stopOutput = (): void => undefined;
       if (logMode === 'json') {
         // The first stdout line is machine-readable so scripts and tests can find the port.
-        out(JSON.stringify({ event: 'listening', url, modelVersion: coordinator.store.latest().version, numParams: coordinator.numParams, auth: security.auth, database: f.db, resumed: stored !== undefined, coordinatorKey: Buffer.from(signing.key.publicKey).toString('hex') }));
+        out(JSON.stringify({ event: 'listening', url, modelVersion: coordinator.store.latest().version, numParams: coordinator.numParams, auth: security.auth, database: where, resumed: stored !== undefined, coordinatorKey: Buffer.from(signing.key.publicKey).toString('hex') }));
         coordinator.on('round', (s: { round: number; kind: string; status: string; modelVersion: number; reporters: string[] }) =>
           out(JSON.stringify({ event: 'round', round: s.round, kind: s.kind, status: s.status, modelVersion: s.modelVersion, reporters: s.reporters.length })),
         );
@@ -238,14 +258,14 @@ export function coordinatorCommand(): Command {
       const committed = Number(coordinator.status().trainRoundsCommitted);
       if (stored && committed >= coordinator.settings.rounds) {
         // Resuming a finished federation trains nothing: say why, and how to train more.
-        err(`flock: ${committed}/${coordinator.settings.rounds} training rounds already done in ${f.db}; serving model version ${coordinator.store.latest().version}. Raise --rounds to train more, or use a new --data-dir (or --db) to start a new federation.`);
+        err(`flock: ${committed}/${coordinator.settings.rounds} training rounds already done in ${where}; serving model version ${coordinator.store.latest().version}. Raise --rounds to train more, or use a new --data-dir (or --db) to start a new federation.`);
       }
       coordinator.start();
       const signal = await stopped;
       stopOutput();
       await coordinator.close();
       security.close();
-      database.close();
+      await database.close();
       exitAfterSignal(signal);
     });
 }

@@ -10,6 +10,7 @@ import { err, out, UsageError } from '../output.js';
 
 interface TokenFlags {
   db?: string;
+  postgres?: string;
   dataDir?: string;
   label?: string;
   expires?: string;
@@ -27,6 +28,7 @@ export function tokenCommand(): Command {
     .command('create')
     .description('mint an enrollment token and print it (shown once; only its hash is stored)')
     .option('--db <file>', 'coordinator database to store the token in')
+    .option('--postgres <url>', 'PostgreSQL coordinator database to store the token in (as flock coordinator --postgres)')
     .option('--data-dir <dir>', `coordinator data directory (its coordinator.db; default $FLOCK_HOME or ./${DEFAULT_DATA_DIR})`)
     .option('--url <url>', 'mint through a running coordinator\'s admin API instead of the database')
     .option('--operator-token-file <file>', 'with --url: the operator token (default <data-dir>/operator-token)')
@@ -58,18 +60,19 @@ export function tokenCommand(): Command {
         minted = res as typeof minted;
       } else {
         const dataDir = resolveDataDir(f.dataDir);
-        const reg = await openRegistry(f.db, f.db ? undefined : dataDir);
+        if (f.postgres !== undefined && f.db !== undefined) throw new UsageError('--postgres and --db name two different stores: give one of them');
+        const reg = await openRegistry(f.db, f.db ? undefined : dataDir, f.postgres);
         if (!reg.durable) throw new UsageError('this build has no coordinator database: mint tokens from a running coordinator with --url URL --operator-token-file FILE');
         process.umask(0o077); // the audit log, if this creates it, is the coordinator's: owner-only
         const audit = openAuditLog(f.auditLog, dataDir);
         try {
-          const { token: t, record } = mintToken(reg.registry, { label: f.label ?? null, ...(expiresInMs !== undefined ? { expiresInMs } : {}) });
+          const { token: t, record } = await mintToken(reg.registry, { label: f.label ?? null, ...(expiresInMs !== undefined ? { expiresInMs } : {}) });
           minted = { token: t, id: record.id, expiresAt: record.expiresAt };
           // Offline minting bypasses the admin API, so it is audited here (actor: the OS user).
           audit.record({ action: 'cli.tokens.create', actor: `os:${userInfo().username}`, requestId: randomBytes(8).toString('hex'), outcome: 'ok', tokenId: record.id, label: f.label ?? null, expiresAt: record.expiresAt });
         } finally {
           audit.close?.();
-          reg.close();
+          await reg.close();
         }
       }
       if (f.json) out(JSON.stringify(minted));

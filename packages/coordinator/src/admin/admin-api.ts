@@ -177,7 +177,7 @@ async function admin(ctx: AdminContext, req: IncomingMessage, res: ServerRespons
   if (route === 'GET /v1/admin/clients') {
     audit('admin.clients.list');
     const online = new Set(ctx.onlineClients());
-    const enrolled = ctx.auth.registry.listIdentities().map((i) => ({ ...i, online: online.has(i.clientId) }));
+    const enrolled = (await ctx.auth.registry.listIdentities()).map((i) => ({ ...i, online: online.has(i.clientId) }));
     const known = new Set(enrolled.map((i) => i.clientId));
     // Open mode: anonymous live clients have no registry entry.
     const anonymous = [...online].filter((id) => !known.has(id)).map((clientId) => ({ clientId, publicKey: null, tokenId: null, enrolledAt: null, revokedAt: null, lastSeenAt: null, online: true }));
@@ -186,16 +186,16 @@ async function admin(ctx: AdminContext, req: IncomingMessage, res: ServerRespons
   if (method === 'POST' && (m = /^\/v1\/admin\/clients\/([^/]+)\/revoke$/.exec(p))) {
     const id = clientIdSchema.safeParse(decodeURIComponent(m[1]!));
     if (!id.success) throw badMessage('client id', id.error);
-    const identity = ctx.auth.registry.getIdentity(id.data);
+    const identity = await ctx.auth.registry.getIdentity(id.data);
     if (!identity) throw new FlockError('NOT_FOUND', `no enrolled client '${id.data}'`);
-    const changed = ctx.auth.revokeClient(id.data);
+    const changed = await ctx.auth.revokeClient(id.data);
     const disconnected = ctx.disconnect(id.data, new FlockError('CREDENTIAL_REVOKED', 'the operator revoked this client'));
     audit('admin.clients.revoke', { clientId: id.data, changed, disconnected });
     return send(res, 200, { clientId: id.data, revoked: true, changed, disconnected }, rid);
   }
   if (route === 'GET /v1/admin/tokens') {
     audit('admin.tokens.list');
-    return send(res, 200, { tokens: ctx.auth.listTokens() }, rid);
+    return send(res, 200, { tokens: await ctx.auth.listTokens() }, rid);
   }
   if (route === 'POST /v1/admin/tokens') {
     const body = mintTokenBodySchema.safeParse(await readJson(req));
@@ -208,12 +208,12 @@ async function admin(ctx: AdminContext, req: IncomingMessage, res: ServerRespons
         throw new FlockError('BAD_MESSAGE', (e as Error).message);
       }
     }
-    const t = ctx.auth.mintToken({ label: body.data.label ?? null, ...(expiresInMs !== undefined ? { expiresInMs } : {}) });
+    const t = await ctx.auth.mintTokenAsync({ label: body.data.label ?? null, ...(expiresInMs !== undefined ? { expiresInMs } : {}) });
     audit('admin.tokens.create', { tokenId: t.id, label: body.data.label ?? null, expiresAt: t.expiresAt });
     return send(res, 201, t, rid);
   }
   if (method === 'POST' && (m = /^\/v1\/admin\/tokens\/(flk_[0-9a-f]{16})\/revoke$/.exec(p))) {
-    const r = ctx.auth.revokeToken(m[1]!);
+    const r = await ctx.auth.revokeToken(m[1]!);
     if (!r) throw new FlockError('NOT_FOUND', `no enrollment token '${m[1]}'`);
     const disconnected = r.clientId ? ctx.disconnect(r.clientId, new FlockError('CREDENTIAL_REVOKED', 'the operator revoked the enrollment token of this client')) : false;
     audit('admin.tokens.revoke', { tokenId: m[1], changed: r.changed, clientId: r.clientId, disconnected });

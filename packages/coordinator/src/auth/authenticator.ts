@@ -3,7 +3,7 @@ import { FlockError, authSignedMessage, type HandshakeAuth } from '@flock/protoc
 import { fromHex, verifyDetached, type PlatformCrypto } from '@flock/privacy';
 import { ChallengeStore } from './challenges.js';
 import type { ClientRegistry } from './registry.js';
-import { checkToken, mintToken, publicToken, constantTimeEqual, type MintOptions } from './tokens.js';
+import { checkToken, mintToken, publicToken, constantTimeEqual, type MintOptions, type SyncClientRegistry } from './tokens.js';
 import { nullAuditLog, type AuditLog } from '../admin/audit.js';
 
 export type AuthMode = 'tokens' | 'open';
@@ -54,8 +54,16 @@ export class ClientAuthenticator {
     return { nonce: c.nonce, federationId: this.federationId, expiresAt: new Date(c.expiresAt).toISOString(), auth: this.mode };
   }
 
+  /** Mints a token in a synchronous registry (memory, SQLite); see {@link mintTokenAsync} for any registry. */
   mintToken(options: MintOptions = {}): { token: string; id: string; expiresAt: string | null } {
-    const { token, record } = mintToken(this.registry, options);
+    if (this.registry.asynchronous) throw new TypeError('this registry is asynchronous (PostgreSQL): use mintTokenAsync()');
+    const { token, record } = mintToken(this.registry as SyncClientRegistry, options);
+    return { token, id: record.id, expiresAt: record.expiresAt };
+  }
+
+  /** Mints a token; resolves once its hash is stored (any registry). */
+  async mintTokenAsync(options: MintOptions = {}): Promise<{ token: string; id: string; expiresAt: string | null }> {
+    const { token, record } = await mintToken(this.registry, options);
     return { token, id: record.id, expiresAt: record.expiresAt };
   }
 
@@ -87,22 +95,22 @@ export class ClientAuthenticator {
     const good = await verifyDetached(this.platform, fromHex(auth.publicKey), message, fromHex(auth.signature));
     if (!good) throw new FlockError('UNAUTHORIZED', 'the handshake signature does not verify under the presented public key');
     const now = new Date();
-    const known = this.registry.getIdentity(auth.clientId);
+    const known = await this.registry.getIdentity(auth.clientId);
     if (known) {
       if (known.revokedAt !== null) throw new FlockError('CREDENTIAL_REVOKED', `client ${auth.clientId} was revoked at ${known.revokedAt}`);
       if (!constantTimeEqual(known.publicKey, auth.publicKey)) {
         throw new FlockError('UNAUTHORIZED', `client id '${auth.clientId}' is enrolled with another identity key`);
       }
-      const token = this.registry.getToken(known.tokenId);
+      const token = await this.registry.getToken(known.tokenId);
       if (token?.revokedAt) throw new FlockError('CREDENTIAL_REVOKED', `the enrollment token of client ${auth.clientId} was revoked`);
-      this.registry.touch(auth.clientId, now.toISOString());
+      await this.registry.touch(auth.clientId, now.toISOString());
       return { authenticated: true, enrolled: false };
     }
     if (auth.token === undefined) {
       throw new FlockError('UNAUTHORIZED', `client '${auth.clientId}' is not enrolled: present an enrollment token (flock token create) at first connection`);
     }
-    const record = checkToken(this.registry, auth.token, now);
-    const bound = this.registry.enroll(record.id, {
+    const record = await checkToken(this.registry, auth.token, now);
+    const bound = await this.registry.enroll(record.id, {
       clientId: auth.clientId,
       publicKey: auth.publicKey,
       tokenId: record.id,
@@ -119,27 +127,27 @@ export class ClientAuthenticator {
   }
 
   /** Revokes a client identity (and its token). Returns false if unknown or already revoked. */
-  revokeClient(clientId: string): boolean {
-    const id = this.registry.getIdentity(clientId);
+  async revokeClient(clientId: string): Promise<boolean> {
+    const id = await this.registry.getIdentity(clientId);
     if (!id) return false;
     const at = new Date().toISOString();
-    const changed = this.registry.revokeIdentity(clientId, at);
-    this.registry.revokeToken(id.tokenId, at);
+    const changed = await this.registry.revokeIdentity(clientId, at);
+    await this.registry.revokeToken(id.tokenId, at);
     for (const [t, c] of this.accessTokens) if (c === clientId) this.accessTokens.delete(t);
     return changed;
   }
 
   /** Revokes a token; if it is bound, the identity too. Returns the bound client id (or null), or undefined if unknown. */
-  revokeToken(tokenId: string): { changed: boolean; clientId: string | null } | undefined {
-    const t = this.registry.getToken(tokenId);
+  async revokeToken(tokenId: string): Promise<{ changed: boolean; clientId: string | null } | undefined> {
+    const t = await this.registry.getToken(tokenId);
     if (!t) return undefined;
-    const changed = this.registry.revokeToken(tokenId, new Date().toISOString());
-    if (t.boundClientId) this.revokeClient(t.boundClientId);
+    const changed = await this.registry.revokeToken(tokenId, new Date().toISOString());
+    if (t.boundClientId) await this.revokeClient(t.boundClientId);
     return { changed, clientId: t.boundClientId };
   }
 
-  listTokens(): ReturnType<typeof publicToken>[] {
-    return this.registry.listTokens().map(publicToken);
+  async listTokens(): Promise<ReturnType<typeof publicToken>[]> {
+    return (await this.registry.listTokens()).map(publicToken);
   }
 
   /** A bearer token for the HTTP API, valid while the session lives. */

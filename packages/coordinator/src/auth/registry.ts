@@ -1,7 +1,7 @@
 /**
  * The client registry: enrollment tokens minted by the operator and the client identities
  * they were bound to. Two implementations: MemoryClientRegistry (tests, `--db :memory:`
- * without persistence needs) and SqliteClientRegistry (store/, durable).
+ * without persistence needs), SqliteClientRegistry and PgClientRegistry (store/, durable).
  *
  * Token secrets are never stored: only SHA-256(secret) (hex) is kept, so a leaked database
  * does not let anyone enroll.
@@ -31,18 +31,23 @@ export interface ClientIdentity {
   lastSeenAt: string | null;
 }
 
+/** A value or a promise of it: the memory and SQLite registries answer synchronously, PostgreSQL with promises; callers await. */
+type Awaitable<T> = T | Promise<T>;
+
 export interface ClientRegistry {
-  addToken(token: EnrollmentToken): void;
-  getToken(id: string): EnrollmentToken | undefined;
-  listTokens(): EnrollmentToken[];
+  /** True for registries that answer with promises (PostgreSQL): use ClientAuthenticator.mintTokenAsync. */
+  readonly asynchronous?: boolean;
+  addToken(token: EnrollmentToken): Awaitable<void>;
+  getToken(id: string): Awaitable<EnrollmentToken | undefined>;
+  listTokens(): Awaitable<EnrollmentToken[]>;
   /**
    * Binds an unused token to a new identity, atomically: returns false (and changes nothing)
    * if the token is already bound, revoked, or the client id is taken.
    */
-  enroll(tokenId: string, identity: ClientIdentity): boolean;
-  revokeToken(id: string, at: string): boolean;
-  getIdentity(clientId: string): ClientIdentity | undefined;
-  listIdentities(): ClientIdentity[];
-  revokeIdentity(clientId: string, at: string): boolean;
-  touch(clientId: string, at: string): void;
+  enroll(tokenId: string, identity: ClientIdentity): Awaitable<boolean>;
+  revokeToken(id: string, at: string): Awaitable<boolean>;
+  getIdentity(clientId: string): Awaitable<ClientIdentity | undefined>;
+  listIdentities(): Awaitable<ClientIdentity[]>;
+  revokeIdentity(clientId: string, at: string): Awaitable<boolean>;
+  touch(clientId: string, at: string): Awaitable<void>;
 }

@@ -40,8 +40,17 @@ export interface MintOptions {
   now?: Date;
 }
 
-/** Mints an enrollment token, stores its hash in the registry and returns the token string (shown once). */
-export function mintToken(registry: ClientRegistry, options: MintOptions = {}): { token: string; record: EnrollmentToken } {
+/** A registry that answers synchronously (memory, SQLite). */
+export type SyncClientRegistry = { [K in keyof ClientRegistry]: ClientRegistry[K] extends (...a: infer A) => infer R ? (...a: A) => Exclude<R, Promise<unknown>> : ClientRegistry[K] };
+
+/**
+ * Mints an enrollment token, stores its hash in the registry and returns the token string
+ * (shown once). With an asynchronous registry (PostgreSQL) the result is a promise that
+ * resolves once the hash is stored.
+ */
+export function mintToken(registry: SyncClientRegistry, options?: MintOptions): { token: string; record: EnrollmentToken };
+export function mintToken(registry: ClientRegistry, options?: MintOptions): { token: string; record: EnrollmentToken } | Promise<{ token: string; record: EnrollmentToken }>;
+export function mintToken(registry: ClientRegistry, options: MintOptions = {}): { token: string; record: EnrollmentToken } | Promise<{ token: string; record: EnrollmentToken }> {
   const now = options.now ?? new Date();
   const id = `flk_${randomBytes(8).toString('hex')}`;
   const secret = randomBytes(32).toString('base64url');
@@ -54,25 +63,31 @@ export function mintToken(registry: ClientRegistry, options: MintOptions = {}): 
     boundClientId: null,
     revokedAt: null,
   };
-  registry.addToken(record);
-  return { token: `${id}.${secret}`, record };
+  const minted = { token: `${id}.${secret}`, record };
+  const stored = registry.addToken(record);
+  return stored instanceof Promise ? stored.then(() => minted) : minted;
 }
 
 /**
  * Checks a presented token string against the registry (without binding it). Throws the
  * FlockError a handshake should be refused with.
  */
-export function checkToken(registry: ClientRegistry, token: string, now = new Date()): EnrollmentToken {
+export function checkToken(registry: SyncClientRegistry, token: string, now?: Date): EnrollmentToken;
+export function checkToken(registry: ClientRegistry, token: string, now?: Date): EnrollmentToken | Promise<EnrollmentToken>;
+export function checkToken(registry: ClientRegistry, token: string, now = new Date()): EnrollmentToken | Promise<EnrollmentToken> {
   const parts = parseToken(token);
   if (!parts) throw new FlockError('UNAUTHORIZED', 'malformed enrollment token (expected flk_<id>.<secret>)');
-  const record = registry.getToken(parts.id);
-  // The hash comparison runs even for unknown ids, so timing does not reveal which ids exist.
-  const ok = constantTimeEqual(hashSecret(parts.secret), record?.secretHash ?? '0'.repeat(64));
-  if (!record || !ok) throw new FlockError('UNAUTHORIZED', 'unknown or invalid enrollment token');
-  if (record.revokedAt !== null) throw new FlockError('CREDENTIAL_REVOKED', `enrollment token ${record.id} was revoked`);
-  if (record.boundClientId !== null) throw new FlockError('TOKEN_ALREADY_USED', `enrollment token ${record.id} is already bound to a client identity`);
-  if (record.expiresAt !== null && Date.parse(record.expiresAt) <= now.getTime()) throw new FlockError('CREDENTIAL_EXPIRED', `enrollment token ${record.id} expired at ${record.expiresAt}`);
-  return record;
+  const verify = (record: EnrollmentToken | undefined): EnrollmentToken => {
+    // The hash comparison runs even for unknown ids, so timing does not reveal which ids exist.
+    const ok = constantTimeEqual(hashSecret(parts.secret), record?.secretHash ?? '0'.repeat(64));
+    if (!record || !ok) throw new FlockError('UNAUTHORIZED', 'unknown or invalid enrollment token');
+    if (record.revokedAt !== null) throw new FlockError('CREDENTIAL_REVOKED', `enrollment token ${record.id} was revoked`);
+    if (record.boundClientId !== null) throw new FlockError('TOKEN_ALREADY_USED', `enrollment token ${record.id} is already bound to a client identity`);
+    if (record.expiresAt !== null && Date.parse(record.expiresAt) <= now.getTime()) throw new FlockError('CREDENTIAL_EXPIRED', `enrollment token ${record.id} expired at ${record.expiresAt}`);
+    return record;
+  };
+  const found = registry.getToken(parts.id);
+  return found instanceof Promise ? found.then(verify) : verify(found);
 }
 
 /** The public view of a token (no secret hash) for listings. */

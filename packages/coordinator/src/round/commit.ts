@@ -2,7 +2,7 @@ import type { ErrorEnvelope, RoundEnd } from '@flock/protocol';
 import { signReceipt, type IdentityKeyPair, type SignedReceipt } from '@flock/privacy';
 import type { AggregateResult } from '../aggregator.js';
 import type { ModelStore, ModelVersion } from '../model-store.js';
-import type { FederationDatabase } from '../store/database.js';
+import type { Awaitable, FederationStore } from '../store/types.js';
 import type { FitContext, Strategy } from '../strategy.js';
 import type { RoundMachine } from './machine.js';
 import { publicReason } from '../confidential.js';
@@ -61,7 +61,7 @@ export class RoundCommitter {
     private readonly d: {
       strategy: Strategy;
       store: ModelStore;
-      database: FederationDatabase | undefined;
+      database: FederationStore | undefined;
       signingKey: IdentityKeyPair;
       federationId: string;
     },
@@ -72,7 +72,7 @@ export class RoundCommitter {
    * database: new model version, round row 'committed', strategy state and privacy ledger in
    * ONE transaction (a committed round is never lost nor applied twice).
    */
-  commit(model: ModelVersion, aggregate: AggregateResult, ctx: FitContext, r: { reporters: readonly string[]; numExamples: number }, metrics: Record<string, number>): ModelVersion {
+  commit(model: ModelVersion, aggregate: AggregateResult, ctx: FitContext, r: { reporters: readonly string[]; numExamples: number }, metrics: Record<string, number>): Awaitable<ModelVersion> {
     const { strategy, database, store } = this.d;
     const next = strategy.aggregateFit(model.weights, aggregate, { ...ctx, reporters: [...r.reporters].sort() });
     // Confidential rounds (DP, confidential.ts): only the strategy's accounted figures go public with the model.

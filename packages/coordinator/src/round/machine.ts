@@ -38,8 +38,11 @@ export interface RoundMachineOptions {
   aggregator?: UpdateAggregator | undefined;
   /** Read at each accepted update: hold updates and add them in client-id order at the end. */
   deterministicOrder(): boolean;
-  /** Durable idempotency key (round id, client id); false if it was claimed before. */
-  claim?: ((roundId: string, clientId: string) => boolean) | undefined;
+  /**
+   * Durable idempotency key (round id, client id); false if it was claimed before. SQLite
+   * answers synchronously; a promise (PostgreSQL, one round-trip per update) defers counting.
+   */
+  claim?: ((roundId: string, clientId: string) => boolean | Promise<boolean>) | undefined;
   /**
    * Early end (see {@link RoundMachine.membershipChanged}): whether a client has a live session,
    * the quorum a round needs to count, and how long a hopeless round waits for a reconnection.
@@ -193,7 +196,7 @@ export class RoundMachine {
   }
 
   /** A checked plain `round:update`: the delta is decoded and aggregated, or the client settles rejected. */
-  update(clientId: string, meta: UpdateMeta, payload: Uint8Array): void {
+  update(clientId: string, meta: UpdateMeta, payload: Uint8Array): void | Promise<void> {
     if (!this.secure && this.o.sealRequired) {
       throw new FlockError('UPLOAD_REJECTED', `this coordinator only accepts sealed, chunked updates (${UPLOAD_EVENTS.begin}); see welcome.sealKey`, { reason: 'unsealed' });
     }
@@ -205,7 +208,7 @@ export class RoundMachine {
     } catch (err) {
       this.reject(clientId, err instanceof FlockError ? err : new FlockError('WRONG_SHAPE'));
     }
-    this.acceptDelta(clientId, meta.numExamples, meta.metrics ?? {}, delta);
+    return this.acceptDelta(clientId, meta.numExamples, meta.metrics ?? {}, delta);
   }
 
   /** A checked `round:upload` (before anything is allocated) and, again, its last chunk. */
@@ -215,8 +218,8 @@ export class RoundMachine {
   }
 
   /** The decoded delta of a finished, re-checked upload. */
-  acceptUpload(clientId: string, meta: UploadBegin, delta: Float32Array): void {
-    this.acceptDelta(clientId, meta.numExamples, meta.metrics ?? {}, delta);
+  acceptUpload(clientId: string, meta: UploadBegin, delta: Float32Array): void | Promise<void> {
+    return this.acceptDelta(clientId, meta.numExamples, meta.metrics ?? {}, delta);
   }
 
   /** A checked `round:evaluate`. */
@@ -275,14 +278,24 @@ export class RoundMachine {
   }
 
   /** Non-finite check, weighting and aggregation of a decoded update; the aggregator copies what it keeps. */
-  private acceptDelta(clientId: string, numExamples: number, metrics: Record<string, number>, delta: Float32Array): void {
+  private acceptDelta(clientId: string, numExamples: number, metrics: Record<string, number>, delta: Float32Array): void | Promise<void> {
     const bad = firstNonFinite(delta);
     if (bad >= 0) this.reject(clientId, new FlockError('NON_FINITE', `update value ${bad} is ${delta[bad]}; NaN and Infinity are never aggregated`, { index: bad }));
     // Durable idempotency key (round id, client id), claimed where an update is counted: a
     // re-sent upload is recognised and counted once (store/uploads.ts).
-    if (this.o.claim && !this.o.claim(this.roundId, clientId)) {
-      throw new FlockError('DUPLICATE_UPDATE', `client ${clientId} already reported for round ${this.round}`);
+    const claimed = this.o.claim ? this.o.claim(this.roundId, clientId) : true;
+    if (claimed instanceof Promise) {
+      return claimed.then((ok) => {
+        // The round may have stopped collecting (or the client settled) while the key was claimed.
+        if (ok) this.check(clientId, 'train');
+        this.count(clientId, numExamples, metrics, delta, ok);
+      });
     }
+    this.count(clientId, numExamples, metrics, delta, claimed);
+  }
+
+  private count(clientId: string, numExamples: number, metrics: Record<string, number>, delta: Float32Array, claimed: boolean): void {
+    if (!claimed) throw new FlockError('DUPLICATE_UPDATE', `client ${clientId} already reported for round ${this.round}`);
     const weight = Math.min(numExamples, this.o.maxExampleWeight);
     if (this.o.deterministicOrder()) this.held.set(clientId, { delta: Float32Array.from(delta), weight });
     else this.aggregator!.add(clientId, delta, weight);

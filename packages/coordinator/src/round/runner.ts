@@ -9,7 +9,7 @@ import type { ModelStore } from '../model-store.js';
 import type { CoordinatorSettings } from '../options.js';
 import { SecureCollector } from '../secure-collector.js';
 import { cohortSize, selectCohort, selectionKey, selectPoisson } from '../selection.js';
-import type { FederationDatabase } from '../store/database.js';
+import type { FederationStore } from '../store/types.js';
 import type { FitContext, Strategy } from '../strategy.js';
 import type { Clock, Wakeups } from './clock.js';
 import { RoundCommitter, roundEndOf, summarize, type RoundSummary } from './commit.js';
@@ -33,7 +33,7 @@ export interface RoundRunnerOptions {
   settings: CoordinatorSettings;
   strategy: Strategy;
   store: ModelStore;
-  database: FederationDatabase | undefined;
+  database: FederationStore | undefined;
   numParams: number;
   fleet: Fleet;
   clock: Clock;
@@ -81,6 +81,8 @@ export class RoundRunner {
     this.roundCounter = o.resumed.roundCounter;
     this.trainRoundsCommitted = o.resumed.trainRoundsCommitted;
     this.history = o.resumed.history;
+    // Reports for rounds of an earlier run are LATE_UPDATE (every resumed round has ended).
+    for (const h of o.resumed.history.slice(-64)) this.endedRoundIds.add(h.roundId);
     this.committer = new RoundCommitter({ strategy: o.strategy, store: o.store, database: o.database, signingKey: o.signingKey, federationId: o.settings.federationId });
   }
 
@@ -95,8 +97,11 @@ export class RoundRunner {
   /** The active round, if a report for `roundId` may count in it (protocol/v1.md 8). */
   check(clientId: string, roundId: string, kind: RoundKind): RoundMachine {
     return checkRound(this.activeRound, clientId, roundId, kind, (id) => {
-      const durable = this.o.database?.rounds.byId(id);
-      return this.endedRoundIds.has(id) || (durable !== undefined && durable.status !== 'running');
+      if (this.endedRoundIds.has(id)) return true;
+      // SQLite answers synchronously from the whole log; an asynchronous store (PostgreSQL) is not
+      // asked per report: the ids of the resumed history above stand in for it.
+      const durable = this.o.database?.backend === 'sqlite' ? this.o.database.rounds.byId(id) : undefined;
+      return durable !== undefined && !(durable instanceof Promise) && durable.status !== 'running';
     });
   }
 
@@ -271,7 +276,7 @@ export class RoundRunner {
     r.start = start;
     // Durable before any client hears of the round: a crash from here on leaves it 'running',
     // and the next start-up marks it abandoned.
-    database?.rounds.start({ round, roundId, kind, modelVersion: model.version, cohort, startedAt: startedAt.toISOString() });
+    await database?.rounds.start({ round, roundId, kind, modelVersion: model.version, cohort, startedAt: startedAt.toISOString() });
     logger.info({ round, kind, cohort: cohort.length, modelVersion: model.version }, 'round started');
     let secureResult: (AggregateResult & { survivors: string[] }) | undefined;
     if (!secureError) fleet.send(cohort, EVENTS.roundStart, start);
@@ -308,7 +313,7 @@ export class RoundRunner {
     const reason: ErrorEnvelope | undefined = outcome.status === 'abandoned' ? outcome.reason : undefined;
     let version = model;
     if (outcome.status === 'committed') {
-      version = this.committer.commit(model, secureResult ?? r.aggregate(), ctx, r, metrics);
+      version = await this.committer.commit(model, secureResult ?? r.aggregate(), ctx, r, metrics);
       this.o.emit('commit', version);
       logger.info({ round, kind, phase: 'committed', modelVersion: version.version, modelHash: version.hash }, 'round phase');
       if (settings.debugPhaseDelayMs > 0) await this.debugPause();
@@ -317,7 +322,7 @@ export class RoundRunner {
       if (!strategy.confidentialRounds) store.annotate(model.version, metrics);
     }
     const status = outcome.status;
-    if (status !== 'committed') database?.rounds.finish(round, { status, reporters: [...r.reporters].sort(), metrics, ...(reason ? { reason } : {}) });
+    if (status !== 'committed') await database?.rounds.finish(round, { status, reporters: [...r.reporters].sort(), metrics, ...(reason ? { reason } : {}) });
     r.release();
     this.activeRound = undefined;
     this.endedRoundIds.add(roundId);

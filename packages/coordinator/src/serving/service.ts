@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { ModelStore } from '../model-store.js';
 import type { AuditLog } from '../admin/audit.js';
 import type { Logger } from '../logger.js';
-import type { FederationDatabase } from '../store/database.js';
+import type { FederationStore } from '../store/types.js';
 import { MemoryServingEvents, ServingLifecycle, type ServingEvent } from './lifecycle.js';
 import { Predictor } from './predictor.js';
 import type { ServingSettings } from './settings.js';
@@ -38,7 +38,7 @@ export class ServingService extends EventEmitter {
   private started = false;
 
   constructor(
-    private readonly o: { store: ModelStore; settings: ServingSettings; audit: AuditLog; database: FederationDatabase | undefined; logger: Logger; evalData?: EvalData | undefined },
+    private readonly o: { store: ModelStore; settings: ServingSettings; audit: AuditLog; database: FederationStore | undefined; logger: Logger; evalData?: EvalData | undefined },
   ) {
     super();
     this.predictor = new Predictor({ topology: o.store.topology, spec: o.store.spec, backend: o.settings.backend, maxBatch: o.settings.maxBatch, batchWaitMs: o.settings.batchWaitMs });

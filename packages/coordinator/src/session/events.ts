@@ -106,7 +106,7 @@ export class EventRouter {
     }
   }
 
-  private onUpdate(clientId: string, args: unknown[]): Ack {
+  private onUpdate(clientId: string, args: unknown[]): Ack | Promise<Ack> {
     const meta = updateMetaSchema.safeParse(args[0]);
     if (!meta.success) throw badMessage(EVENTS.roundUpdate, meta.error);
     const payload = binarySchema.safeParse(args[1]);
@@ -115,8 +115,8 @@ export class EventRouter {
     }
     const bytes = asBytes(payload.data);
     this.o.countUp(bytes.byteLength);
-    this.o.rounds.check(clientId, meta.data.roundId, 'train').update(clientId, meta.data, bytes);
-    return { ok: true };
+    const counted = this.o.rounds.check(clientId, meta.data.roundId, 'train').update(clientId, meta.data, bytes);
+    return counted instanceof Promise ? counted.then(() => ({ ok: true })) : { ok: true };
   }
 
   private onEvaluate(clientId: string, args: unknown[]): Ack {
@@ -148,7 +148,7 @@ export function uploadHost(rounds: ActiveRounds, sessionIdentity: UploadHost['se
     accept: (clientId, meta, delta) => {
       const r = rounds.check(clientId, meta.roundId, 'train');
       r.admitUpload(clientId, meta);
-      r.acceptUpload(clientId, meta, delta);
+      return r.acceptUpload(clientId, meta, delta);
     },
     reject: (clientId, err) => {
       const r = rounds.active;

@@ -149,8 +149,10 @@ export class Sessions {
       socket.disconnect(true);
       return;
     }
-    if (socket.data.authenticated === true && auth.registry.getIdentity(clientId)?.revokedAt) {
-      // Revoked while its handshake was in flight.
+    // Revoked while its handshake was in flight (a synchronous registry answers here; an
+    // asynchronous one, PostgreSQL, was asked by admit() moments ago).
+    const known = socket.data.authenticated === true && !auth.registry.asynchronous ? auth.registry.getIdentity(clientId) : undefined;
+    if (known && !(known instanceof Promise) && known.revokedAt) {
       socket.emit(EVENTS.error, new FlockError('CREDENTIAL_REVOKED', 'the operator revoked this client').toEnvelope());
       socket.disconnect(true);
       return;

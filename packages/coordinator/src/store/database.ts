@@ -8,6 +8,8 @@ import { SqliteClientRegistry } from './registry.js';
 import { RoundLog } from './rounds.js';
 import { openSqlite, type Sqlite } from './sqlite.js';
 import { StrategyStateStore } from './strategy-state.js';
+import { CoordinatorLock } from './lock.js';
+import type { FederationStore } from './types.js';
 import { UploadKeys } from './uploads.js';
 import { SqliteServingEvents } from './serving-events.js';
 
@@ -39,7 +41,8 @@ export interface RoundCommit {
  * log, strategy state and privacy ledger, upload idempotency keys, enrollment tokens and
  * identities. See docs/explanation/durability.md.
  */
-export class FederationDatabase {
+export class FederationDatabase implements FederationStore {
+  readonly backend = 'sqlite' as const;
   readonly rounds: RoundLog;
   readonly state: StrategyStateStore;
   readonly uploads: UploadKeys;
@@ -58,6 +61,16 @@ export class FederationDatabase {
     this.uploads = new UploadKeys(sqlite);
     this.registry = new SqliteClientRegistry(sqlite);
     this.serving = new SqliteServingEvents(sqlite);
+  }
+
+  /** The database file (`:memory:` for a private in-memory database). */
+  get location(): string {
+    return this.path;
+  }
+
+  /** One coordinator per database file (lock.ts); none for `:memory:`. */
+  lock(): CoordinatorLock | undefined {
+    return this.path === ':memory:' ? undefined : CoordinatorLock.acquire(this.path);
   }
 
   /** The federation this database belongs to; undefined while fresh. */
@@ -116,7 +129,9 @@ export class FederationDatabase {
    * Commits a training round atomically: the new model version, the round row `committed`,
    * the strategy state and privacy ledger. Either all of it is durable or none of it: a
    * failure anywhere rolls everything back and rethrows. A round that is not `running` (already
-   * committed, or abandoned at a restart) cannot commit, so no round is applied twice.
+   * committed, or abandoned at a restart) cannot commit (STORE_CONFLICT), so no round is
+   * applied twice. The IMMEDIATE transaction takes SQLite's write lock first, so two writers
+   * on one file commit one after the other and the second sees the first's version.
    */
   commitRound(c: RoundCommit): ModelVersion {
     if (!c || typeof c !== 'object') throw new TypeError('commit must be an object');

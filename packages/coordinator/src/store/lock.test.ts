@@ -3,11 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FlockError, type ModelSpec } from '@flock/protocol';
 import type { FlatModel } from '@flock/model';
 import { Coordinator } from '../coordinator.js';
 import { CoordinatorLock } from './lock.js';
+import { eachBackend, POSTGRES_SKIP, POSTGRES_URL, type Place } from './backends.test-support.js';
+import { ADVISORY_CLASS, COORDINATOR_LOCK } from './pg/migrations.js';
 
 const dirs: string[] = [];
 function tmpDb(): string {
@@ -30,6 +32,12 @@ function storeLocked(fn: () => unknown): FlockError {
     throw err;
   }
   throw new Error('expected STORE_LOCKED');
+}
+
+async function storeLockedAsync(fn: () => Promise<unknown>): Promise<FlockError> {
+  const err = await fn().then(() => undefined, (e: unknown) => e);
+  if (err instanceof FlockError && err.code === 'STORE_LOCKED') return err;
+  throw err ?? new Error('expected STORE_LOCKED');
 }
 
 describe('CoordinatorLock', () => {
@@ -74,7 +82,7 @@ describe('CoordinatorLock', () => {
   });
 });
 
-describe('two coordinators on one database', () => {
+describe('two coordinators on one database file', () => {
   it('the second is refused with STORE_LOCKED before it resumes anything; the first keeps its database', async () => {
     const db = tmpDb();
     const a = new Coordinator({ model, database: db });
@@ -90,5 +98,87 @@ describe('two coordinators on one database', () => {
     // After the first closed, a new coordinator resumes the database.
     const b = new Coordinator({ model, database: db });
     await b.close();
+  });
+});
+
+eachBackend('two coordinators on one store', (backend) => {
+  let place: Place;
+  beforeEach(async () => {
+    place = await backend.place();
+  });
+  afterEach(async () => {
+    await place.dispose();
+  });
+
+  it('Coordinator.open refuses the second with STORE_LOCKED; once the first closed, another resumes', async () => {
+    const a = await Coordinator.open({ model, database: await place.open() });
+    try {
+      const second = await place.open();
+      await storeLockedAsync(() => Coordinator.open({ model, database: second }));
+      expect(await a.database!.rounds.lastRound()).toBe(0);
+    } finally {
+      await a.close();
+    }
+    const b = await Coordinator.open({ model, database: await place.open() });
+    expect(b.store.latest().version).toBe(0);
+    await b.close();
+  });
+});
+
+describe.skipIf(POSTGRES_SKIP !== undefined)(`PostgreSQL coordinator lock${POSTGRES_SKIP ? ` (skipped: ${POSTGRES_SKIP})` : ''}`, () => {
+  it('new Coordinator() on a PostgreSQL store is refused (use Coordinator.open) and leaves no lock behind', async () => {
+    const place = await (await import('./backends.test-support.js')).BACKENDS.find((b) => b.name === 'postgres')!.place();
+    try {
+      const store = await place.open();
+      expect(() => new Coordinator({ model, database: store })).toThrow(/Coordinator\.open/);
+      // The lock the refused constructor had asked for is released once it arrives.
+      let c: Coordinator | undefined;
+      for (let i = 0; i < 100 && !c; i++) {
+        c = await Coordinator.open({ model, database: store }).catch(async (e: unknown) => {
+          if (!(e instanceof FlockError && e.code === 'STORE_LOCKED')) throw e;
+          await new Promise((r) => setTimeout(r, 50));
+          return undefined;
+        });
+      }
+      expect(c).toBeDefined();
+      await c!.close();
+    } finally {
+      await place.dispose();
+    }
+  });
+
+  it('is released by the server when the holding process is killed with SIGKILL', async () => {
+    const place = await (await import('./backends.test-support.js')).BACKENDS.find((b) => b.name === 'postgres')!.place();
+    try {
+      const store = await place.open();
+      const schema = /schema (\w+)/.exec(store.location)![1]!;
+      const require = createRequire(import.meta.url);
+      const script = `
+        const pg = require(${JSON.stringify(require.resolve('pg'))});
+        const c = new pg.Client({ connectionString: process.env.URL, options: '-c search_path=${schema}' });
+        c.connect().then(() => c.query(${JSON.stringify(`SELECT pg_try_advisory_lock(${ADVISORY_CLASS}, ${COORDINATOR_LOCK}) AS ok`)})).then((r) => {
+          process.stdout.write(r.rows[0].ok ? 'locked\\n' : 'refused\\n');
+          setInterval(() => {}, 1000);
+        });
+      `;
+      const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, URL: POSTGRES_URL } });
+      const said = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (b: Buffer) => resolve(b.toString()));
+        child.once('exit', (code) => reject(new Error(`lock holder exited early (${code})`)));
+      });
+      expect(said).toContain('locked');
+      await storeLockedAsync(() => Promise.resolve(store.lock()));
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+      // The server notices the dropped connection and frees the lock; no stale lock stays.
+      let lock: Awaited<ReturnType<typeof store.lock>> | undefined;
+      for (let i = 0; i < 100 && !lock; i++) {
+        lock = await Promise.resolve(store.lock()).catch(() => new Promise<undefined>((r) => setTimeout(() => r(undefined), 50)));
+      }
+      expect(lock).toBeDefined();
+      await lock!.release();
+    } finally {
+      await place.dispose();
+    }
   });
 });

@@ -1,78 +1,71 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { ClientIdentity, EnrollmentToken } from '../auth/registry.js';
-import { openFederationDatabase, type FederationDatabase } from './database.js';
+import { eachBackend, type Place } from './backends.test-support.js';
+import type { FederationStore } from './types.js';
 
-const open: FederationDatabase[] = [];
-afterEach(() => {
-  for (const db of open.splice(0)) db.close();
-});
-function registry() {
-  const db = openFederationDatabase(':memory:');
-  open.push(db);
-  return { db, reg: db.registry };
-}
 const token = (id: string): EnrollmentToken => ({ id, secretHash: 'ab'.repeat(32), label: 'laptop', createdAt: '2026-01-01T00:00:00.000Z', expiresAt: null, boundClientId: null, revokedAt: null });
 const identity = (clientId: string, tokenId: string): ClientIdentity => ({ clientId, publicKey: 'cd'.repeat(32), tokenId, enrolledAt: '2026-01-02T00:00:00.000Z', revokedAt: null, lastSeenAt: null });
+/** The error a sync-or-async call throws or rejects with. */
+const failure = (fn: () => unknown): Promise<unknown> => Promise.resolve().then(fn).then(() => undefined, (e: unknown) => e);
 
-describe('SqliteClientRegistry', () => {
-  it('stores tokens and identities', () => {
-    const { reg } = registry();
-    reg.addToken(token('t1'));
-    expect(reg.getToken('t1')).toEqual(token('t1'));
-    expect(reg.listTokens()).toHaveLength(1);
-    expect(reg.enroll('t1', identity('alice', 't1'))).toBe(true);
-    expect(reg.getToken('t1')!.boundClientId).toBe('alice');
-    expect(reg.getIdentity('alice')).toEqual(identity('alice', 't1'));
-    reg.touch('alice', '2026-01-03T00:00:00.000Z');
-    expect(reg.getIdentity('alice')!.lastSeenAt).toBe('2026-01-03T00:00:00.000Z');
-    expect(reg.revokeIdentity('alice', '2026-01-04T00:00:00.000Z')).toBe(true);
-    expect(reg.revokeIdentity('alice', '2026-01-05T00:00:00.000Z')).toBe(false);
-    expect(reg.listIdentities().map((i) => i.revokedAt)).toEqual(['2026-01-04T00:00:00.000Z']);
-    expect(reg.getToken('nope')).toBeUndefined();
+eachBackend('client registry', (backend) => {
+  let place: Place;
+  let db: FederationStore;
+  beforeEach(async () => {
+    place = await backend.place();
+    db = await place.open();
+  });
+  afterEach(async () => {
+    await place.dispose();
   });
 
-  it('enroll is atomic: a bound, revoked or unknown token, or a taken client id, changes nothing', () => {
-    const { db, reg } = registry();
-    for (const id of ['t1', 't2', 't3']) reg.addToken(token(id));
-    expect(reg.enroll('t1', identity('alice', 't1'))).toBe(true);
-    expect(reg.enroll('t1', identity('bob', 't1'))).toBe(false); // already bound
-    expect(reg.getIdentity('bob')).toBeUndefined();
-    expect(reg.enroll('t2', identity('alice', 't2'))).toBe(false); // client id taken
-    expect(reg.getToken('t2')!.boundClientId).toBeNull();
-    expect(reg.revokeToken('t3', '2026-01-02T00:00:00.000Z')).toBe(true);
-    expect(reg.enroll('t3', identity('carol', 't3'))).toBe(false); // revoked
-    expect(reg.enroll('t9', identity('dave', 't9'))).toBe(false); // unknown
+  it('stores tokens and identities', async () => {
+    const reg = db.registry;
+    await reg.addToken(token('t1'));
+    expect(await reg.getToken('t1')).toEqual(token('t1'));
+    expect(await reg.listTokens()).toHaveLength(1);
+    expect(await reg.enroll('t1', identity('alice', 't1'))).toBe(true);
+    expect((await reg.getToken('t1'))!.boundClientId).toBe('alice');
+    expect(await reg.getIdentity('alice')).toEqual(identity('alice', 't1'));
+    await reg.touch('alice', '2026-01-03T00:00:00.000Z');
+    expect((await reg.getIdentity('alice'))!.lastSeenAt).toBe('2026-01-03T00:00:00.000Z');
+    expect(await reg.revokeIdentity('alice', '2026-01-04T00:00:00.000Z')).toBe(true);
+    expect(await reg.revokeIdentity('alice', '2026-01-05T00:00:00.000Z')).toBe(false);
+    expect((await reg.listIdentities()).map((i) => i.revokedAt)).toEqual(['2026-01-04T00:00:00.000Z']);
+    expect(await reg.getToken('nope')).toBeUndefined();
+  });
+
+  it('enroll is atomic: a bound, revoked or unknown token, or a taken client id, changes nothing', async () => {
+    const reg = db.registry;
+    for (const id of ['t1', 't2', 't3']) await reg.addToken(token(id));
+    expect(await reg.enroll('t1', identity('alice', 't1'))).toBe(true);
+    expect(await reg.enroll('t1', identity('bob', 't1'))).toBe(false); // already bound
+    expect(await reg.getIdentity('bob')).toBeUndefined();
+    expect(await reg.enroll('t2', identity('alice', 't2'))).toBe(false); // client id taken
+    expect((await reg.getToken('t2'))!.boundClientId).toBeNull();
+    expect(await reg.revokeToken('t3', '2026-01-02T00:00:00.000Z')).toBe(true);
+    expect(await reg.enroll('t3', identity('carol', 't3'))).toBe(false); // revoked
+    expect(await reg.enroll('t9', identity('dave', 't9'))).toBe(false); // unknown
     // A failure between the two writes rolls the first back.
-    db.sqlite.exec("CREATE TRIGGER fail_bind BEFORE UPDATE OF bound_client_id ON enrollment_tokens BEGIN SELECT RAISE(ABORT, 'injected'); END");
-    expect(() => reg.enroll('t2', identity('erin', 't2'))).toThrow(/injected/);
-    expect(reg.getIdentity('erin')).toBeUndefined();
-    expect(reg.listIdentities().map((i) => i.clientId)).toEqual(['alice']);
+    await place.fault('enrollment_tokens', 'UPDATE', 'injected');
+    expect(String(await failure(() => reg.enroll('t2', identity('erin', 't2'))))).toMatch(/injected/);
+    expect(await reg.getIdentity('erin')).toBeUndefined();
+    expect((await reg.listIdentities()).map((i) => i.clientId)).toEqual(['alice']);
   });
 
-  it('two connections racing for one token: exactly one wins', async () => {
-    const { mkdtempSync, rmSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const path = await import('node:path');
-    const dir = mkdtempSync(path.join(tmpdir(), 'flock-reg-'));
-    try {
-      const a = openFederationDatabase(path.join(dir, 'c.db'));
-      const b = openFederationDatabase(path.join(dir, 'c.db'));
-      open.push(a, b);
-      a.registry.addToken(token('t1'));
-      const results = [a.registry.enroll('t1', identity('alice', 't1')), b.registry.enroll('t1', identity('bob', 't1'))];
-      expect(results).toEqual([true, false]);
-      expect(b.registry.getToken('t1')!.boundClientId).toBe('alice');
-    } finally {
-      for (const db of open.splice(0)) db.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+  it('two connections enrolling one token one after the other: the first wins', async () => {
+    const other = await place.open();
+    await db.registry.addToken(token('t1'));
+    expect(await db.registry.enroll('t1', identity('alice', 't1'))).toBe(true);
+    expect(await other.registry.enroll('t1', identity('bob', 't1'))).toBe(false);
+    expect((await other.registry.getToken('t1'))!.boundClientId).toBe('alice');
   });
 
-  it('checks its inputs', () => {
-    const { reg } = registry();
-    expect(() => reg.addToken({ ...token('x'), id: '' })).toThrow(TypeError);
-    reg.addToken(token('t1'));
-    expect(() => reg.enroll('t1', identity('alice', 'other'))).toThrow(RangeError);
-    expect(() => reg.enroll('', identity('alice', ''))).toThrow(/tokenId/);
+  it('checks its inputs', async () => {
+    const reg = db.registry;
+    expect(await failure(() => reg.addToken({ ...token('x'), id: '' }))).toBeInstanceOf(TypeError);
+    await reg.addToken(token('t1'));
+    expect(await failure(() => reg.enroll('t1', identity('alice', 'other')))).toBeInstanceOf(RangeError);
+    expect(String(await failure(() => reg.enroll('', identity('alice', ''))))).toMatch(/tokenId/);
   });
 });

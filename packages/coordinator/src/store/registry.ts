@@ -1,7 +1,7 @@
 import type { ClientIdentity, ClientRegistry, EnrollmentToken } from '../auth/registry.js';
 import type { Sqlite } from './sqlite.js';
 
-interface TokenRow {
+export interface TokenRow {
   id: string;
   secret_hash: string;
   label: string | null;
@@ -11,7 +11,7 @@ interface TokenRow {
   revoked_at: string | null;
 }
 
-interface IdentityRow {
+export interface IdentityRow {
   client_id: string;
   public_key: string;
   token_id: string;
@@ -20,7 +20,7 @@ interface IdentityRow {
   last_seen_at: string | null;
 }
 
-const token = (r: TokenRow): EnrollmentToken => ({
+export const token = (r: TokenRow): EnrollmentToken => ({
   id: r.id,
   secretHash: r.secret_hash,
   label: r.label,
@@ -30,7 +30,7 @@ const token = (r: TokenRow): EnrollmentToken => ({
   revokedAt: r.revoked_at,
 });
 
-const identity = (r: IdentityRow): ClientIdentity => ({
+export const identity = (r: IdentityRow): ClientIdentity => ({
   clientId: r.client_id,
   publicKey: r.public_key,
   tokenId: r.token_id,
@@ -39,7 +39,7 @@ const identity = (r: IdentityRow): ClientIdentity => ({
   lastSeenAt: r.last_seen_at,
 });
 
-function nonEmpty(name: string, v: unknown): string {
+export function nonEmpty(name: string, v: unknown): string {
   if (typeof v !== 'string' || v.length === 0) throw new TypeError(`${name} must be a non-empty string`);
   return v;
 }

@@ -5,8 +5,9 @@ import type { ModelStore } from '../model-store.js';
 import type { CoordinatorSettings } from '../options.js';
 import type { RoundSummary } from '../round/commit.js';
 import type { Strategy } from '../strategy.js';
-import type { FederationDatabase } from './database.js';
+import type { FederationRecord } from './database.js';
 import type { RoundRecord } from './rounds.js';
+import { drive, type Awaitable, type DurableModelStore, type FederationStore } from './types.js';
 
 /** Where a coordinator starts from: the model store and the round counters and history it resumes. */
 export interface Resumed {
@@ -54,32 +55,41 @@ export function summaryOf(rec: RoundRecord, hashes: ReadonlyMap<number, string>)
  * are gone, and rebuilding it would mean persisting individual updates, which Flock never
  * does. Google's production FL system makes the same choice (Bonawitz et al., "Towards
  * Federated Learning at Scale", SysML 2019): a failed round is simply restarted.
+ *
+ * The same steps for both backends: synchronous on SQLite (so `new Coordinator()` can
+ * resume), a promise on PostgreSQL (`Coordinator.open()`).
  */
-export function resumeFromDatabase(db: FederationDatabase, model: FlatModel, settings: CoordinatorSettings, strategy: Strategy, logger: Logger): Resumed {
-  const { store, created } = db.openModels({ federationId: settings.federationId, config: { ...settings }, model, keepVersions: settings.keepVersions });
-  const fed = db.federation()!;
+export function resumeFromDatabase(db: FederationStore, model: FlatModel, settings: CoordinatorSettings, strategy: Strategy, logger: Logger): Awaitable<Resumed> {
+  return drive(resumeSteps(db, model, settings, strategy, logger));
+}
+
+function* resumeSteps(db: FederationStore, model: FlatModel, settings: CoordinatorSettings, strategy: Strategy, logger: Logger): Generator<unknown, Resumed, unknown> {
+  const database = db.location;
+  const { store, created } = (yield db.openModels({ federationId: settings.federationId, config: { ...settings }, model, keepVersions: settings.keepVersions })) as { store: DurableModelStore; created: boolean };
+  const fed = (yield db.federation()) as FederationRecord;
   if (created) {
-    logger.info({ database: db.path, modelVersion: 0, modelHash: store.latest().hash }, 'new database: the initial model is version 0');
+    logger.info({ database, modelVersion: 0, modelHash: store.latest().hash }, 'new database: the initial model is version 0');
     return { store, roundCounter: 0, trainRoundsCommitted: 0, history: [] };
   }
   if (fed.federationId !== settings.federationId) {
-    logger.warn({ database: db.path, stored: fed.federationId, configured: settings.federationId }, 'the database was created for another federation id');
+    logger.warn({ database, stored: fed.federationId, configured: settings.federationId }, 'the database was created for another federation id');
   }
   if (JSON.stringify(fed.spec) !== JSON.stringify(model.spec)) {
-    logger.warn({ database: db.path }, 'the given initial model differs from the database model; the database model is used');
+    logger.warn({ database }, 'the given initial model differs from the database model; the database model is used');
   }
-  const restored = db.state.restore(strategy);
+  const restored = (yield db.state.restore(strategy)) as boolean;
   const reason = new FlockError('ROUND_ABANDONED', 'the coordinator restarted while the round was running', { reason: 'coordinator-restarted' }).toEnvelope();
-  for (const a of db.rounds.abandonRunning(reason)) {
+  for (const a of (yield db.rounds.abandonRunning(reason)) as RoundRecord[]) {
     logger.warn({ round: a.round, roundId: a.roundId, kind: a.kind, modelVersion: a.modelVersion, reason: reason.code, details: reason.details }, 'round abandoned: the coordinator restarted while it was running; a fresh round will run');
   }
-  const roundCounter = db.rounds.lastRound();
-  const trainRoundsCommitted = db.rounds.committedCount();
-  const hashes = new Map(store.history().map((v) => [v.version, v.hash]));
-  const history = db.rounds.recent(100).map((rec) => summaryOf(rec, hashes));
+  const roundCounter = (yield db.rounds.lastRound()) as number;
+  const trainRoundsCommitted = (yield db.rounds.committedCount()) as number;
+  const versions = (yield store.history()) as Array<{ version: number; hash: string }>;
+  const hashes = new Map(versions.map((v) => [v.version, v.hash]));
+  const history = ((yield db.rounds.recent(100)) as RoundRecord[]).map((rec) => summaryOf(rec, hashes));
   const latest = store.latest();
   logger.info(
-    { database: db.path, modelVersion: latest.version, modelHash: latest.hash, round: roundCounter, trainRoundsCommitted, strategyStateRestored: restored },
+    { database, modelVersion: latest.version, modelHash: latest.hash, round: roundCounter, trainRoundsCommitted, strategyStateRestored: restored },
     'resumed from database: the model comes from the database',
   );
   return { store, roundCounter, trainRoundsCommitted, history };

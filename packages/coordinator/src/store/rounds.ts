@@ -1,5 +1,6 @@
-import type { ErrorEnvelope } from '@flock/protocol';
+import { FlockError, type ErrorEnvelope } from '@flock/protocol';
 import { fromJson, toJson, type Sqlite } from './sqlite.js';
+import type { RoundLogStore } from './types.js';
 
 export type RoundStatus = 'running' | 'committed' | 'abandoned' | 'completed';
 
@@ -21,7 +22,8 @@ export interface RoundRecord {
   endedAt: string | null;
 }
 
-interface Row {
+/** A `rounds` row as both backends return it. */
+export interface RoundRow {
   round: number;
   round_id: string;
   kind: 'train' | 'evaluate';
@@ -36,7 +38,7 @@ interface Row {
   ended_at: string | null;
 }
 
-function toRecord(r: Row): RoundRecord {
+export function toRecord(r: RoundRow): RoundRecord {
   return {
     round: r.round,
     roundId: r.round_id,
@@ -53,8 +55,13 @@ function toRecord(r: Row): RoundRecord {
   };
 }
 
+/** STORE_CONFLICT: a round ends exactly once (both backends throw this). */
+export function notRunning(round: number, status: RoundStatus | undefined): FlockError {
+  return new FlockError('STORE_CONFLICT', `round ${round} is not running (${status ?? 'not recorded'}); a round ends exactly once`, { round, status: status ?? null });
+}
+
 /** The round log (table `rounds`): every round is recorded `running` before round:start goes out. */
-export class RoundLog {
+export class RoundLog implements RoundLogStore {
   constructor(private readonly db: Sqlite) {}
 
   /** Records a round as running (before its round:start is sent). */
@@ -78,14 +85,14 @@ export class RoundLog {
     const r = this.db
       .prepare("UPDATE rounds SET status = ?, committed_version = ?, reporters = ?, metrics = ?, reason = ?, ended_at = ? WHERE round = ? AND status = 'running'")
       .run(end.status, end.committedVersion ?? null, toJson(end.reporters ? [...end.reporters] : undefined), toJson(end.metrics), toJson(end.reason), end.endedAt ?? new Date().toISOString(), round);
-    if (r.changes !== 1) throw new Error(`round ${round} is not running; a round ends exactly once`);
+    if (r.changes !== 1) throw notRunning(round, (this.db.prepare('SELECT status FROM rounds WHERE round = ?').get(round) as { status: RoundStatus } | undefined)?.status);
   }
 
   /** Marks every running round abandoned with `reason`; returns the rounds it changed. */
   abandonRunning(reason: ErrorEnvelope, at = new Date().toISOString()): RoundRecord[] {
     return this.db
       .transaction(() => {
-        const running = (this.db.prepare("SELECT * FROM rounds WHERE status = 'running' ORDER BY round").all() as Row[]).map(toRecord);
+        const running = (this.db.prepare("SELECT * FROM rounds WHERE status = 'running' ORDER BY round").all() as RoundRow[]).map(toRecord);
         this.db.prepare("UPDATE rounds SET status = 'abandoned', reason = ?, ended_at = ? WHERE status = 'running'").run(JSON.stringify(reason), at);
         return running;
       })
@@ -93,22 +100,22 @@ export class RoundLog {
   }
 
   get(round: number): RoundRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM rounds WHERE round = ?').get(round) as Row | undefined;
+    const row = this.db.prepare('SELECT * FROM rounds WHERE round = ?').get(round) as RoundRow | undefined;
     return row && toRecord(row);
   }
 
   byId(roundId: string): RoundRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM rounds WHERE round_id = ?').get(roundId) as Row | undefined;
+    const row = this.db.prepare('SELECT * FROM rounds WHERE round_id = ?').get(roundId) as RoundRow | undefined;
     return row && toRecord(row);
   }
 
   /** The last `limit` rounds, oldest first. */
   recent(limit = 100): RoundRecord[] {
-    return (this.db.prepare('SELECT * FROM (SELECT * FROM rounds ORDER BY round DESC LIMIT ?) ORDER BY round').all(limit) as Row[]).map(toRecord);
+    return (this.db.prepare('SELECT * FROM (SELECT * FROM rounds ORDER BY round DESC LIMIT ?) ORDER BY round').all(limit) as RoundRow[]).map(toRecord);
   }
 
   all(): RoundRecord[] {
-    return (this.db.prepare('SELECT * FROM rounds ORDER BY round').all() as Row[]).map(toRecord);
+    return (this.db.prepare('SELECT * FROM rounds ORDER BY round').all() as RoundRow[]).map(toRecord);
   }
 
   /** Highest round number used so far (0 if none). */

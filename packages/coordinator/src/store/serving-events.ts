@@ -13,16 +13,16 @@ export class SqliteServingEvents implements ServingEventLog {
   }
 
   last(): ServingEvent | undefined {
-    const r = this.db.prepare('SELECT * FROM serving_events ORDER BY id DESC LIMIT 1').get() as Row | undefined;
+    const r = this.db.prepare('SELECT * FROM serving_events ORDER BY id DESC LIMIT 1').get() as ServingEventRow | undefined;
     return r ? toEvent(r) : undefined;
   }
 
   recent(limit: number): ServingEvent[] {
-    return (this.db.prepare('SELECT * FROM serving_events ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map(toEvent);
+    return (this.db.prepare('SELECT * FROM serving_events ORDER BY id DESC LIMIT ?').all(limit) as ServingEventRow[]).map(toEvent);
   }
 }
 
-interface Row {
+export interface ServingEventRow {
   id: number;
   at: string;
   action: ServingEvent['action'];
@@ -35,6 +35,6 @@ interface Row {
   metrics: string;
 }
 
-function toEvent(r: Row): ServingEvent {
+export function toEvent(r: ServingEventRow): ServingEvent {
   return { id: r.id, at: r.at, action: r.action, version: r.version, serving: r.serving, stack: JSON.parse(r.stack) as number[], policy: r.policy, actor: r.actor, reason: r.reason, metrics: JSON.parse(r.metrics) as Record<string, number> };
 }

@@ -14,7 +14,7 @@ export function hasPersistentState(s: Strategy): s is PersistentStrategy {
 }
 
 /** Strategies that keep a per-client privacy ledger (DifferentiallyPrivate). */
-function ledgerOf(s: Strategy): Array<{ clientId: string } & LedgerEntry> | undefined {
+export function ledgerOf(s: Strategy): Array<{ clientId: string } & LedgerEntry> | undefined {
   const l = (s as { ledgerEntries?: () => Array<{ clientId: string } & LedgerEntry> }).ledgerEntries;
   return typeof l === 'function' ? l.call(s) : undefined;
 }

@@ -40,7 +40,7 @@ export interface UploadHost {
    */
   sessionIdentity(clientId: string, socketId: string): Uint8Array | null;
   /** Validates and aggregates the finished update; throws a FlockError to reject it. */
-  accept(clientId: string, meta: UploadBegin, delta: Float32Array): void;
+  accept(clientId: string, meta: UploadBegin, delta: Float32Array): void | Promise<void>;
   /** Settles the client's report for its round as rejected (a malformed update) and throws `err`. */
   reject(clientId: string, err: FlockError): never;
   /** Counts received update bytes (traffic statistics). */
@@ -224,7 +224,7 @@ export class UploadReceiver {
       this.uploads.delete(clientId);
       try {
         const delta = LITTLE_ENDIAN ? u.delta : decodeLE(u.bytes);
-        this.o.host.accept(clientId, u.meta, delta);
+        await this.o.host.accept(clientId, u.meta, delta);
         this.markCompleted(u.ctx.roundId, clientId);
         return { ok: true as const };
       } finally {
