@@ -63,6 +63,8 @@ export class Predictor {
   private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Micro-batches run so far: how many, their rows in all, the largest (a merged batch carries several requests). */
+  readonly batches = { count: 0, requests: 0, rows: 0, largest: 0 };
   /** Filled once the worker is ready. */
   info: { backend: string; inputShape: number[]; outputShape: number[] } | undefined;
 
@@ -155,6 +157,13 @@ export class Predictor {
     return { accuracy: m.accuracy, loss: m.loss };
   }
 
+  /** Tensors the worker holds (its tf.memory().numTensors): the loaded models' weights and nothing per request. */
+  async workerTensors(): Promise<number> {
+    await this.ready();
+    const m = (await this.call({ type: 'stats', id: this.nextId++ })) as FromWorker & { type: 'stats' };
+    return m.tensors;
+  }
+
   /** Rows waiting for the worker. */
   get queued(): number {
     return this.queue.reduce((a, p) => a + p.rows, 0);
@@ -196,6 +205,10 @@ export class Predictor {
       }
     }
     this.inFlight++;
+    this.batches.count++;
+    this.batches.requests += batch.length;
+    this.batches.rows += rows;
+    this.batches.largest = Math.max(this.batches.largest, rows);
     const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !(data.buffer instanceof SharedArrayBuffer);
     this.call({ type: 'predict', id: this.nextId++, version, rows, data }, owned ? [data.buffer as ArrayBuffer] : [])
       .then((m) => {
@@ -204,7 +217,8 @@ export class Predictor {
         const tail = r.shape.slice(1);
         let off = 0;
         for (const p of batch) {
-          p.resolve({ data: r.data.slice(off * perRow, (off + p.rows) * perRow), shape: [p.rows, ...tail] });
+          // Views, not copies: the worker's output buffer was transferred to this thread.
+          p.resolve({ data: r.data.subarray(off * perRow, (off + p.rows) * perRow), shape: [p.rows, ...tail] });
           off += p.rows;
         }
       })
