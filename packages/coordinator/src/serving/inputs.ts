@@ -162,8 +162,13 @@ export function parseBinaryBody(body: Buffer, rows: number, inputShape: readonly
   if (body.byteLength !== rows * per * 4) {
     throw new FlockError('WRONG_SHAPE', `body holds ${body.byteLength} bytes; shape [${[rows, ...inputShape].join(', ')}] needs ${rows * per * 4} (little-endian float32)`, { expectedShape: inputShape });
   }
-  const data = new Float32Array(rows * per);
-  new Uint8Array(data.buffer).set(body);
+  // A view when the bytes are 4-aligned (readBody's buffer is), else a copy.
+  let data: Float32Array;
+  if (body.byteOffset % 4 === 0) data = new Float32Array(body.buffer, body.byteOffset, rows * per);
+  else {
+    data = new Float32Array(rows * per);
+    new Uint8Array(data.buffer).set(body);
+  }
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i]!)) throw new FlockError('NON_FINITE', `input value ${i} is ${data[i]}; inputs must be finite numbers`, { index: i });
   }

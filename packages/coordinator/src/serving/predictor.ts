@@ -42,6 +42,11 @@ interface Pending {
   reject(e: Error): void;
 }
 
+/** True when `a` spans the whole of its own (transferable) ArrayBuffer. */
+function owns(a: Float32Array): boolean {
+  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && !(a.buffer instanceof SharedArrayBuffer);
+}
+
 interface Call {
   resolve(m: FromWorker): void;
   reject(e: Error): void;
@@ -195,7 +200,9 @@ export class Predictor {
       rows += next.rows;
     }
     let data: Float32Array;
-    if (batch.length === 1) data = batch[0]!.data;
+    // One request's own buffer is transferred to the worker as it is; a view into a larger or
+    // shared buffer is copied first (posting a view would clone its whole buffer).
+    if (batch.length === 1) data = owns(batch[0]!.data) ? batch[0]!.data : batch[0]!.data.slice();
     else {
       data = new Float32Array(batch.reduce((a, p) => a + p.data.length, 0));
       let off = 0;
@@ -209,8 +216,7 @@ export class Predictor {
     this.batches.requests += batch.length;
     this.batches.rows += rows;
     this.batches.largest = Math.max(this.batches.largest, rows);
-    const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !(data.buffer instanceof SharedArrayBuffer);
-    this.call({ type: 'predict', id: this.nextId++, version, rows, data }, owned ? [data.buffer as ArrayBuffer] : [])
+    this.call({ type: 'predict', id: this.nextId++, version, rows, data }, [data.buffer as ArrayBuffer])
       .then((m) => {
         const r = m as FromWorker & { type: 'predicted' };
         const perRow = rows > 0 ? r.data.length / rows : 0;
