@@ -60,45 +60,46 @@ class Reader {
       neg = true;
       i++;
     }
-    // The significant digits: the first 9 in `hi`, the next 6 in `lo` (int32 arithmetic, short
-    // dependency chains), the rest only noted as `truncated`.
-    let hi = 0;
-    let lo = 0;
+    // The first MAX_DIGITS significant digits in m (exact: < 2^53); later ones only move the
+    // exponent or mark the value `truncated`. Runs of digits are read in tight loops, with no
+    // per-digit test of the count beyond the loop bound.
+    let m = 0;
     let digits = 0;
     let exp = 0;
     let truncated = false;
     let c = b[i]!;
-    if (c === ZERO) {
-      i++;
-      c = b[i]!;
-    } else if (c > ZERO && c <= NINE) {
-      do {
-        if (digits < 9) hi = hi * 10 + (c - ZERO);
-        else if (digits < MAX_DIGITS) lo = lo * 10 + (c - ZERO);
-        else {
-          exp++;
-          if (c !== ZERO) truncated = true;
-        }
-        digits++;
+    if (c === ZERO) c = b[++i]!;
+    else if (c > ZERO && c <= NINE) {
+      const s = i;
+      while (c >= ZERO && c <= NINE && i - s < MAX_DIGITS) {
+        m = m * 10 + (c - ZERO);
         c = b[++i]!;
-      } while (c >= ZERO && c <= NINE);
+      }
+      digits = i - s;
+      while (c >= ZERO && c <= NINE) {
+        exp++;
+        if (c !== ZERO) truncated = true;
+        c = b[++i]!;
+      }
     } else return NaN;
     if (c === DOT) {
       c = b[++i]!;
       if (!(c >= ZERO && c <= NINE)) return NaN;
       // Leading zeros of a fraction (0.000123) are not significant digits.
       if (digits === 0) {
-        while (c === ZERO) {
-          exp--;
-          c = b[++i]!;
-        }
+        const z = i;
+        while (c === ZERO) c = b[++i]!;
+        exp -= i - z;
       }
+      const s = i;
+      const room = MAX_DIGITS - digits;
+      while (c >= ZERO && c <= NINE && i - s < room) {
+        m = m * 10 + (c - ZERO);
+        c = b[++i]!;
+      }
+      exp -= i - s;
       while (c >= ZERO && c <= NINE) {
-        if (digits < 9) hi = hi * 10 + (c - ZERO);
-        else if (digits < MAX_DIGITS) lo = lo * 10 + (c - ZERO);
-        else if (c !== ZERO) truncated = true;
-        if (digits < MAX_DIGITS) exp--;
-        digits++;
+        if (c !== ZERO) truncated = true;
         c = b[++i]!;
       }
     }
@@ -118,8 +119,6 @@ class Reader {
       exp += eneg ? -e : e;
     }
     this.i = i;
-    // m < 10^15 < 2^53: exact.
-    const m = digits > 9 ? hi * POW10[Math.min(digits, MAX_DIGITS) - 9]! + lo : hi;
     let v: number;
     if (m === 0) v = 0;
     else if (exp >= -22 && exp <= 22) {
@@ -147,20 +146,28 @@ class Reader {
     if (b[this.i] !== LBRACKET) return false;
     this.i++;
     const len = shape[d]!;
+    // The innermost arrays hold numbers: read them here rather than one call deeper each.
+    const leaves = d === shape.length - 1;
     for (let k = 0; k < len; k++) {
-      this.ws();
+      // (Whitespace is rare between values: test one byte before calling ws.)
+      if (b[this.i]! <= SPACE) this.ws();
       if (k > 0) {
         if (b[this.i] !== COMMA) return false;
         this.i++;
-        this.ws();
+        if (b[this.i]! <= SPACE) this.ws();
       }
-      if (!this.tensor(shape, d + 1)) return false;
+      if (leaves) {
+        const v = this.number();
+        if (v !== v) return false;
+        this.out[this.n++] = v;
+      } else if (!this.tensor(shape, d + 1)) return false;
     }
-    this.ws();
+    if (b[this.i]! <= SPACE) this.ws();
     if (b[this.i] !== RBRACKET) return false;
     this.i++;
     return true;
   }
+
 
   /** The instances array; the number of rows, or -1. */
   list(shape: readonly number[], per: number, maxBatch: number): number {
