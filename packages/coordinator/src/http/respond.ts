@@ -37,23 +37,28 @@ export function sendError(res: ServerResponse, err: FlockError, status = statusO
   sendJson(res, status, { error: err.toEnvelope() }, headers);
 }
 
+/** Largest body read into a buffer allocated from its content-length (larger ones: chunks, then one copy). */
+const PREALLOCATE_MAX = 8 * 1024 * 1024;
+
 /**
  * Reads a request body of at most `limit` bytes (PAYLOAD_TOO_LARGE beyond, before reading it all).
- * With a content-length, the chunks go straight into one buffer of that size, allocated outside
+ * With a content-length (up to 8 MiB), the chunks go straight into one buffer of that size, allocated outside
  * Node's shared pool: no concatenation copy, and the bytes can be viewed as float32 (4-aligned).
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(new FlockError('PAYLOAD_TOO_LARGE', `request body of ${declared} bytes; at most ${limit}`, { limit }));
   return new Promise((resolve, reject) => {
-    const whole = Number.isSafeInteger(declared) && declared >= 0 ? Buffer.allocUnsafeSlow(declared) : undefined;
+    // Only up to PREALLOCATE_MAX before any byte arrives: a declared size costs nothing to send.
+    const whole = Number.isSafeInteger(declared) && declared >= 0 && declared <= PREALLOCATE_MAX ? Buffer.allocUnsafeSlow(declared) : undefined;
     const chunks: Buffer[] = [];
     let n = 0;
     let inWhole = 0;
+    // The error listener stays: a client that goes away after the answer must not leave an
+    // unhandled 'error' event (settling the promise twice is a no-op).
     const cleanup = (): void => {
       req.off('data', onData);
       req.off('end', onEnd);
-      req.off('error', onError);
       req.off('aborted', onAborted);
     };
     const onData = (c: Buffer): void => {
