@@ -115,5 +115,13 @@ describe('reading JSON instances from the request bytes', () => {
     expect(Array.from(b.data)).toEqual([3, 4]);
     expect(a.data.buffer).not.toBe(b.data.buffer);
     expect(a.data.byteLength).toBe(a.data.buffer.byteLength);
+    // A body too large for the kept scratch space (over 2^20 floats) is read into its own.
+    const wide = [1024];
+    const rows = Array.from({ length: 1100 }, (_, r) => Array.from({ length: 1024 }, (_, k) => (r * 1024 + k) % 7));
+    const big = readJsonInstances(Buffer.from(JSON.stringify({ instances: rows })), wide, 2000)!;
+    expect(big.rows).toBe(1100);
+    expect(Array.from(big.data)).toEqual(rows.flat());
+    const small = readJsonInstances(Buffer.from('{"instances":[[[5],[6]]]}'), shape, 4)!;
+    expect(Array.from(small.data)).toEqual([5, 6]);
   });
 });

@@ -27,6 +27,9 @@ const KEY_SIGNATURE = Buffer.from('signature_name');
 /** Reused between requests (one main thread): the rows are read here, then copied out exactly. */
 let scratch = new Float32Array(0);
 
+/** Largest scratch space kept between requests (floats; 4 MB): a rare huge body gets its own. */
+const SCRATCH_MAX = 1 << 20;
+
 class Reader {
   i = 0;
   out: Float32Array;
@@ -35,8 +38,11 @@ class Reader {
     readonly b: Buffer,
     capacity: number,
   ) {
-    if (scratch.length < capacity) scratch = new Float32Array(capacity);
-    this.out = scratch;
+    if (capacity > SCRATCH_MAX) this.out = new Float32Array(capacity);
+    else {
+      if (scratch.length < capacity) scratch = new Float32Array(capacity);
+      this.out = scratch;
+    }
   }
 
   ws(): void {
@@ -167,7 +173,6 @@ class Reader {
     this.i++;
     return true;
   }
-
 
   /** The instances array; the number of rows, or -1. */
   list(shape: readonly number[], per: number, maxBatch: number): number {
