@@ -163,6 +163,33 @@ describe('predict: bad inputs get typed errors', () => {
     expect(body.json.error.code).toBe('PAYLOAD_TOO_LARGE');
   });
 
+  it('reads bodies sent without a content-length (chunked), within the same bound', async () => {
+    const chunked = (bytes: Uint8Array, headers: Record<string, string>) => {
+      const parts = [bytes.subarray(0, 1001), bytes.subarray(1001, 70_003), bytes.subarray(70_003)];
+      const stream = new ReadableStream<Uint8Array>({
+        pull(c) {
+          const next = parts.shift();
+          if (next) c.enqueue(next);
+          else c.close();
+        },
+      });
+      return fetch(path(), { method: 'POST', headers, body: stream, duplex: 'half' } as RequestInit);
+    };
+    const rows = 3;
+    // An odd offset into a larger buffer: the float32 view needs a copy.
+    const odd = new Uint8Array(rows * 784 * 4 + 1);
+    odd.set(new Uint8Array(x.buffer, 0, rows * 784 * 4), 1);
+    const bin = await chunked(odd.subarray(1), { 'content-type': 'application/octet-stream', accept: 'application/octet-stream', 'x-flock-shape': String(rows) });
+    expect(bin.status).toBe(200);
+    expect(maxDiff(new Float32Array(await bin.arrayBuffer()), inProcess(mlp.model, x.subarray(0, rows * 784), rows))).toBeLessThan(1e-5);
+    const json = await chunked(new TextEncoder().encode(JSON.stringify({ instances: nested(x, rows) })), { 'content-type': 'application/json' });
+    expect(json.status).toBe(200);
+    expect(maxDiff(((await json.json()) as { predictions: number[][] }).predictions.flat(), inProcess(mlp.model, x.subarray(0, rows * 784), rows))).toBeLessThan(1e-5);
+    const over = await chunked(new TextEncoder().encode(JSON.stringify({ instances: nested(x, 1) }) + ' '.repeat(2 * 1024 * 1024)), { 'content-type': 'application/json' });
+    expect(over.status).toBe(413);
+    expect(((await over.json()) as { error: { code: string } }).error.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
   it('refuses another content type, method, envelope or version', async () => {
     const r = await post(path(), 'hello', { 'content-type': 'text/plain' });
     expect(r.status).toBe(415);

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -53,8 +53,23 @@ async function load(send: () => Promise<number>, clients: number, seconds: numbe
   return { latencies, seconds: (performance.now() - t0) / 1000 };
 }
 
+/**
+ * CPU time a process has used so far, ms, all its threads (Linux: /proc/<pid>/task/<tid>/schedstat,
+ * nanoseconds on a CPU); undefined elsewhere. Unlike throughput, it does not depend on how much of
+ * the machine other processes take.
+ */
+function cpuMs(pid: number): number | undefined {
+  try {
+    let ns = 0;
+    for (const t of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    return Number.isFinite(ns) ? ns / 1e6 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Starts `flock coordinator` in its own process, as deployed; resolves with its URL and a stop function. */
-async function startCoordinator(preset: string, backend: string): Promise<{ url: string; stop(): void }> {
+async function startCoordinator(preset: string, backend: string): Promise<{ url: string; pid: number; stop(): void }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'flock-bench-serve-'));
   const config = path.join(dir, 'coordinator.json');
   // The load generator is one loopback address: exempt it from the per-address HTTP budget.
@@ -70,6 +85,7 @@ async function startCoordinator(preset: string, backend: string): Promise<{ url:
   });
   return {
     url,
+    pid: child.pid!,
     stop() {
       child.kill('SIGTERM');
       rmSync(dir, { recursive: true, force: true });
@@ -116,10 +132,25 @@ export async function* benchServe(opts: ServeBenchOptions = {}): AsyncGenerator<
           // Alternating short slices of the three measurements, so load from other processes
           // on a shared machine falls on all of them alike.
           const runs = { inProc: { latencies: [] as number[], seconds: 0 }, one: { latencies: [] as number[], seconds: 0 }, many: { latencies: [] as number[], seconds: 0 } };
+          // CPU time: this process during the in-process slices; the coordinator and this process
+          // (the load generator) during the concurrent ones.
+          const cpu = { inProc: 0, server: 0, client: 0, ok: true };
           const slices = 5;
           for (let i = 0; i < slices; i++) {
             for (const [key, fn, clients] of [['inProc', inProc, 1], ['one', send, 1], ['many', send, concurrency]] as const) {
-              const r = await load(fn, clients, seconds / slices, i === 0 ? 20 : 2);
+              const warm = i === 0 ? 20 : 2;
+              for (let w = 0; w < warm; w++) await fn();
+              const self0 = cpuMs(process.pid);
+              const server0 = cpuMs(coordinator.pid);
+              const r = await load(fn, clients, seconds / slices, 0);
+              const self1 = cpuMs(process.pid);
+              const server1 = cpuMs(coordinator.pid);
+              if (self0 === undefined || self1 === undefined || server0 === undefined || server1 === undefined) cpu.ok = false;
+              else if (key === 'inProc') cpu.inProc += self1 - self0;
+              else if (key === 'many') {
+                cpu.client += self1 - self0;
+                cpu.server += server1 - server0;
+              }
               runs[key].latencies.push(...r.latencies);
               runs[key].seconds += r.seconds;
             }
@@ -138,6 +169,20 @@ export async function* benchServe(opts: ServeBenchOptions = {}): AsyncGenerator<
             concurrent: { clients: concurrency, ...concurrent },
             overheadP50Ms: round(server.p50Ms - inProcess.p50Ms),
             throughputRatio: round(concurrent.instancesPerSec / inProcess.instancesPerSec),
+            // A separate figure, not the target: CPU time per instance (all threads, µs), in-process
+            // predict against the coordinator process under the concurrent clients, and the load
+            // generator's own. cpuEfficiency = inProcess / server: 1 means the server spends no more
+            // CPU per instance than model.predict in-process, however busy the machine is.
+            ...(cpu.ok
+              ? {
+                  cpuUsPerInstance: {
+                    inProcess: round((cpu.inProc * 1000) / (inProcess.requests * batch), 2),
+                    server: round((cpu.server * 1000) / (concurrent.requests * batch), 2),
+                    loadGenerator: round((cpu.client * 1000) / (concurrent.requests * batch), 2),
+                  },
+                  cpuEfficiency: round(cpu.inProc / inProcess.requests / (cpu.server / concurrent.requests)),
+                }
+              : {}),
             loadAverage: os.loadavg().map((l) => round(l, 2)),
             machine: machineInfo(),
           };

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FlockError } from '@flock/protocol';
 import type { ModelStore, ModelVersion } from '../model-store.js';
 import type { Predictor } from '../serving/predictor.js';
-import { nest, parseBinaryBody, parseBinaryShape, parseJsonInstances } from '../serving/inputs.js';
+import { nest, parseBinaryBody, parseBinaryShape, parseJsonBody } from '../serving/inputs.js';
 import { readBody, sendError, sendJson } from './respond.js';
 
 /** What `POST /v1/models/{version|latest|serving}:predict` needs from the coordinator. */
@@ -67,14 +67,7 @@ export async function handlePredict(ctx: PredictContext, req: IncomingMessage, r
       rows = parseBinaryShape(typeof rawShape === 'string' ? rawShape : (url.searchParams.get('shape') ?? undefined), inputShape, ctx.maxBatch);
       data = parseBinaryBody(await readBody(req, Math.min(ctx.maxBodyBytes, ctx.maxBatch * per * 4)), rows, inputShape);
     } else {
-      const text = (await readBody(req, ctx.maxBodyBytes)).toString('utf8');
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        throw new FlockError('BAD_MESSAGE', 'request body is not valid JSON (NaN and Infinity are not JSON: inputs must be finite numbers)');
-      }
-      ({ rows, data } = parseJsonInstances(body, inputShape, ctx.maxBatch));
+      ({ rows, data } = parseJsonBody(await readBody(req, ctx.maxBodyBytes), inputShape, ctx.maxBatch));
     }
     const out = await ctx.predictor.predict(v, data, rows);
     const headers = { 'x-flock-model-version': String(v.version), 'x-flock-model-hash': v.hash };

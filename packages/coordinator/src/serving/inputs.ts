@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FlockError } from '@flock/protocol';
+import { readJsonInstances } from './json-instances.js';
 
 // Validation of predict requests against the model's input shape (zod), for the JSON body in
 // TensorFlow Serving's REST shape and for the binary float32 body.
@@ -70,6 +71,23 @@ export function flattenFast(body: unknown, shape: readonly number[], maxBatch: n
   };
   for (const row of list) if (!walk(row, 0)) return undefined;
   return { rows: list.length, data };
+}
+
+/**
+ * A JSON predict body as received (bytes): the plain common form is read straight into a
+ * Float32Array (json-instances.ts); anything else goes through JSON.parse and the zod schema,
+ * which name what is wrong. Either way: the row-major float32 batch, or a typed error.
+ */
+export function parseJsonBody(raw: Buffer, shape: readonly number[], maxBatch: number): { rows: number; data: Float32Array } {
+  const fast = readJsonInstances(raw, shape, maxBatch);
+  if (fast) return fast;
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new FlockError('BAD_MESSAGE', 'request body is not valid JSON (NaN and Infinity are not JSON: inputs must be finite numbers)');
+  }
+  return parseJsonInstances(body, shape, maxBatch);
 }
 
 /** Validates a parsed JSON body; returns the row-major float32 batch. */
@@ -144,8 +162,13 @@ export function parseBinaryBody(body: Buffer, rows: number, inputShape: readonly
   if (body.byteLength !== rows * per * 4) {
     throw new FlockError('WRONG_SHAPE', `body holds ${body.byteLength} bytes; shape [${[rows, ...inputShape].join(', ')}] needs ${rows * per * 4} (little-endian float32)`, { expectedShape: inputShape });
   }
-  const data = new Float32Array(rows * per);
-  new Uint8Array(data.buffer).set(body);
+  // A view when the bytes are 4-aligned (readBody's buffer is), else a copy.
+  let data: Float32Array;
+  if (body.byteOffset % 4 === 0) data = new Float32Array(body.buffer, body.byteOffset, rows * per);
+  else {
+    data = new Float32Array(rows * per);
+    new Uint8Array(data.buffer).set(body);
+  }
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i]!)) throw new FlockError('NON_FINITE', `input value ${i} is ${data[i]}; inputs must be finite numbers`, { index: i });
   }

@@ -42,6 +42,11 @@ interface Pending {
   reject(e: Error): void;
 }
 
+/** True when `a` spans the whole of its own (transferable) ArrayBuffer. */
+function owns(a: Float32Array): boolean {
+  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && !(a.buffer instanceof SharedArrayBuffer);
+}
+
 interface Call {
   resolve(m: FromWorker): void;
   reject(e: Error): void;
@@ -63,6 +68,8 @@ export class Predictor {
   private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Micro-batches run so far: how many, their rows in all, the largest (a merged batch carries several requests). */
+  readonly batches = { count: 0, requests: 0, rows: 0, largest: 0 };
   /** Filled once the worker is ready. */
   info: { backend: string; inputShape: number[]; outputShape: number[] } | undefined;
 
@@ -155,6 +162,13 @@ export class Predictor {
     return { accuracy: m.accuracy, loss: m.loss };
   }
 
+  /** Tensors the worker holds (its tf.memory().numTensors): the loaded models' weights and nothing per request. */
+  async workerTensors(): Promise<number> {
+    await this.ready();
+    const m = (await this.call({ type: 'stats', id: this.nextId++ })) as FromWorker & { type: 'stats' };
+    return m.tensors;
+  }
+
   /** Rows waiting for the worker. */
   get queued(): number {
     return this.queue.reduce((a, p) => a + p.rows, 0);
@@ -186,7 +200,9 @@ export class Predictor {
       rows += next.rows;
     }
     let data: Float32Array;
-    if (batch.length === 1) data = batch[0]!.data;
+    // One request's own buffer is transferred to the worker as it is; a view into a larger or
+    // shared buffer is copied first (posting a view would clone its whole buffer).
+    if (batch.length === 1) data = owns(batch[0]!.data) ? batch[0]!.data : batch[0]!.data.slice();
     else {
       data = new Float32Array(batch.reduce((a, p) => a + p.data.length, 0));
       let off = 0;
@@ -196,15 +212,19 @@ export class Predictor {
       }
     }
     this.inFlight++;
-    const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !(data.buffer instanceof SharedArrayBuffer);
-    this.call({ type: 'predict', id: this.nextId++, version, rows, data }, owned ? [data.buffer as ArrayBuffer] : [])
+    this.batches.count++;
+    this.batches.requests += batch.length;
+    this.batches.rows += rows;
+    this.batches.largest = Math.max(this.batches.largest, rows);
+    this.call({ type: 'predict', id: this.nextId++, version, rows, data }, [data.buffer as ArrayBuffer])
       .then((m) => {
         const r = m as FromWorker & { type: 'predicted' };
         const perRow = rows > 0 ? r.data.length / rows : 0;
         const tail = r.shape.slice(1);
         let off = 0;
         for (const p of batch) {
-          p.resolve({ data: r.data.slice(off * perRow, (off + p.rows) * perRow), shape: [p.rows, ...tail] });
+          // Views, not copies: the worker's output buffer was transferred to this thread.
+          p.resolve({ data: r.data.subarray(off * perRow, (off + p.rows) * perRow), shape: [p.rows, ...tail] });
           off += p.rows;
         }
       })
