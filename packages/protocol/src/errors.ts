@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   RECEIPT_MISMATCH: 'A privacy receipt verified but is not for the round:end it came with (another round id, round, model version, model hash or federation), or reports a smaller epsilon than an earlier receipt: a replayed or stale receipt. Do not trust its figures; report it to the operator.',
   RATE_LIMITED: 'Too many messages or connection attempts in a short time (per client id or per IP). Wait details.retryAfterMs, then retry.',
   SEAL_INVALID: 'A sealed update did not open: tampered, a bad key-binding signature, or bound to another federation, round, client or model version (a replay). details.reason says which.',
+  SEAL_SUITE_UNSUPPORTED: 'The two ends share no sealing suite (protocol/v1.md 5.4a): the upload names a suite the coordinator does not accept (unknown, or the deprecated x25519-xsalsa20-poly1305 on a coordinator that refuses it), or the client accepts none the coordinator offers. details.accepted lists what the refusing side accepts. Upgrade the client (or the coordinator).',
   UPLOAD_REJECTED: 'A chunked upload message was refused (details.reason: no-upload, out-of-order, duplicate, backpressure, unsealed). Restart the upload with round:upload.',
   STORE_INCOMPATIBLE: 'The coordinator database cannot be used by this coordinator (written by a newer Flock, or for another model). Upgrade Flock or point --db at another file.',
   STORE_LOCKED: 'Another coordinator is running on this database. Stop it first, or point --db (or --data-dir) at another file.',
