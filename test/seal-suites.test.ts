@@ -54,14 +54,14 @@ describe('sealing suites on the wire', () => {
     ]);
   });
 
-  it('an old-suite-only coordinator: the SDK falls back to nacl.box; an AES-only client finds no common suite (SEAL_SUITE_UNSUPPORTED) and sends nothing', async () => {
+  it('an old-suite-only coordinator: the SDK falls back to nacl.box; an AES-only client finds no common suite (SEAL_INVALID, unsupported-suite) and sends nothing', async () => {
     const { peers, meta, delta, begins } = await federation([SEAL_SUITE_LEGACY]);
     expect(await sendUpdate(peers[0]!, meta, delta)).toEqual({ ok: true });
-    expect(await sendUpdate(peers[1]!, meta, delta, { suites: [SEAL_SUITE_AEAD] })).toMatchObject({ ok: false, error: { code: 'SEAL_SUITE_UNSUPPORTED' } });
+    expect(await sendUpdate(peers[1]!, meta, delta, { suites: [SEAL_SUITE_AEAD] })).toMatchObject({ ok: false, error: { code: 'SEAL_INVALID', details: { reason: 'unsupported-suite' } } });
     expect(begins).toEqual([{ clientId: 'suite-0', sealSuite: SEAL_SUITE_LEGACY }]);
   });
 
-  it('a coordinator that refuses the legacy suite answers a nacl.box upload with SEAL_SUITE_UNSUPPORTED; the AES-256-GCM upload counts', async () => {
+  it('a coordinator that refuses the legacy suite answers a nacl.box upload with SEAL_INVALID, unsupported-suite; the AES-256-GCM upload counts', async () => {
     const { peers, meta, delta, round } = await federation([SEAL_SUITE_AEAD]);
     expect(peers[0]!.welcome!.sealKey!.suites).toEqual([SEAL_SUITE_AEAD]);
     // A client from before suites existed: it ignores the list and names no suite.
@@ -69,7 +69,7 @@ describe('sealing suites on the wire', () => {
     const genuine = old.welcome!;
     old.welcome = { ...old.welcome!, sealKey: { publicKey: old.welcome!.sealKey!.publicKey, signature: old.welcome!.sealKey!.signature } };
     const refused = await sendUpdate(old, meta, delta);
-    expect(refused).toMatchObject({ ok: false, error: { code: 'SEAL_SUITE_UNSUPPORTED', details: { suite: SEAL_SUITE_LEGACY, accepted: [SEAL_SUITE_AEAD] } } });
+    expect(refused).toMatchObject({ ok: false, error: { code: 'SEAL_INVALID', details: { reason: 'unsupported-suite', suite: SEAL_SUITE_LEGACY, accepted: [SEAL_SUITE_AEAD] } } });
     expect(await sendUpdate(peers[0]!, meta, delta)).toEqual({ ok: true });
     // The same session, updated: it reads the suite list and counts once.
     old.welcome = genuine;

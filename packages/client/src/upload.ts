@@ -75,7 +75,7 @@ export class UploadSealer {
    * The key record, suite and shared secret for the coordinator of this welcome; undefined
    * when the coordinator announces no sealing key (an older coordinator). Throws SEAL_INVALID if
    * the announcement (or its suite list) does not verify, or is missing although the coordinator
-   * key is pinned; SEAL_SUITE_UNSUPPORTED when no offered suite is one this client accepts.
+   * key is pinned; SEAL_INVALID (reason unsupported-suite) when no offered suite is one this client accepts.
    */
   async keysFor(welcome: Welcome): Promise<SealKeys | undefined> {
     if (this.cache?.welcome === welcome) return this.cache.keys;
@@ -96,7 +96,7 @@ export class UploadSealer {
     }
     const offered = ann.suites ?? [SEAL_SUITE_LEGACY];
     const suite = chooseSealSuite(offered, this.suites);
-    if (!suite) throw new FlockError('SEAL_SUITE_UNSUPPORTED', `the coordinator offers sealing suites ${offered.join(', ')}; this client accepts ${this.suites.join(', ')}`, { offered, accepted: [...this.suites] });
+    if (!suite) throw new FlockError('SEAL_INVALID', `the coordinator offers sealing suites ${offered.join(', ')}; this client accepts ${this.suites.join(', ')}`, { reason: 'unsupported-suite', offered, accepted: [...this.suites] });
     let shared: Uint8Array | undefined;
     if (suite === SEAL_SUITE_AEAD) {
       const s = await x25519Shared(this.crypto, this.boxKey.secretKey, this.boxKey.publicKey, pk);

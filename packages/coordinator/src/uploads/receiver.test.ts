@@ -180,7 +180,7 @@ describe('UploadReceiver sealing suites', () => {
     expect(accepted).toHaveLength(0);
   });
 
-  it('accepts the legacy suite by default (no sealSuite, or named); a coordinator that leaves it out refuses it, and any unknown suite, with SEAL_SUITE_UNSUPPORTED', async () => {
+  it('accepts the legacy suite by default (no sealSuite, or named); a coordinator that leaves it out refuses it, and any unknown suite, with SEAL_INVALID (unsupported-suite)', async () => {
     for (const named of [{}, { sealSuite: SEAL_SUITE_LEGACY }]) {
       const { rx, accepted, sealKey } = setup();
       const c = await client(sealKey);
@@ -192,16 +192,16 @@ describe('UploadReceiver sealing suites', () => {
     }
     const { rx, sealKey } = setup(true, new Map(), [SEAL_SUITE_AEAD]);
     const c = await client(sealKey);
-    expect(await code(() => rx.begin('c1', 's1', [{ ...meta(), seal: c.record }]))).toBe('SEAL_SUITE_UNSUPPORTED');
-    expect(await code(() => rx.begin('c1', 's1', [{ ...meta({ sealSuite: SEAL_SUITE_LEGACY }), seal: c.record }]))).toBe('SEAL_SUITE_UNSUPPORTED');
-    expect(await code(() => rx.begin('c1', 's1', [{ ...meta({ sealSuite: 'x25519-chacha20-poly1305' }), seal: c.record }]))).toBe('SEAL_SUITE_UNSUPPORTED');
+    expect(await code(() => rx.begin('c1', 's1', [{ ...meta(), seal: c.record }]))).toBe('SEAL_INVALID:unsupported-suite');
+    expect(await code(() => rx.begin('c1', 's1', [{ ...meta({ sealSuite: SEAL_SUITE_LEGACY }), seal: c.record }]))).toBe('SEAL_INVALID:unsupported-suite');
+    expect(await code(() => rx.begin('c1', 's1', [{ ...meta({ sealSuite: 'x25519-chacha20-poly1305' }), seal: c.record }]))).toBe('SEAL_INVALID:unsupported-suite');
     let refusal: unknown;
     try {
       await rx.begin('c1', 's1', [{ ...meta(), seal: c.record }]);
     } catch (e) {
       refusal = e;
     }
-    expect((refusal as FlockError).details).toEqual({ suite: SEAL_SUITE_LEGACY, accepted: [SEAL_SUITE_AEAD] });
+    expect((refusal as FlockError).details).toEqual({ reason: 'unsupported-suite', suite: SEAL_SUITE_LEGACY, accepted: [SEAL_SUITE_AEAD] });
     expect(rx.inFlight).toBe(0);
     expect(await rx.begin('c1', 's1', [{ ...meta({ sealSuite: SEAL_SUITE_AEAD }), seal: c.record }])).toEqual({ ok: true });
   });

@@ -140,7 +140,7 @@ export class UploadReceiver {
     // An upload without `sealSuite` is sealed with the legacy suite (clients from before suites existed).
     const suite = meta.sealSuite ?? SEAL_SUITE_LEGACY;
     if (meta.seal && !(isSealSuite(suite) && this.suites.includes(suite))) {
-      throw new FlockError('SEAL_SUITE_UNSUPPORTED', `sealing suite ${suite} is not accepted by this coordinator; it accepts ${this.suites.join(', ')}`, { suite, accepted: [...this.suites] });
+      throw new FlockError('SEAL_INVALID', `sealing suite ${suite} is not accepted by this coordinator; it accepts ${this.suites.join(', ')}`, { reason: 'unsupported-suite', suite, accepted: [...this.suites] });
     }
     if (this.completed.get(meta.roundId)?.has(clientId)) {
       throw new FlockError('DUPLICATE_UPDATE', `client ${clientId} already delivered its update for round ${meta.roundId}`);
