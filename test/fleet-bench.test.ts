@@ -7,7 +7,13 @@ import { runFleetConfiguration } from '../packages/cli/src/bench/fleet.js';
 describe('flock bench fleet', () => {
   it('40 authenticated load-generator clients in 2 processes: one round commits every update once, none refused', async () => {
     const line = await runFleetConfiguration(40, { model: 'logreg', rounds: 2, generators: 2, timeoutMs: 60_000 });
-    expect(line).toMatchObject({ bench: 'fleet', nodes: 1, clients: 40, numParams: 7850, status: 'committed', reported: 40, rejected: 0, lost: 0 });
+    expect(line).toMatchObject({ bench: 'fleet', nodes: 1, clients: 40, numParams: 7850, sealing: 'x25519-hkdf-sha256-aes-256-gcm', status: 'committed', reported: 40, rejected: 0, lost: 0 });
     expect(line.peakRssMiBPerNode).toBeGreaterThan(0);
+    expect(line.sealedBytesPerNodeCpuSecond).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('the legacy suite as the in-run baseline (--sealing nacl) and a synthetic model (--params): the node accepts only the suite under test, and every update counts once', async () => {
+    const line = await runFleetConfiguration(20, { model: 'logreg', rounds: 1, generators: 2, timeoutMs: 60_000, sealing: 'nacl', params: 70_000 });
+    expect(line).toMatchObject({ clients: 20, numParams: 70_000, model: 'synthetic-70000', sealing: 'x25519-xsalsa20-poly1305', status: 'committed', reported: 20, rejected: 0, lost: 0 });
   }, 120_000);
 });

@@ -10,7 +10,7 @@
 import { io, type Socket } from 'socket.io-client';
 import { EVENTS, FlockError, type RoundStart, type Welcome } from '@flock/protocol';
 import { buildHandshakeAuth, defaultPlatform, UploadSealer, uploadUpdate } from '@flock/client';
-import { generateIdentityKeyPair } from '@flock/privacy';
+import { generateIdentityKeyPair, type SealSuite } from '@flock/privacy';
 import { nodePlatform } from '@flock/privacy/node';
 
 export interface FleetLoadInit {
@@ -21,6 +21,8 @@ export interface FleetLoadInit {
   connectConcurrency: number;
   /** Uploads of this process in flight at once. */
   uploadConcurrency: number;
+  /** Sealing suites the clients accept (the SDK's UploadSealer option); node:crypto seals the AES suite. */
+  suites: SealSuite[];
 }
 
 export type FleetLoadMessage =
@@ -82,7 +84,7 @@ async function main(init: FleetLoadInit): Promise<void> {
     const clientId = `fleet-${Buffer.from(identity.publicKey).toString('hex').slice(0, 24)}`;
     const auth = await buildHandshakeAuth({ base: init.url, clientId, identity, token, enrolled: false, platform: defaultPlatform, crypto: nodePlatform });
     const socket = io(init.url, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
-    const client: LoadClient = { socket, welcome: undefined, sealer: new UploadSealer(nodePlatform, () => identity, undefined) };
+    const client: LoadClient = { socket, welcome: undefined, sealer: new UploadSealer(nodePlatform, () => identity, undefined, init.suites) };
     // Listening before the welcome: the last client's round:start follows its welcome at once.
     socket.on(EVENTS.roundStart, (start: RoundStart) => {
       if (start.kind !== 'train') return;

@@ -5,13 +5,23 @@
  * IPC, and reports every round with its own CPU time and peak RSS (sampled every 100 ms).
  */
 import { Coordinator, MemoryClientRegistry, mintToken, type RoundSummary } from '@flock/coordinator';
-import { createPresetModel, flatModelOf, ready, type ModelPreset } from '@flock/model';
+import { createPresetModel, flatModelOf, ready, type FlatModel, type ModelPreset } from '@flock/model';
+import type { SealSuite } from '@flock/privacy';
 
 export interface FleetNodeInit {
   clients: number;
   model: ModelPreset;
   rounds: number;
   roundTimeoutMs: number;
+  /** Sealing suites the node accepts (the bench restricts it to the suite under test). */
+  sealSuites: SealSuite[];
+  /** A synthetic one-tensor model of this many parameters instead of the preset. */
+  params?: number;
+}
+
+/** A model of `n` float32 parameters, one dense kernel (the node never trains it; clients never download it). */
+function syntheticModel(n: number): FlatModel {
+  return { topology: { synthetic: true }, spec: { format: 'flock-weights/v1', weights: [{ name: 'dense/kernel', shape: [n], dtype: 'float32' }] }, weights: new Float32Array(n) };
 }
 
 export type FleetNodeMessage =
@@ -26,7 +36,7 @@ function send(m: FleetNodeMessage): void {
 
 async function main(init: FleetNodeInit): Promise<void> {
   await ready();
-  const flat = await flatModelOf(createPresetModel(init.model));
+  const flat = init.params ? syntheticModel(init.params) : await flatModelOf(createPresetModel(init.model));
   const numParams = flat.weights.length;
   const registry = new MemoryClientRegistry();
   const tokens = Array.from({ length: init.clients }, (_, i) => mintToken(registry, { label: `fleet-${i}` }).token);
@@ -44,6 +54,7 @@ async function main(init: FleetNodeInit): Promise<void> {
       // Every simulated device connects from 127.0.0.1: the per-address buckets would throttle
       // the load generator itself, not a real fleet.
       rateLimits: { exemptLoopback: true },
+      uploads: { sealSuites: init.sealSuites },
     },
   });
   let peakRss = process.memoryUsage().rss;
