@@ -168,7 +168,7 @@ export class Coordinator extends EventEmitter {
         if (e === 'client:connect' || e === 'client:disconnect') this.runner.active?.membershipChanged();
       },
       listen: (socket, clientId) => events.listen(socket, clientId),
-      dropped: (clientId, socketId) => uploads.drop(clientId, socketId),
+      dropped: (clientId, socketId) => uploads.dropSession(clientId, socketId),
       roundStart: (clientId) => this.runner.active?.restartFor(clientId),
       done: () => this.runner.doneMessage(),
       wake: () => wakeups.fire(),

@@ -39,6 +39,8 @@ export interface FleetBenchOptions {
   sealing?: FleetSealing[];
   /** A synthetic model of this many float32 parameters instead of `model` (e.g. 100000). */
   params?: number;
+  /** The node's `uploads.chunkBytes` (default 256 KiB, the coordinator default). */
+  chunkBytes?: number;
 }
 
 export type FleetSealing = 'aes' | 'nacl';
@@ -89,14 +91,15 @@ function waitForMessage<M extends { type: string }>(p: ChildProcess, pred: (m: M
 }
 
 /** One configuration: one node, `clients` load-generator clients, `rounds` rounds. */
-export async function runFleetConfiguration(clients: number, o: Required<Omit<FleetBenchOptions, 'quick' | 'clients' | 'sealing' | 'params'>> & { sealing?: FleetSealing; params?: number }): Promise<Record<string, unknown>> {
+export async function runFleetConfiguration(clients: number, o: Required<Omit<FleetBenchOptions, 'quick' | 'clients' | 'sealing' | 'params' | 'chunkBytes'>> & { sealing?: FleetSealing; params?: number; chunkBytes?: number }): Promise<Record<string, unknown>> {
   const suite = SUITE_OF[o.sealing ?? 'aes'];
+  const chunkBytes = o.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   const limit = openFilesLimit();
   // One socket per client on the node, plus headroom for files, the challenge HTTP requests and pipes.
   const nofile = Math.min(limit.hard, Math.max(limit.soft, clients + 4096));
   const procs: ChildProcess[] = [];
   try {
-    const node = child<FleetNodeInit, FleetNodeMessage>('fleet-node', nofile, { clients, model: o.model, rounds: o.rounds, roundTimeoutMs: o.timeoutMs, sealSuites: [suite], ...(o.params ? { params: o.params } : {}) }, () => {});
+    const node = child<FleetNodeInit, FleetNodeMessage>('fleet-node', nofile, { clients, model: o.model, rounds: o.rounds, roundTimeoutMs: o.timeoutMs, sealSuites: [suite], chunkBytes, ...(o.params ? { params: o.params } : {}) }, () => {});
     procs.push(node);
     const rounds: Array<Extract<FleetNodeMessage, { type: 'round' }>> = [];
     node.on('message', (m: FleetNodeMessage) => m.type === 'round' && rounds.push(m));
@@ -129,7 +132,7 @@ export async function runFleetConfiguration(clients: number, o: Required<Omit<Fl
     const reported = last.summary.reporters.length;
     const payload = reported * ready.numParams * 4;
     // What crossed the wire sealed: the payload plus the suite's per-chunk overhead (16 or 72 bytes).
-    const sealedBytes = payload + reported * chunkCount(ready.numParams * 4, DEFAULT_CHUNK_BYTES) * SEAL_SUITE_OVERHEAD[suite];
+    const sealedBytes = payload + reported * chunkCount(ready.numParams * 4, chunkBytes) * SEAL_SUITE_OVERHEAD[suite];
     return {
       bench: 'fleet',
       nodes: 1,
@@ -137,6 +140,7 @@ export async function runFleetConfiguration(clients: number, o: Required<Omit<Fl
       numParams: ready.numParams,
       model: o.params ? `synthetic-${o.params}` : o.model,
       sealing: suite,
+      chunkBytes,
       connectSeconds: round3(connectSeconds),
       roundSeconds: round3(roundSeconds),
       status: last.summary.status,
@@ -172,7 +176,7 @@ export async function* benchFleet(opts: FleetBenchOptions = {}): AsyncGenerator<
   for (const clients of grid) {
     // Every suite at the same client count back to back: the legacy suite is the in-run baseline.
     for (const sealing of opts.sealing ?? ['aes']) {
-      yield await runFleetConfiguration(clients, { model: opts.model ?? 'mlp', rounds: opts.rounds ?? 1, generators: opts.generators ?? 2, timeoutMs: opts.timeoutMs ?? 600_000, sealing, ...(opts.params ? { params: opts.params } : {}) });
+      yield await runFleetConfiguration(clients, { model: opts.model ?? 'mlp', rounds: opts.rounds ?? 1, generators: opts.generators ?? 2, timeoutMs: opts.timeoutMs ?? 600_000, sealing, ...(opts.params ? { params: opts.params } : {}), ...(opts.chunkBytes ? { chunkBytes: opts.chunkBytes } : {}) });
     }
   }
 }

@@ -205,4 +205,27 @@ describe('UploadReceiver sealing suites', () => {
     expect(rx.inFlight).toBe(0);
     expect(await rx.begin('c1', 's1', [{ ...meta({ sealSuite: SEAL_SUITE_AEAD }), seal: c.record }])).toEqual({ ok: true });
   });
+
+  it('remembers a verified key record per session only: another record, another session or a dropped session is verified again', async () => {
+    const { rx, sealKey } = setup();
+    const c = await client(sealKey);
+    const m = (id: string) => meta({ sealSuite: SEAL_SUITE_AEAD, uploadId: id.repeat(16) });
+    expect(await rx.begin('c1', 's1', [{ ...m('a'), seal: c.record }])).toEqual({ ok: true });
+    // The same session with a record signed for another client id: refused although a record is remembered.
+    const forged = (await client(sealKey, 'someone-else')).record;
+    expect(await code(() => rx.begin('c1', 's1', [{ ...m('b'), seal: forged }]))).toBe('SEAL_INVALID:key-binding');
+    // A corrupted signature byte of the remembered record: verified again, refused.
+    const bent = c.record.slice();
+    bent[100]! ^= 1;
+    expect(await code(() => rx.begin('c1', 's1', [{ ...m('c'), seal: bent }]))).toBe('SEAL_INVALID:key-binding');
+    expect(await code(() => rx.begin('c1', 's2', [{ ...m('d'), seal: bent }]))).toBe('SEAL_INVALID:key-binding');
+    // The genuine record still works on its session, and after the session is dropped.
+    expect(await rx.begin('c1', 's1', [{ ...m('e'), seal: c.record }])).toEqual({ ok: true });
+    rx.dropSession('c1', 's1');
+    expect(rx.inFlight).toBe(0);
+    const mm = m('f');
+    expect(await rx.begin('c1', 's3', [{ ...mm, seal: c.record }])).toEqual({ ok: true });
+    const k = (await deriveUploadKey(p, c.box.secretKey, c.box.publicKey, sealKey.publicKey, { clientBoxKey: c.box.publicKey, sealPublicKey: sealKey.publicKey }, ctxOf(mm)))!;
+    for (let i = 0; i < 12; i++) expect(await rx.chunk('c1', [head(mm, i), await sealChunkAead(p, k, ctxOf(mm), i, plainOf(i))])).toEqual({ ok: true });
+  });
 });
