@@ -35,6 +35,7 @@ import {
   aeadNonce,
   checkClientSealKeyRecord,
   sealedChunkContext,
+  sha256,
   equalBytes,
   isAllZero,
   isSealSuite,
@@ -48,7 +49,6 @@ import {
   type SealedUploadContext,
 } from '@flock/privacy';
 import { gcmOpenInto } from '@flock/privacy/node';
-import { createHash } from 'node:crypto';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -391,7 +391,10 @@ function chunkAad(prefix: Uint8Array, index: number): Uint8Array {
   v.setUint32(0, 8);
   v.setUint32(4, Math.floor(index / 2 ** 32));
   v.setUint32(8, index >>> 0);
-  return createHash('sha256').update(prefix).update(tail).digest();
+  const input = new Uint8Array(prefix.length + 12);
+  input.set(prefix);
+  input.set(tail, prefix.length);
+  return sha256(input);
 }
 
 function decodeLE(bytes: Uint8Array): Float32Array {
