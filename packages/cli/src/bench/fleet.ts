@@ -115,6 +115,7 @@ export async function runFleetConfiguration(clients: number, o: Required<Omit<Fl
       const tokens = ready.tokens.filter((_, i) => i % generators === g);
       const p = child<FleetLoadInit, FleetLoadMessage>('fleet-load', nofile, { url: ready.url, tokens, numParams: ready.numParams, connectConcurrency: 64, uploadConcurrency: 256, suites: [suite] }, (m) => {
         if (m.type === 'uploads') uploads.push(m);
+        if (m.type === 'error') console.error(`fleet bench: load generator ${g}: ${m.message}`);
       });
       procs.push(p);
       return p;
@@ -172,6 +173,11 @@ export async function runFleetConfiguration(clients: number, o: Required<Omit<Fl
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 export async function* benchFleet(opts: FleetBenchOptions = {}): AsyncGenerator<Record<string, unknown>> {
+  // The node's ingest path alone (no transport), per suite: what the crypto + validation + aggregation cost.
+  for (const sealing of opts.sealing ?? ['aes']) {
+    const { runIngestPath } = await import('./fleet-ingest.js');
+    yield { ...(await runIngestPath(opts.params ?? 100_000, SUITE_OF[sealing], opts.quick ? 50 : 200, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES)), loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100) };
+  }
   const grid = opts.clients ?? (opts.quick ? [200] : [1_000, 5_000, 10_000]);
   for (const clients of grid) {
     // Every suite at the same client count back to back: the legacy suite is the in-run baseline.
