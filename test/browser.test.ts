@@ -136,8 +136,9 @@ afterAll(async () => {
 });
 
 describe('the SDK in Chromium, cross-origin', () => {
-  it('(a)+(d) a page and a Node client in sealed rounds; the reloaded page is the same client without its token; the page loads the served model', async () => {
-    const { coordinator, url } = await coordinatorFor({ auth: 'tokens', minClients: 2, rounds: 2, roundTimeoutMs: 60_000 });
+  it('(a)+(d) a page and a Node client in sealed rounds (AES-256-GCM suite only: the page seals with WebCrypto); the reloaded page is the same client without its token; the page loads the served model', async () => {
+    // The coordinator accepts only x25519-hkdf-sha256-aes-256-gcm: a page that sealed otherwise would be refused.
+    const { coordinator, url } = await coordinatorFor({ auth: 'tokens', minClients: 2, rounds: 2, roundTimeoutMs: 60_000, uploads: { sealSuites: ['x25519-hkdf-sha256-aes-256-gcm'] } });
     const [slice] = await fashionSlices(1, 64);
     cleanups.push(() => tf.dispose([slice!.x, slice!.y]));
     const page = await openPage();
@@ -199,8 +200,8 @@ describe('the SDK in Chromium, cross-origin', () => {
     expect(reports).toEqual([{ round: 1, accepted: true, hidden: true, numExamples: 256 }]);
   });
 
-  it('(e) a page that trains in a Web Worker (@flock/client/worker) takes part like any client', async () => {
-    const { coordinator, url } = await coordinatorFor({ minClients: 2, rounds: 1, roundTimeoutMs: 60_000 });
+  it('(e) a page that trains in a Web Worker (@flock/client/worker) takes part like any client (AES-256-GCM suite only)', async () => {
+    const { coordinator, url } = await coordinatorFor({ minClients: 2, rounds: 1, roundTimeoutMs: 60_000, uploads: { sealSuites: ['x25519-hkdf-sha256-aes-256-gcm'] } });
     const [slice] = await fashionSlices(1, 64);
     cleanups.push(() => tf.dispose([slice!.x, slice!.y]));
     const page = await openPage();

@@ -10,7 +10,7 @@ export const vectorDir = new URL('../protocol/vectors/', import.meta.url);
 export const vector = (name: string): Json => JSON.parse(readFileSync(new URL(`${name}.json`, vectorDir), 'utf8'));
 
 /** Every vector file; test/conformance.test.ts checks that the directory holds exactly these. */
-export const FILES = ['tensor-codec', 'model-hash', 'handshake', 'seal-keys', 'sealed-chunk', 'receipts', 'secagg-kdf', 'secagg-prg', 'secagg-graph', 'shamir', 'quantize', 'secagg-round', 'messages'];
+export const FILES = ['tensor-codec', 'model-hash', 'handshake', 'seal-keys', 'sealed-chunk', 'sealed-chunk-aead', 'receipts', 'secagg-kdf', 'secagg-prg', 'secagg-graph', 'shamir', 'quantize', 'secagg-round', 'messages'];
 
 /** Binary fields (named in `binary`) from hex back to bytes, as socket.io delivers attachments. */
 export function fromWire(payload: Record<string, unknown>, binary: string[] = []): Record<string, unknown> {

@@ -59,6 +59,13 @@ import {
   verifyCoordinatorSealKey,
   verifyDetached,
   verifyReceipt,
+  aeadInfo,
+  aeadSalt,
+  coordinatorSuitesMessage,
+  deriveUploadKey,
+  openChunkAead,
+  sealChunkAead,
+  verifyCoordinatorSuites,
   type PrivacyReceipt,
   type SealedUploadContext,
 } from '@flock/privacy';
@@ -190,6 +197,43 @@ describe('conformance vectors: handshake and sealing (v1.md 3.2, 5.4a)', () => {
       if (r.flipByte !== undefined) sealed[r.flipByte] = sealed[r.flipByte]! ^ 1;
       const { index, ...other } = r.openAs;
       expect(openChunk(ks, { ...ctx, ...other }, index, sealed), r.about).toEqual({ ok: false, reason: r.reason });
+    }
+  });
+
+  it('sealed-chunk-aead: signed suite list, HKDF salt/info, upload key both ends, AES-256-GCM chunks byte for byte on both adapters; replays and tampering fail; an edited suite list does not verify', async () => {
+    const v = vector('sealed-chunk-aead');
+    const keys = vector('seal-keys');
+    const coordinator = { secretKey: unhex(keys.coordinator.sealSecretKey), publicKey: unhex(v.sealPublicKey) };
+    const client = { secretKey: unhex(keys.client.boxSecretKey), publicKey: unhex(v.clientBoxPublicKey) };
+    const pub = { clientBoxKey: client.publicKey, sealPublicKey: coordinator.publicKey };
+    expect(hex(coordinatorSuitesMessage(v.federationId, coordinator.publicKey, v.welcomeSealKey.suites))).toBe(v.suitesMessage);
+    expect(await verifyCoordinatorSuites(nodePlatform, v.coordinatorKey, v.federationId, coordinator.publicKey, v.welcomeSealKey.suites, v.welcomeSealKey.suitesSignature)).toBe(true);
+    expect(await verifyCoordinatorSealKey(nodePlatform, v.coordinatorKey, v.federationId, v.welcomeSealKey)).toEqual(coordinator.publicKey);
+    for (const e of v.editedSuiteLists) expect(await verifyCoordinatorSuites(webPlatform, v.coordinatorKey, v.federationId, coordinator.publicKey, e.suites, v.welcomeSealKey.suitesSignature), e.about).toBe(false);
+    const ctx = v.upload as SealedUploadContext;
+    expect(hex(aeadSalt(client.publicKey, coordinator.publicKey))).toBe(v.salt);
+    expect(hex(aeadInfo(ctx))).toBe(v.info);
+    for (const platform of [nodePlatform, webPlatform]) {
+      expect(hex((await deriveUploadKey(platform, client.secretKey, client.publicKey, coordinator.publicKey, pub, ctx))!)).toBe(v.uploadKey);
+      expect(hex((await deriveUploadKey(platform, coordinator.secretKey, coordinator.publicKey, client.publicKey, pub, ctx))!)).toBe(v.uploadKey);
+    }
+    const key = unhex(v.uploadKey);
+    for (const c of v.chunks) {
+      for (const platform of [nodePlatform, webPlatform]) {
+        const sealed = await sealChunkAead(platform, key, ctx, c.index, unhex(c.plaintext));
+        expect(hex(sealed)).toBe(c.sealed);
+        expect(sealed.length).toBe(unhex(c.plaintext).length + 16);
+        expect(hex((await openChunkAead(platform, key, ctx, c.index, unhex(c.sealed)))!)).toBe(c.plaintext);
+      }
+    }
+    for (const r of v.refused) {
+      const sealed = unhex(v.chunks[r.chunk].sealed);
+      if (r.flipByte !== undefined) sealed[r.flipByte] = sealed[r.flipByte]! ^ 1;
+      const { index, ...other } = r.openAs;
+      const octx = { ...ctx, ...other };
+      // The receiver derives the upload key from its own view of the upload, then opens.
+      const k = (await deriveUploadKey(nodePlatform, coordinator.secretKey, coordinator.publicKey, client.publicKey, pub, octx))!;
+      expect(await openChunkAead(nodePlatform, k, octx, index, sealed), r.about).toBeUndefined();
     }
   });
 

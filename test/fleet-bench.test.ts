@@ -3,11 +3,26 @@
 // once in the commit. Counts only: timings live in the benchmark's JSON lines, never here.
 import { describe, expect, it } from 'vitest';
 import { runFleetConfiguration } from '../packages/cli/src/bench/fleet.js';
+import { runIngestPath } from '../packages/cli/src/bench/fleet-ingest.js';
 
 describe('flock bench fleet', () => {
   it('40 authenticated load-generator clients in 2 processes: one round commits every update once, none refused', async () => {
     const line = await runFleetConfiguration(40, { model: 'logreg', rounds: 2, generators: 2, timeoutMs: 60_000 });
-    expect(line).toMatchObject({ bench: 'fleet', nodes: 1, clients: 40, numParams: 7850, status: 'committed', reported: 40, rejected: 0, lost: 0 });
+    expect(line).toMatchObject({ bench: 'fleet', nodes: 1, clients: 40, numParams: 7850, sealing: 'x25519-hkdf-sha256-aes-256-gcm', status: 'committed', reported: 40, rejected: 0, lost: 0 });
     expect(line.peakRssMiBPerNode).toBeGreaterThan(0);
+    expect(line.sealedBytesPerNodeCpuSecond).toBeGreaterThan(0);
   }, 120_000);
+
+  it('the legacy suite as the in-run baseline (--sealing nacl) and a synthetic model (--params): the node accepts only the suite under test, and every update counts once', async () => {
+    const line = await runFleetConfiguration(20, { model: 'logreg', rounds: 1, generators: 2, timeoutMs: 60_000, sealing: 'nacl', params: 70_000 });
+    expect(line).toMatchObject({ clients: 20, numParams: 70_000, model: 'synthetic-70000', sealing: 'x25519-xsalsa20-poly1305', status: 'committed', reported: 20, rejected: 0, lost: 0 });
+  }, 120_000);
+
+  it('the ingest-path lines: the receiver opens, checks and aggregates every pre-sealed upload of both suites, two rounds of the same sessions', async () => {
+    for (const suite of ['x25519-hkdf-sha256-aes-256-gcm', 'x25519-xsalsa20-poly1305'] as const) {
+      const line = await runIngestPath(3000, suite, 3, 1024);
+      expect(line).toMatchObject({ bench: 'fleet-ingest', sealing: suite, numParams: 3000, uploads: 3 });
+      expect(line.sealedMBPerCpuSecond).toBeGreaterThan(0);
+    }
+  });
 });

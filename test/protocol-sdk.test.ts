@@ -66,7 +66,8 @@ describe('the SDK on the wire (v1.md 2.2, 2.3, 5.4, 5.4a)', () => {
     const mine = arrivals.filter((a) => a.clientId === 'sdk-wire');
     expect(mine.every((a) => a.acked)).toBe(true);
     expect(new Set(mine.map((a) => a.event))).toEqual(new Set([UPLOAD_EVENTS.begin, UPLOAD_EVENTS.chunk]));
-    const begin = mine.find((a) => a.event === UPLOAD_EVENTS.begin)!.args[0] as { byteLength: number; chunkBytes: number; seal: Uint8Array; uploadId: string };
+    const begin = mine.find((a) => a.event === UPLOAD_EVENTS.begin)!.args[0] as { byteLength: number; chunkBytes: number; seal: Uint8Array; uploadId: string; sealSuite?: string };
+    expect(begin.sealSuite).toBe('x25519-hkdf-sha256-aes-256-gcm');
     expect(begin.byteLength).toBe(4 * c.numParams);
     expect(begin.chunkBytes).toBeLessThanOrEqual(chunkBytes);
     expect(begin.seal.byteLength).toBe(128);
@@ -74,7 +75,8 @@ describe('the SDK on the wire (v1.md 2.2, 2.3, 5.4, 5.4a)', () => {
     expect(chunks).toHaveLength(chunkCount(begin.byteLength, begin.chunkBytes));
     chunks.forEach((ch, i) => {
       expect(ch.args[0]).toEqual({ roundId: expect.any(String), uploadId: begin.uploadId, index: i });
-      expect((ch.args[1] as Uint8Array).byteLength).toBe(Math.min(begin.chunkBytes, begin.byteLength - i * begin.chunkBytes) + 72);
+      // x25519-hkdf-sha256-aes-256-gcm, the SDK's choice against a current coordinator: the tag only (16 bytes).
+      expect((ch.args[1] as Uint8Array).byteLength).toBe(Math.min(begin.chunkBytes, begin.byteLength - i * begin.chunkBytes) + 16);
     });
   });
 

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FlockClient } from '@flock/client';
 import { createPresetModel } from '@flock/model';
 import { encodeFloat32 } from '@flock/protocol';
+import { SEAL_SUITE_AEAD, SEAL_SUITE_LEGACY } from '@flock/privacy';
 import { fashionSlices, nextRound, RawPeer, startCoordinator, waitFor } from './helpers.js';
 import { NetProxy } from './net-proxy.js';
 import { sendUpdate } from './upload-helpers.js';
@@ -85,7 +86,10 @@ describe('sealed updates on the wire', () => {
     expect(maxDiff).toBeLessThanOrEqual(1e-6);
   });
 
-  it('a sealed upload replayed into another round, by another client id, or with a forged chunk fails with SEAL_INVALID', async () => {
+  it.each([
+    [SEAL_SUITE_AEAD, 'decrypt'],
+    [SEAL_SUITE_LEGACY, 'context'],
+  ] as const)('%s: a sealed upload replayed into another round, by another client id, or with a forged chunk fails with SEAL_INVALID', async (suite, replayReason) => {
     const { coordinator, url } = await startCoordinator({ minClients: 2, rounds: 2, roundTimeoutMs: 10_000 });
     cleanups.push(() => coordinator.close());
     const proxy = NetProxy.forUrl(url);
@@ -105,10 +109,12 @@ describe('sealed updates on the wire', () => {
     const [s1] = await Promise.all(starts);
     const delta = new Float32Array(coordinator.numParams).fill(0.02);
     const meta = { roundId: s1!.roundId, modelVersion: s1!.modelVersion, numExamples: 8 };
-    expect(await sendUpdate(a, meta, delta)).toEqual({ ok: true });
-    expect(await sendUpdate(b, meta, delta)).toEqual({ ok: true });
+    expect(await sendUpdate(a, meta, delta, { suites: [suite] })).toEqual({ ok: true });
+    expect(await sendUpdate(b, meta, delta, { suites: [suite] })).toEqual({ ok: true });
     expect((await round).status).toBe('committed');
     const begin = recorded.find((r) => r.event === 'round:upload')!;
+    // The suite the peer chose is the one named on the wire.
+    expect((begin.args[0] as { sealSuite?: string }).sealSuite).toBe(suite);
     const chunks = recorded.filter((r) => r.event === 'round:chunk');
     expect(chunks.length).toBeGreaterThan(1);
 
@@ -121,7 +127,8 @@ describe('sealed updates on the wire', () => {
     expect(await a.emitAck('round:upload', replayBegin)).toEqual({ ok: true });
     const c0 = chunks[0]!.args as [Record<string, unknown>, Uint8Array];
     const replayed = await a.emitAck('round:chunk', { ...c0[0], roundId: s2!.roundId }, new Uint8Array(c0[1]));
-    expect(replayed).toMatchObject({ ok: false, error: { code: 'SEAL_INVALID', details: { reason: 'context' } } });
+    // Legacy: the box opens and the context hash inside differs; AES-256-GCM: the context is the AAD, so the tag fails.
+    expect(replayed).toMatchObject({ ok: false, error: { code: 'SEAL_INVALID', details: { reason: replayReason } } });
 
     // Another client id replaying a's key record: the binding signature names replay-a.
     expect(await b.emitAck('round:upload', { ...replayBegin, uploadId: 'ab'.repeat(8) })).toMatchObject({ ok: false, error: { code: 'SEAL_INVALID', details: { reason: 'key-binding' } } });

@@ -14,6 +14,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { modelHash, tensorCodec } from './build/codec.js';
 import { handshake, sealKeys, sealedChunk } from './build/auth-seal.js';
+import { sealedChunkAead } from './build/seal-suites.js';
 import { receipts } from './build/receipts.js';
 import { graph, kdf, prg, quantize, shamir } from './build/secagg-primitives.js';
 import { secaggRound } from './build/secagg-round.js';
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
     handshake: await handshake(),
     'seal-keys': await sealKeys(),
     'sealed-chunk': await sealedChunk(),
+    'sealed-chunk-aead': await sealedChunkAead(),
     receipts: receipts(),
     'secagg-kdf': kdf(),
     'secagg-prg': await prg(),

@@ -4,7 +4,7 @@ import type { Server as HttpsServer } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { Server as IoServer } from 'socket.io';
 import { FlockError, PROTOCOL_VERSION, badMessage, specSize } from '@flock/protocol';
-import { announceCoordinatorSealKey, deriveCoordinatorSealKey, generateIdentityKeyPair, toHex } from '@flock/privacy';
+import { announceCoordinatorSealKey, announceSealSuites, deriveCoordinatorSealKey, generateIdentityKeyPair, toHex } from '@flock/privacy';
 import { nodePlatform } from '@flock/privacy/node';
 import { checkStrategyFits, coordinatorSettingsSchema, type CoordinatorOptions, type CoordinatorSettings } from './options.js';
 import { FedAvg, type Strategy } from './strategy.js';
@@ -177,6 +177,7 @@ export class Coordinator extends EventEmitter {
       chunkBytes: settings.uploads.chunkBytes,
       sealRequired: settings.uploads.sealRequired,
       sealKey,
+      sealSuites: settings.uploads.sealSuites,
       platform: nodePlatform,
       host: uploadHost(this.runner, (clientId, socketId) => this.sessions.sessionIdentity(clientId, socketId), countUp),
     });
@@ -194,14 +195,14 @@ export class Coordinator extends EventEmitter {
       logger,
       limiter: this.limiter,
       coordinatorKey: toHex(signingKey.publicKey),
-      sealKey: announceCoordinatorSealKey(signingKey, sealKey, settings.federationId),
+      sealKey: { ...announceCoordinatorSealKey(signingKey, sealKey, settings.federationId), ...announceSealSuites(signingKey, settings.federationId, sealKey.publicKey, settings.uploads.sealSuites) },
       emit: (e, clientId) => {
         this.emit(e, clientId);
         // A collecting round may end early when its remaining members are gone (round/machine.ts).
         if (e === 'client:connect' || e === 'client:disconnect') this.runner.active?.membershipChanged();
       },
       listen: (socket, clientId) => events.listen(socket, clientId),
-      dropped: (clientId, socketId) => uploads.drop(clientId, socketId),
+      dropped: (clientId, socketId) => uploads.dropSession(clientId, socketId),
       roundStart: (clientId) => this.runner.active?.restartFor(clientId),
       done: () => this.runner.doneMessage(),
       wake: () => wakeups.fire(),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import * as zm from 'zod/mini';
 import { trainConfigSchema } from '@flock/protocol';
-import { DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MIN_CHUNK_BYTES } from '@flock/protocol';
+import { DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MIN_CHUNK_BYTES, SEAL_SUITE_IDS } from '@flock/protocol';
 import type { FlatModel } from '@flock/model';
 import { FlockError, type HandshakeAuth } from '@flock/protocol';
 import type { IdentityKeyPair } from '@flock/privacy';
@@ -100,8 +100,18 @@ export const coordinatorSettingsFields = z.object({
     .object({
       chunkBytes: z.number().int().min(MIN_CHUNK_BYTES).max(MAX_CHUNK_BYTES).default(DEFAULT_CHUNK_BYTES),
       sealRequired: z.boolean().default(true),
+      /**
+       * Sealing suites accepted, best first (protocol/v1.md 5.4a), announced in the welcome.
+       * Leave out `x25519-xsalsa20-poly1305` to refuse the deprecated nacl.box suite (and with
+       * it SDKs of Flock 0.1.0 and older).
+       */
+      sealSuites: z
+        .array(z.enum([SEAL_SUITE_IDS.aead, SEAL_SUITE_IDS.legacy]))
+        .min(1)
+        .refine((a) => new Set(a).size === a.length, 'sealSuites must not repeat a suite')
+        .default([SEAL_SUITE_IDS.aead, SEAL_SUITE_IDS.legacy]),
     })
-    .default({ chunkBytes: DEFAULT_CHUNK_BYTES, sealRequired: true }),
+    .default({ chunkBytes: DEFAULT_CHUNK_BYTES, sealRequired: true, sealSuites: [SEAL_SUITE_IDS.aead, SEAL_SUITE_IDS.legacy] }),
   /** Inference and the serving version (docs/how-to/serve-and-monitor.md). */
   serving: servingSettingsSchema,
   /**

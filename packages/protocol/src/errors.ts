@@ -37,7 +37,7 @@ export const ERROR_CODES = {
   RECEIPT_INVALID: 'A privacy receipt did not verify under the coordinator key. Do not trust its figures; report it to the operator.',
   RECEIPT_MISMATCH: 'A privacy receipt verified but is not for the round:end it came with (another round id, round, model version, model hash or federation), or reports a smaller epsilon than an earlier receipt: a replayed or stale receipt. Do not trust its figures; report it to the operator.',
   RATE_LIMITED: 'Too many messages or connection attempts in a short time (per client id or per IP). Wait details.retryAfterMs, then retry.',
-  SEAL_INVALID: 'A sealed update did not open: tampered, a bad key-binding signature, or bound to another federation, round, client or model version (a replay). details.reason says which.',
+  SEAL_INVALID: 'A sealed update did not open: tampered, a bad key-binding signature, or bound to another federation, round, client or model version (a replay), or sealed with a suite the other side does not accept (unsupported-suite). details.reason says which.',
   UPLOAD_REJECTED: 'A chunked upload message was refused (details.reason: no-upload, out-of-order, duplicate, backpressure, unsealed). Restart the upload with round:upload.',
   STORE_INCOMPATIBLE: 'The coordinator database cannot be used by this coordinator (written by a newer Flock, or for another model). Upgrade Flock or point --db at another file.',
   STORE_LOCKED: 'Another coordinator is running on this database. Stop it first, or point --db (or --data-dir) at another file.',

@@ -43,6 +43,9 @@ export const modelSpecSchema = z.object({
 });
 export type ModelSpec = z.infer<typeof modelSpecSchema>;
 
+/** A sealing suite name (5.4a): lowercase letters, digits and dashes; unknown names are ignored by clients. */
+export const sealSuiteIdSchema = z.string().check(z.regex(/^[a-z0-9-]{1,64}$/, 'must be 1-64 lowercase letters, digits or dashes'));
+
 /** S->C `federation:welcome`. */
 export const welcomeSchema = z.object({
   federationId: z.string(),
@@ -58,7 +61,16 @@ export const welcomeSchema = z.object({
   /** Bearer token for the HTTP API while this session lives (private model endpoints). */
   accessToken: z.optional(z.string().check(z.maxLength(128))),
   /** Sealed updates (protocol/v1.md 5.4a): the coordinator's X25519 key, signed by coordinatorKey. */
-  sealKey: z.optional(z.object({ publicKey: hex64, signature: z.string().check(z.regex(/^[0-9a-f]{128}$/)) })),
+  sealKey: z.optional(
+    z.object({
+      publicKey: hex64,
+      signature: z.string().check(z.regex(/^[0-9a-f]{128}$/)),
+      /** The sealing suites the coordinator accepts, best first (5.4a); absent: only the legacy suite. */
+      suites: z.optional(z.array(sealSuiteIdSchema).check(z.minLength(1), z.maxLength(8))),
+      /** Ed25519 by coordinatorKey over the suite list (REQUIRED with `suites`): a network attacker cannot edit it. */
+      suitesSignature: z.optional(z.string().check(z.regex(/^[0-9a-f]{128}$/))),
+    }),
+  ),
   /** Chunked updates: the largest plaintext chunk accepted, and whether plaintext updates are refused. */
   uploads: z.optional(z.object({ chunkBytes: z.int().check(z.gte(1024), z.lte(16 * 1024 * 1024)), sealRequired: z.boolean() })),
 });

@@ -9,7 +9,7 @@
  * chunk is the verdict on the whole update (the same codes `round:update` answered with).
  */
 import * as z from 'zod/mini';
-import { roundIdSchema, clientMetricsSchema, binarySchema } from './messages.js';
+import { roundIdSchema, clientMetricsSchema, binarySchema, sealSuiteIdSchema } from './messages.js';
 
 export const UPLOAD_EVENTS = {
   /** C->S with ack: announces an update of `byteLength` bytes in chunks of `chunkBytes`. */
@@ -22,8 +22,14 @@ export const UPLOAD_EVENTS = {
 export const DEFAULT_CHUNK_BYTES = 256 * 1024;
 export const MIN_CHUNK_BYTES = 1024;
 export const MAX_CHUNK_BYTES = 16 * 1024 * 1024;
-/** Bytes a sealed chunk adds to its plaintext: nonce (24) + Poly1305 tag (16) + SHA-256 of the bound context (32). */
+/**
+ * Most bytes a sealed chunk adds to its plaintext, over every suite: the legacy suite's nonce (24)
+ * + Poly1305 tag (16) + SHA-256 of the bound context (32). The AES-256-GCM suite adds its tag (16).
+ */
 export const SEAL_OVERHEAD_BYTES = 72;
+/** Sealing suites (5.4a), best first, and what each adds to a chunk. */
+export const SEAL_SUITE_IDS = { aead: 'x25519-hkdf-sha256-aes-256-gcm', legacy: 'x25519-xsalsa20-poly1305' } as const;
+export const SEAL_SUITE_OVERHEAD_BYTES: Readonly<Record<string, number>> = { [SEAL_SUITE_IDS.aead]: 16, [SEAL_SUITE_IDS.legacy]: 72 };
 /** The client's key record in `round:upload`: Ed25519 identity key (32) | X25519 box key (32) | Ed25519 signature (64). */
 export const SEAL_KEY_RECORD_BYTES = 128;
 /** Room for the socket.io/engine.io envelope of a chunk frame (header object, event name, packet framing). */
@@ -47,6 +53,8 @@ export const uploadBeginSchema = z.object({
   chunkBytes: z.int().check(z.gte(MIN_CHUNK_BYTES), z.lte(MAX_CHUNK_BYTES)),
   /** Present when sealed: identityKey | boxKey | signature (SEAL_KEY_RECORD_BYTES); another length is a schema error. */
   seal: z.optional(binarySchema.check(z.refine((b) => b.byteLength === SEAL_KEY_RECORD_BYTES, `must be ${SEAL_KEY_RECORD_BYTES} bytes (identity key, box key, signature)`))),
+  /** The sealing suite of the chunks (only with `seal`); absent: the legacy suite x25519-xsalsa20-poly1305. */
+  sealSuite: z.optional(sealSuiteIdSchema),
 });
 export type UploadBegin = z.infer<typeof uploadBeginSchema>;
 

@@ -10,7 +10,7 @@
 import { io, type Socket } from 'socket.io-client';
 import { EVENTS, FlockError, type RoundStart, type Welcome } from '@flock/protocol';
 import { buildHandshakeAuth, defaultPlatform, UploadSealer, uploadUpdate } from '@flock/client';
-import { generateIdentityKeyPair } from '@flock/privacy';
+import { generateIdentityKeyPair, type SealSuite } from '@flock/privacy';
 import { nodePlatform } from '@flock/privacy/node';
 
 export interface FleetLoadInit {
@@ -21,6 +21,8 @@ export interface FleetLoadInit {
   connectConcurrency: number;
   /** Uploads of this process in flight at once. */
   uploadConcurrency: number;
+  /** Sealing suites the clients accept (the SDK's UploadSealer option); node:crypto seals the AES suite. */
+  suites: SealSuite[];
 }
 
 export type FleetLoadMessage =
@@ -80,23 +82,36 @@ async function main(init: FleetLoadInit): Promise<void> {
   await pool(init.tokens, init.connectConcurrency, async (token) => {
     const identity = generateIdentityKeyPair(nodePlatform);
     const clientId = `fleet-${Buffer.from(identity.publicKey).toString('hex').slice(0, 24)}`;
-    const auth = await buildHandshakeAuth({ base: init.url, clientId, identity, token, enrolled: false, platform: defaultPlatform, crypto: nodePlatform });
-    const socket = io(init.url, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
-    const client: LoadClient = { socket, welcome: undefined, sealer: new UploadSealer(nodePlatform, () => identity, undefined) };
-    // Listening before the welcome: the last client's round:start follows its welcome at once.
-    socket.on(EVENTS.roundStart, (start: RoundStart) => {
-      if (start.kind !== 'train') return;
-      queue.push({ client, start });
-      draining ??= drain();
-    });
-    await new Promise<void>((resolve, reject) => {
-      socket.once(EVENTS.welcome, (w: Welcome) => {
-        client.welcome = w;
-        resolve();
+    const client: LoadClient = { socket: undefined as unknown as Socket, welcome: undefined, sealer: new UploadSealer(nodePlatform, () => identity, undefined, init.suites) };
+    // On a starved machine a handshake can time out: try again (a fresh challenge each time;
+    // without the token once it may have been bound by the attempt that timed out).
+    for (let attempt = 0; ; attempt++) {
+      const auth = await buildHandshakeAuth({ base: init.url, clientId, identity, token, enrolled: attempt % 2 === 1, platform: defaultPlatform, crypto: nodePlatform });
+      const socket = io(init.url, { auth, transports: ['websocket'], reconnection: false, forceNew: true, timeout: 60_000 });
+      client.socket = socket;
+      // Listening before the welcome: the last client's round:start follows its welcome at once.
+      socket.on(EVENTS.roundStart, (start: RoundStart) => {
+        if (start.kind !== 'train') return;
+        queue.push({ client, start });
+        draining ??= drain();
       });
-      socket.once(EVENTS.error, (e: { code?: string; message?: string }) => reject(new Error(`${e.code}: ${e.message}`)));
-      socket.once('connect_error', reject);
-    });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          socket.once(EVENTS.welcome, (w: Welcome) => {
+            client.welcome = w;
+            resolve();
+          });
+          socket.once(EVENTS.error, (e: { code?: string; message?: string }) => reject(new Error(`${e.code}: ${e.message}`)));
+          socket.once('connect_error', reject);
+        });
+        break;
+      } catch (err) {
+        socket.removeAllListeners();
+        socket.disconnect();
+        if (attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, 1000 + attempt * 1000));
+      }
+    }
     clients.push(client);
   });
   send({ type: 'connected', clients: clients.length, atMs: Date.now() });

@@ -4,14 +4,28 @@
  * enrollment token per load-generator client, tells the parent its URL and the tokens over
  * IPC, and reports every round with its own CPU time and peak RSS (sampled every 100 ms).
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { Coordinator, MemoryClientRegistry, mintToken, type RoundSummary } from '@flock/coordinator';
-import { createPresetModel, flatModelOf, ready, type ModelPreset } from '@flock/model';
+import { createPresetModel, flatModelOf, ready, type FlatModel, type ModelPreset } from '@flock/model';
+import type { SealSuite } from '@flock/privacy';
 
 export interface FleetNodeInit {
   clients: number;
   model: ModelPreset;
   rounds: number;
   roundTimeoutMs: number;
+  /** Sealing suites the node accepts (the bench restricts it to the suite under test). */
+  sealSuites: SealSuite[];
+  /** The node's uploads.chunkBytes. */
+  chunkBytes: number;
+  /** A synthetic one-tensor model of this many parameters instead of the preset. */
+  params?: number;
+}
+
+/** A model of `n` float32 parameters, one dense kernel (the node never trains it; clients never download it). */
+function syntheticModel(n: number): FlatModel {
+  return { topology: { synthetic: true }, spec: { format: 'flock-weights/v1', weights: [{ name: 'dense/kernel', shape: [n], dtype: 'float32' }] }, weights: new Float32Array(n) };
 }
 
 export type FleetNodeMessage =
@@ -24,9 +38,32 @@ function send(m: FleetNodeMessage): void {
   process.send!(m);
 }
 
+/** FLOCK_FLEET_PROF=<dir>: a V8 CPU profile of each round (connected -> round end), to see what limits ingest. */
+const profile = (() => {
+  const dir = process.env.FLOCK_FLEET_PROF;
+  let session: Session | undefined;
+  return {
+    start(): void {
+      if (!dir || session) return;
+      session = new Session();
+      session.connect();
+      session.post('Profiler.enable', () => session!.post('Profiler.start'));
+    },
+    stop(round: number): void {
+      const s = session;
+      if (!s) return;
+      session = undefined;
+      s.post('Profiler.stop', (err, res) => {
+        if (!err) writeFileSync(`${dir}/fleet-node-round${round}.cpuprofile`, JSON.stringify(res.profile));
+        s.disconnect();
+      });
+    },
+  };
+})();
+
 async function main(init: FleetNodeInit): Promise<void> {
   await ready();
-  const flat = await flatModelOf(createPresetModel(init.model));
+  const flat = init.params ? syntheticModel(init.params) : await flatModelOf(createPresetModel(init.model));
   const numParams = flat.weights.length;
   const registry = new MemoryClientRegistry();
   const tokens = Array.from({ length: init.clients }, (_, i) => mintToken(registry, { label: `fleet-${i}` }).token);
@@ -44,6 +81,7 @@ async function main(init: FleetNodeInit): Promise<void> {
       // Every simulated device connects from 127.0.0.1: the per-address buckets would throttle
       // the load generator itself, not a real fleet.
       rateLimits: { exemptLoopback: true },
+      uploads: { sealSuites: init.sealSuites, chunkBytes: init.chunkBytes },
     },
   });
   let peakRss = process.memoryUsage().rss;
@@ -57,10 +95,12 @@ async function main(init: FleetNodeInit): Promise<void> {
     if (++connected !== init.clients) return;
     cpuAtStart = process.cpuUsage();
     startedAtMs = Date.now();
+    profile.start();
     send({ type: 'connected', clients: connected, atMs: startedAtMs });
   });
   coordinator.on('client:disconnect', () => connected--);
   coordinator.on('round', (s: RoundSummary) => {
+    profile.stop(s.round);
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
     const cpu = process.cpuUsage(cpuAtStart);
     send({

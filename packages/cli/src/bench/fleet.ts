@@ -5,9 +5,14 @@
  * challenge-signed handshakes, sealed chunked uploads; no tfjs) run in separate load-generator
  * processes, all on 127.0.0.1. Bounded in count (--clients) and in time (the round timeout).
  *
- * One JSON line per configuration:
- *   {nodes, clients, numParams, connectSeconds, roundSeconds, updatesPerSecond,
- *    ingestBytesPerSecond, peakRssMiBPerNode, cpuSecondsPerUpdate, rejected, lost, ...}
+ * One JSON line per configuration (client count x sealing suite):
+ *   {nodes, clients, numParams, sealing, connectSeconds, roundSeconds, updatesPerSecond,
+ *    ingestBytesPerSecond, sealedBytesPerNodeCpuSecond, peakRssMiBPerNode, cpuSecondsPerUpdate,
+ *    rejected, lost, ...}
+ * `ingestBytesPerSecond` is update payload (plaintext bytes) per wall second of the round;
+ * `sealedBytesPerNodeCpuSecond` is sealed bytes received (payload + per-chunk overhead) per
+ * CPU second of the node process: on a machine whose cores the load generators share, the wall
+ * rate measures the generators too, the CPU rate what one node process costs.
  * `lost` counts clients whose accepted upload was not in the committed round (must be 0);
  * `rejected` counts uploads the coordinator refused (with their codes).
  */
@@ -15,6 +20,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import type { ModelPreset } from '@flock/model';
+import { DEFAULT_CHUNK_BYTES, chunkCount } from '@flock/protocol';
+import { SEAL_SUITE_AEAD, SEAL_SUITE_LEGACY, SEAL_SUITE_OVERHEAD, type SealSuite } from '@flock/privacy';
 import { machineInfo } from './machine.js';
 import type { FleetNodeInit, FleetNodeMessage } from './fleet-node.js';
 import type { FleetLoadInit, FleetLoadMessage } from './fleet-load.js';
@@ -28,7 +35,16 @@ export interface FleetBenchOptions {
   /** Load-generator processes (default: 2, one per core here). */
   generators?: number;
   timeoutMs?: number;
+  /** Sealing suites, one configuration each (default: the AES-256-GCM suite only). */
+  sealing?: FleetSealing[];
+  /** A synthetic model of this many float32 parameters instead of `model` (e.g. 100000). */
+  params?: number;
+  /** The node's `uploads.chunkBytes` (default 256 KiB, the coordinator default). */
+  chunkBytes?: number;
 }
+
+export type FleetSealing = 'aes' | 'nacl';
+const SUITE_OF: Record<FleetSealing, SealSuite> = { aes: SEAL_SUITE_AEAD, nacl: SEAL_SUITE_LEGACY };
 
 /** The open-files limit children get: Node cannot raise its own, so each child starts under `ulimit -n`. */
 function openFilesLimit(): { soft: number; hard: number } {
@@ -75,13 +91,15 @@ function waitForMessage<M extends { type: string }>(p: ChildProcess, pred: (m: M
 }
 
 /** One configuration: one node, `clients` load-generator clients, `rounds` rounds. */
-export async function runFleetConfiguration(clients: number, o: Required<Omit<FleetBenchOptions, 'quick' | 'clients'>>): Promise<Record<string, unknown>> {
+export async function runFleetConfiguration(clients: number, o: Required<Omit<FleetBenchOptions, 'quick' | 'clients' | 'sealing' | 'params' | 'chunkBytes'>> & { sealing?: FleetSealing; params?: number; chunkBytes?: number }): Promise<Record<string, unknown>> {
+  const suite = SUITE_OF[o.sealing ?? 'aes'];
+  const chunkBytes = o.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   const limit = openFilesLimit();
   // One socket per client on the node, plus headroom for files, the challenge HTTP requests and pipes.
   const nofile = Math.min(limit.hard, Math.max(limit.soft, clients + 4096));
   const procs: ChildProcess[] = [];
   try {
-    const node = child<FleetNodeInit, FleetNodeMessage>('fleet-node', nofile, { clients, model: o.model, rounds: o.rounds, roundTimeoutMs: o.timeoutMs }, () => {});
+    const node = child<FleetNodeInit, FleetNodeMessage>('fleet-node', nofile, { clients, model: o.model, rounds: o.rounds, roundTimeoutMs: o.timeoutMs, sealSuites: [suite], chunkBytes, ...(o.params ? { params: o.params } : {}) }, () => {});
     procs.push(node);
     const rounds: Array<Extract<FleetNodeMessage, { type: 'round' }>> = [];
     node.on('message', (m: FleetNodeMessage) => m.type === 'round' && rounds.push(m));
@@ -95,8 +113,9 @@ export async function runFleetConfiguration(clients: number, o: Required<Omit<Fl
     const t0 = Date.now();
     const loads = Array.from({ length: generators }, (_, g) => {
       const tokens = ready.tokens.filter((_, i) => i % generators === g);
-      const p = child<FleetLoadInit, FleetLoadMessage>('fleet-load', nofile, { url: ready.url, tokens, numParams: ready.numParams, connectConcurrency: 64, uploadConcurrency: 256 }, (m) => {
+      const p = child<FleetLoadInit, FleetLoadMessage>('fleet-load', nofile, { url: ready.url, tokens, numParams: ready.numParams, connectConcurrency: 64, uploadConcurrency: 256, suites: [suite] }, (m) => {
         if (m.type === 'uploads') uploads.push(m);
+        if (m.type === 'error') console.error(`fleet bench: load generator ${g}: ${m.message}`);
       });
       procs.push(p);
       return p;
@@ -113,12 +132,16 @@ export async function runFleetConfiguration(clients: number, o: Required<Omit<Fl
     const roundSeconds = (last.endedAtMs - last.startedAtMs) / 1000;
     const reported = last.summary.reporters.length;
     const payload = reported * ready.numParams * 4;
+    // What crossed the wire sealed: the payload plus the suite's per-chunk overhead (16 or 72 bytes).
+    const sealedBytes = payload + reported * chunkCount(ready.numParams * 4, chunkBytes) * SEAL_SUITE_OVERHEAD[suite];
     return {
       bench: 'fleet',
       nodes: 1,
       clients,
       numParams: ready.numParams,
-      model: o.model,
+      model: o.params ? `synthetic-${o.params}` : o.model,
+      sealing: suite,
+      chunkBytes,
       connectSeconds: round3(connectSeconds),
       roundSeconds: round3(roundSeconds),
       status: last.summary.status,
@@ -127,6 +150,8 @@ export async function runFleetConfiguration(clients: number, o: Required<Omit<Fl
       updatesPerSecond: round3(reported / roundSeconds),
       ingestBytesPerSecond: Math.round(payload / roundSeconds),
       ingestMBPerSecond: round3(payload / roundSeconds / 1e6),
+      sealedBytesPerNodeCpuSecond: last.cpuSeconds > 0 ? Math.round(sealedBytes / last.cpuSeconds) : null,
+      sealedMBPerNodeCpuSecond: last.cpuSeconds > 0 ? round3(sealedBytes / last.cpuSeconds / 1e6) : null,
       peakRssMiBPerNode: Math.round(last.peakRssBytes / 2 ** 20),
       cpuSecondsPerUpdate: reported > 0 ? Number((last.cpuSeconds / reported).toPrecision(4)) : null,
       nodeCpuSeconds: round3(last.cpuSeconds),
@@ -136,7 +161,7 @@ export async function runFleetConfiguration(clients: number, o: Required<Omit<Fl
       lost: Math.max(0, accepted - reported),
       generators,
       nofile,
-      sealing: 'x25519-xsalsa20-poly1305 (tweetnacl)',
+      sealingImpl: suite === SEAL_SUITE_AEAD ? 'node: OpenSSL AES-256-GCM (node:crypto); generators: node:crypto' : 'tweetnacl nacl.box (both ends)',
       loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
       machine: machineInfo(),
     };
@@ -148,8 +173,16 @@ export async function runFleetConfiguration(clients: number, o: Required<Omit<Fl
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 export async function* benchFleet(opts: FleetBenchOptions = {}): AsyncGenerator<Record<string, unknown>> {
+  // The node's ingest path alone (no transport), per suite: what the crypto + validation + aggregation cost.
+  for (const sealing of opts.sealing ?? ['aes']) {
+    const { runIngestPath } = await import('./fleet-ingest.js');
+    yield { ...(await runIngestPath(opts.params ?? 100_000, SUITE_OF[sealing], opts.quick ? 50 : 200, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES)), loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100) };
+  }
   const grid = opts.clients ?? (opts.quick ? [200] : [1_000, 5_000, 10_000]);
   for (const clients of grid) {
-    yield await runFleetConfiguration(clients, { model: opts.model ?? 'mlp', rounds: opts.rounds ?? 1, generators: opts.generators ?? 2, timeoutMs: opts.timeoutMs ?? 600_000 });
+    // Every suite at the same client count back to back: the legacy suite is the in-run baseline.
+    for (const sealing of opts.sealing ?? ['aes']) {
+      yield await runFleetConfiguration(clients, { model: opts.model ?? 'mlp', rounds: opts.rounds ?? 1, generators: opts.generators ?? 2, timeoutMs: opts.timeoutMs ?? 600_000, sealing, ...(opts.params ? { params: opts.params } : {}), ...(opts.chunkBytes ? { chunkBytes: opts.chunkBytes } : {}) });
+    }
   }
 }

@@ -31,8 +31,27 @@ export function benchCommand(): Command {
       if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new UsageError(`--clients: '${x}' is not a client count between 1 and 100000`);
       return n;
     }))
+    .option('--sealing <suites>', 'fleet: sealing suites, comma-separated: aes (x25519-hkdf-sha256-aes-256-gcm, default), nacl (the deprecated x25519-xsalsa20-poly1305); one configuration each', (v) => v.split(',').map((x) => {
+      if (x !== 'aes' && x !== 'nacl') throw new UsageError(`--sealing: '${x}' is not aes or nacl`);
+      return x;
+    }))
+    .option('--params <n>', 'fleet: a synthetic model of n float32 parameters instead of the mlp preset (e.g. 100000)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 100_000_000) throw new UsageError(`--params: '${v}' is not a parameter count between 1 and 100000000`);
+      return n;
+    })
+    .option('--chunk-bytes <n>', 'fleet: the node\'s uploads.chunkBytes (default 262144)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1024 || n > 16 * 1024 * 1024) throw new UsageError(`--chunk-bytes: '${v}' is not a chunk size between 1024 and 16777216`);
+      return n;
+    })
+    .option('--timeout <seconds>', 'fleet: how long connecting, and each round, may take (default 600)', (v) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 1 || n > 86_400) throw new UsageError(`--timeout: '${v}' is not a number of seconds between 1 and 86400`);
+      return n;
+    })
     .option('--cohort <sizes>', 'secagg: only these cohort sizes, comma-separated (e.g. 1000)')
-    .action(async (suite: string, f: { json?: boolean; quick?: boolean; clients?: number[]; cohort?: string }) => {
+    .action(async (suite: string, f: { json?: boolean; quick?: boolean; clients?: number[]; cohort?: string; sealing?: Array<'aes' | 'nacl'>; params?: number; chunkBytes?: number; timeout?: number }) => {
       const load = SUITES[suite];
       if (!load) throw new UsageError(`unknown suite '${suite}'; choose one of ${Object.keys(SUITES).join(', ')}`);
       let cohorts: number[] | undefined;
@@ -41,6 +60,6 @@ export function benchCommand(): Command {
         if (cohorts.some((v) => !Number.isInteger(v) || v < 3)) throw new UsageError(`--cohort must list integers >= 3, got '${f.cohort}'`);
       }
       const run = await load();
-      for await (const line of run({ quick: f.quick === true, ...(f.clients ? { clients: f.clients } : {}), ...(cohorts ? { cohorts } : {}) })) out(JSON.stringify({ suite, ...line }));
+      for await (const line of run({ quick: f.quick === true, ...(f.clients ? { clients: f.clients } : {}), ...(cohorts ? { cohorts } : {}), ...(f.sealing ? { sealing: f.sealing } : {}), ...(f.params ? { params: f.params } : {}), ...(f.chunkBytes ? { chunkBytes: f.chunkBytes } : {}), ...(f.timeout ? { timeoutMs: f.timeout * 1000 } : {}) })) out(JSON.stringify({ suite, ...line }));
     });
 }

@@ -22,7 +22,7 @@ export interface SessionsOptions {
   limiter: RateLimiter;
   /** The welcome's coordinatorKey (hex Ed25519) and signed seal-key announcement. */
   coordinatorKey: string;
-  sealKey: { publicKey: string; signature: string };
+  sealKey: { publicKey: string; signature: string; suites?: string[]; suitesSignature?: string };
   /** 'client:connect' / 'client:disconnect'. */
   emit(event: 'client:connect' | 'client:disconnect', clientId: string): void;
   /** Attaches the event handlers of a new session (session/events.ts). */

@@ -9,6 +9,9 @@
  *   session (token mode), carry the Ed25519 identity key that session authenticated with.
  * - Sealed chunks are opened straight into that buffer; the finished buffer is handed to
  *   the aggregator and zeroed at once. Plaintext is never logged or kept.
+ * - Two sealing suites (protocol/v1.md 5.4a): `x25519-hkdf-sha256-aes-256-gcm`, opened with
+ *   OpenSSL's AES-256-GCM (node:crypto), and the deprecated nacl.box `x25519-xsalsa20-poly1305`
+ *   (an upload without `sealSuite`), accepted unless `sealSuites` leaves it out.
  */
 import {
   FlockError,
@@ -24,7 +27,28 @@ import {
   type UploadBegin,
   UPLOAD_EVENTS,
 } from '@flock/protocol';
-import { checkClientSealKeyRecord, equalBytes, openChunk, sealSharedKey, type BoxKeyPair, type PlatformCrypto, type SealedUploadContext } from '@flock/privacy';
+import {
+  SEAL_SUITES,
+  SEAL_SUITE_AEAD,
+  SEAL_SUITE_LEGACY,
+  SEAL_SUITE_OVERHEAD,
+  aeadNonce,
+  checkClientSealKeyRecord,
+  sealedChunkContext,
+  sha256,
+  equalBytes,
+  isAllZero,
+  isSealSuite,
+  openChunk,
+  sealSharedKey,
+  uploadKeyFromShared,
+  x25519Shared,
+  type BoxKeyPair,
+  type PlatformCrypto,
+  type SealSuite,
+  type SealedUploadContext,
+} from '@flock/privacy';
+import { gcmOpenInto } from '@flock/privacy/node';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -55,6 +79,8 @@ export interface UploadReceiverOptions {
   /** Refuse unsealed uploads. */
   sealRequired: boolean;
   sealKey: BoxKeyPair;
+  /** Sealing suites accepted (default: every suite, the AEAD one first); the welcome announces the same list. */
+  sealSuites?: readonly SealSuite[];
   platform: PlatformCrypto;
   host: UploadHost;
   /** Chunks that may wait while an earlier one is processed (default 2). */
@@ -69,13 +95,35 @@ interface Upload {
   chunks: number;
   next: number;
   queued: number;
-  /** Resolves to the nacl.box shared key (sealed) or null (plaintext); rejects on a bad key record. */
-  key: Promise<Uint8Array | null>;
+  /** Resolves to the suite and key (nacl.box key, or the AEAD suite's upload key) or null (plaintext); rejects on a bad key record. */
+  key: Promise<{ suite: SealSuite; key: Uint8Array } | null>;
   /** Serialises chunk processing. */
   tail: Promise<unknown>;
   delta: Float32Array;
   bytes: Uint8Array;
+  /** Set once the buffer went back to the pool: nothing may write to it for this upload again. */
+  released: boolean;
+  /** context_i without its last field LP(i) (5.4a): the AAD of chunk i is SHA-256(prefix | LP(i)). */
+  contextPrefix: Uint8Array;
 }
+
+/**
+ * A session's verified key record and its X25519 output with the coordinator's seal key: the
+ * record is the same for every upload of a session, so the Ed25519 check and the X25519 run once
+ * per session, not once per upload. Wiped when the session goes.
+ */
+interface SessionKey {
+  socketId: string;
+  record: Uint8Array;
+  boxKey: Uint8Array;
+  shared: Uint8Array;
+}
+
+/** Sessions whose key record is remembered at most (beyond that the oldest is forgotten and verified again when it uploads). */
+const MAX_SESSION_KEYS = 200_000;
+
+/** Zeroed update buffers kept for reuse, at most this many bytes in all (no page faults, no GC churn per upload). */
+const POOL_BYTES = 64 * 1024 * 1024;
 
 function rejected(reason: string, message: string, details: Record<string, unknown> = {}): FlockError {
   return new FlockError('UPLOAD_REJECTED', message, { reason, ...details });
@@ -87,10 +135,19 @@ export class UploadReceiver {
   private readonly completed = new Map<string, Set<string>>();
   private readonly o: UploadReceiverOptions;
   private readonly maxQueued: number;
+  private readonly suites: readonly SealSuite[];
+  /** Zeroed buffers of exactly numParams float32 values, ready for the next upload. */
+  private readonly pool: Float32Array[] = [];
+  private readonly poolMax: number;
+  private readonly sessionKeys = new Map<string, SessionKey>();
+  /** Completed sealed uploads per suite (statistics, benchmarks). */
+  readonly completedBySuite: Record<SealSuite, number> = { [SEAL_SUITE_AEAD]: 0, [SEAL_SUITE_LEGACY]: 0 };
 
   constructor(options: UploadReceiverOptions) {
     this.o = options;
     this.maxQueued = options.maxQueuedChunks ?? 2;
+    this.suites = options.sealSuites ?? SEAL_SUITES;
+    this.poolMax = Math.floor(POOL_BYTES / Math.max(1, options.numParams * 4));
   }
 
   /** Uploads in flight (one per session at most). */
@@ -108,6 +165,11 @@ export class UploadReceiver {
       throw new FlockError('PAYLOAD_TOO_LARGE', `chunks of ${meta.chunkBytes} bytes announced; this coordinator accepts at most ${this.o.chunkBytes}`, { chunkBytes: this.o.chunkBytes });
     }
     if (!meta.seal && this.o.sealRequired) throw rejected('unsealed', 'this coordinator only accepts sealed updates (see welcome.sealKey)');
+    // An upload without `sealSuite` is sealed with the legacy suite (clients from before suites existed).
+    const suite = meta.sealSuite ?? SEAL_SUITE_LEGACY;
+    if (meta.seal && !(isSealSuite(suite) && this.suites.includes(suite))) {
+      throw new FlockError('SEAL_INVALID', `sealing suite ${suite} is not accepted by this coordinator; it accepts ${this.suites.join(', ')}`, { reason: 'unsupported-suite', suite, accepted: [...this.suites] });
+    }
     if (this.completed.get(meta.roundId)?.has(clientId)) {
       throw new FlockError('DUPLICATE_UPDATE', `client ${clientId} already delivered its update for round ${meta.roundId}`);
     }
@@ -136,12 +198,14 @@ export class UploadReceiver {
       byteLength: meta.byteLength,
       chunkBytes: meta.chunkBytes,
     };
-    const key: Promise<Uint8Array | null> = meta.seal ? this.sharedKey(asBytes(meta.seal), clientId, identity) : Promise.resolve(null);
-    const delta = new Float32Array(this.o.numParams);
+    const key = meta.seal ? this.sharedKey(asBytes(meta.seal), clientId, socketId, identity, suite as SealSuite, ctx) : Promise.resolve(null);
+    const context0 = sealedChunkContext(ctx, 0);
+    // A pooled buffer is all zeros (zeroed when its last upload ended), like a fresh one.
+    const delta = this.pool.pop() ?? new Float32Array(this.o.numParams);
     const upload: Upload = {
       clientId,
       socketId,
-      meta: { ...meta, seal: undefined },
+      meta: { ...meta, seal: undefined, sealSuite: undefined },
       ctx,
       chunks: chunkCount(meta.byteLength, meta.chunkBytes),
       next: 0,
@@ -150,6 +214,8 @@ export class UploadReceiver {
       tail: Promise.resolve(),
       delta,
       bytes: new Uint8Array(delta.buffer),
+      released: false,
+      contextPrefix: context0.subarray(0, context0.length - 12),
     };
     this.uploads.set(clientId, upload);
     return key.then(
@@ -161,17 +227,42 @@ export class UploadReceiver {
     );
   }
 
-  private async sharedKey(record: Uint8Array, clientId: string, identity: Uint8Array | null): Promise<Uint8Array> {
+  private async sharedKey(record: Uint8Array, clientId: string, socketId: string, identity: Uint8Array | null, suite: SealSuite, ctx: SealedUploadContext): Promise<{ suite: SealSuite; key: Uint8Array }> {
     // An authenticated session seals with the identity it authenticated with: a record signed
     // by any other Ed25519 key is refused, however well it verifies on its own.
     if (identity && record.length === 128 && !equalBytes(record.subarray(0, 32), identity)) {
       throw new FlockError('SEAL_INVALID', 'the seal key record is not signed by the identity this session authenticated with', { reason: 'identity-mismatch' });
     }
+    const session = await this.sessionKey(record, clientId, socketId);
+    if (suite === SEAL_SUITE_LEGACY) {
+      const k = await sealSharedKey(this.o.platform, this.o.sealKey, session.boxKey);
+      if (!k) throw lowOrder();
+      return { suite, key: k };
+    }
+    const k = await uploadKeyFromShared(this.o.platform, session.shared, { clientBoxKey: session.boxKey, sealPublicKey: this.o.sealKey.publicKey }, ctx);
+    return { suite, key: k };
+  }
+
+  /** The session's verified key record (checked once per session and record). */
+  private async sessionKey(record: Uint8Array, clientId: string, socketId: string): Promise<SessionKey> {
+    const hit = this.sessionKeys.get(clientId);
+    if (hit && hit.socketId === socketId && equalBytes(hit.record, record)) return hit;
     const checked = await checkClientSealKeyRecord(this.o.platform, record, this.o.federationId, clientId);
     if (!checked.ok) throw new FlockError('SEAL_INVALID', 'the seal key record does not verify for this federation and client id', { reason: 'key-binding' });
-    const k = await sealSharedKey(this.o.platform, this.o.sealKey, checked.boxKey);
-    if (!k) throw new FlockError('SEAL_INVALID', 'the client box key is a low-order point', { reason: 'key-binding' });
-    return k;
+    const shared = await x25519Shared(this.o.platform, this.o.sealKey.secretKey, this.o.sealKey.publicKey, checked.boxKey);
+    if (isAllZero(shared)) throw lowOrder();
+    const entry: SessionKey = { socketId, record: record.slice(), boxKey: checked.boxKey, shared };
+    this.forgetSession(clientId);
+    if (this.sessionKeys.size >= MAX_SESSION_KEYS) this.forgetSession(this.sessionKeys.keys().next().value!);
+    this.sessionKeys.set(clientId, entry);
+    return entry;
+  }
+
+  private forgetSession(clientId: string, socketId?: string): void {
+    const k = this.sessionKeys.get(clientId);
+    if (!k || (socketId !== undefined && k.socketId !== socketId)) return;
+    k.shared.fill(0);
+    this.sessionKeys.delete(clientId);
   }
 
   /** `round:chunk`: one chunk, in order; the last one's ack is the verdict on the update. */
@@ -197,18 +288,26 @@ export class UploadReceiver {
       if (this.uploads.get(clientId) !== u) throw rejected('no-upload', 'the upload was aborted');
       if (index < u.next) throw rejected('duplicate', `chunk ${index} was already received`, { expected: u.next });
       if (index > u.next) throw rejected('out-of-order', `chunk ${index} arrived; chunk ${u.next} is next`, { expected: u.next });
-      const key = await u.key;
+      const sealed = await u.key;
+      // The upload may have been dropped while the key was derived: its buffer may be another upload's now.
+      if (u.released) throw rejected('no-upload', 'the upload was aborted');
       const plain = chunkPlainLength(u.ctx.byteLength, u.ctx.chunkBytes, index);
-      const want = key ? plain + SEAL_OVERHEAD_BYTES : plain;
-      // Traffic counts update payload bytes (the plaintext size), as for round:update; sealing adds 72 per chunk.
+      const want = sealed ? plain + SEAL_SUITE_OVERHEAD[sealed.suite] : plain;
+      // Traffic counts update payload bytes (the plaintext size), as for round:update; sealing adds 16 or 72 per chunk.
       this.o.host.countBytes(bytes.byteLength === want ? plain : bytes.byteLength);
       if (bytes.byteLength !== want) {
         this.discard(u);
         throw new FlockError(bytes.byteLength > want ? 'PAYLOAD_TOO_LARGE' : 'WRONG_SHAPE', `chunk ${index} has ${bytes.byteLength} bytes; expected ${want}`, { receivedBytes: bytes.byteLength, expectedBytes: want });
       }
       const offset = index * u.ctx.chunkBytes;
-      if (key) {
-        const opened = openChunk(key, u.ctx, index, bytes);
+      if (sealed?.suite === SEAL_SUITE_AEAD) {
+        // Opened straight into the update buffer (OpenSSL AES-256-GCM); zeroed again if the tag fails.
+        if (!gcmOpenInto(sealed.key, aeadNonce(index), chunkAad(u.contextPrefix, index), bytes, u.bytes.subarray(offset, offset + plain))) {
+          this.discard(u);
+          throw new FlockError('SEAL_INVALID', `chunk ${index} does not open: tampered, sealed with another key or suite, or for another federation, round, client, model version, upload or position`, { reason: 'decrypt' });
+        }
+      } else if (sealed) {
+        const opened = openChunk(sealed.key, u.ctx, index, bytes);
         if (!opened.ok) {
           this.discard(u);
           throw new FlockError('SEAL_INVALID', opened.reason === 'context' ? `chunk ${index} was sealed for another federation, round, client, model version or upload` : `chunk ${index} does not open (tampered or wrong key)`, { reason: opened.reason });
@@ -226,9 +325,11 @@ export class UploadReceiver {
         const delta = LITTLE_ENDIAN ? u.delta : decodeLE(u.bytes);
         await this.o.host.accept(clientId, u.meta, delta);
         this.markCompleted(u.ctx.roundId, clientId);
+        if (sealed) this.completedBySuite[sealed.suite]++;
         return { ok: true as const };
       } finally {
-        u.bytes.fill(0);
+        this.release(u);
+        if (sealed?.suite === SEAL_SUITE_AEAD) sealed.key.fill(0);
       }
     });
     u.tail = run.catch(() => undefined);
@@ -252,15 +353,48 @@ export class UploadReceiver {
     if (u && (socketId === undefined || u.socketId === socketId)) this.discard(u);
   }
 
+  /** The session `socketId` of `clientId` is gone: drop its upload and forget its key record. */
+  dropSession(clientId: string, socketId: string): void {
+    this.drop(clientId, socketId);
+    this.forgetSession(clientId, socketId);
+  }
+
   /** Drops every upload of a round that ended. */
   dropRound(roundId: string): void {
     for (const u of [...this.uploads.values()]) if (u.ctx.roundId === roundId) this.discard(u);
   }
 
+  /** Zeroes the upload's buffer and returns it to the pool (once). */
+  private release(u: Upload): void {
+    if (u.released) return;
+    u.released = true;
+    u.bytes.fill(0);
+    if (this.pool.length < this.poolMax) this.pool.push(u.delta);
+  }
+
   private discard(u: Upload): void {
     if (this.uploads.get(u.clientId) === u) this.uploads.delete(u.clientId);
-    u.bytes.fill(0);
+    this.release(u);
+    // The AEAD upload key is one upload's: wipe it once the upload is gone.
+    u.key.then((k) => k?.suite === SEAL_SUITE_AEAD && k.key.fill(0), () => undefined);
   }
+}
+
+function lowOrder(): FlockError {
+  return new FlockError('SEAL_INVALID', 'the client box key is a low-order point', { reason: 'key-binding' });
+}
+
+/** SHA-256(context_i) from the upload's context prefix: LP(i) is 00000008 | u64be(i). */
+function chunkAad(prefix: Uint8Array, index: number): Uint8Array {
+  const tail = new Uint8Array(12);
+  const v = new DataView(tail.buffer);
+  v.setUint32(0, 8);
+  v.setUint32(4, Math.floor(index / 2 ** 32));
+  v.setUint32(8, index >>> 0);
+  const input = new Uint8Array(prefix.length + 12);
+  input.set(prefix);
+  input.set(tail, prefix.length);
+  return sha256(input);
 }
 
 function decodeLE(bytes: Uint8Array): Float32Array {

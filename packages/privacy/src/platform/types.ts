@@ -51,6 +51,36 @@ export interface PlatformCrypto {
   x25519?(secretKey: Uint8Array, publicKey: Uint8Array, peerPublicKey: Uint8Array): Promise<Uint8Array>;
   /** Optional native Ed25519 signing with a 32-byte seed; same fallback rule. */
   ed25519Sign?(seed: Uint8Array, publicKey: Uint8Array, message: Uint8Array): Promise<Uint8Array>;
+  /**
+   * HKDF-SHA256 (RFC 5869) of `ikm` with `salt` and `info`, `length` bytes (at most 255 * 32).
+   * Optional: callers fall back to WebCrypto (`webPlatform`) when it is absent.
+   */
+  hkdfSha256?(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Promise<Uint8Array>;
+  /**
+   * AES-256-GCM (NIST SP 800-38D) encryption with a 96-bit nonce and a 128-bit tag:
+   * returns ciphertext | tag (plaintext length + 16). Optional; same fallback as `hkdfSha256`.
+   */
+  aes256GcmSeal?(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array>;
+  /** Opens `aes256GcmSeal` output (ciphertext | tag); undefined when the tag does not verify. */
+  aes256GcmOpen?(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Promise<Uint8Array | undefined>;
+}
+
+/** Shared input checks of the AES-GCM adapters. */
+export function checkGcmArgs(key: unknown, nonce: unknown, aad: unknown, data: unknown, minLength = 0): void {
+  if (!(key instanceof Uint8Array)) throw new TypeError('key must be a Uint8Array');
+  if (key.length !== 32) throw new RangeError(`key must be 32 bytes, got ${key.length}`);
+  if (!(nonce instanceof Uint8Array)) throw new TypeError('nonce must be a Uint8Array');
+  if (nonce.length !== 12) throw new RangeError(`nonce must be 12 bytes, got ${nonce.length}`);
+  if (!(aad instanceof Uint8Array)) throw new TypeError('aad must be a Uint8Array');
+  if (!(data instanceof Uint8Array)) throw new TypeError('data must be a Uint8Array');
+  if (data.length < minLength || data.length > MAX_KEYSTREAM_BYTES) throw new RangeError(`data must be ${minLength} to 2^31 bytes, got ${data.length}`);
+}
+
+/** Shared input checks of the HKDF adapters. */
+export function checkHkdfArgs(ikm: unknown, salt: unknown, info: unknown, length: unknown): void {
+  for (const [name, v] of [['ikm', ikm], ['salt', salt], ['info', info]] as const) if (!(v instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array`);
+  if (typeof length !== 'number' || !Number.isInteger(length)) throw new TypeError('length must be an integer');
+  if (length < 1 || length > 255 * 32) throw new RangeError(`length must be in [1, 8160], got ${length}`);
 }
 
 /** A resumable keystream (see `PlatformCrypto.aes256CtrReader`). */

@@ -1,4 +1,6 @@
-import { addToCounter, checkAesArgs, checkRandomArgs, type PlatformCrypto } from './types.js';
+import { addToCounter, checkAesArgs, checkGcmArgs, checkHkdfArgs, checkRandomArgs, type PlatformCrypto } from './types.js';
+
+type Buf = Uint8Array<ArrayBuffer>;
 
 /** WebCrypto `getRandomValues` refuses more than 65,536 bytes per call. */
 const RANDOM_CHUNK = 65_536;
@@ -71,6 +73,28 @@ export const webPlatform: PlatformCrypto = {
     } catch (e) {
       if (x25519Supported === undefined) x25519Supported = false;
       throw e;
+    }
+  },
+  async hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Promise<Uint8Array> {
+    checkHkdfArgs(ikm, salt, info, length);
+    const subtle = webCrypto().subtle;
+    const k = await subtle.importKey('raw', ikm as Buf, 'HKDF', false, ['deriveBits']);
+    return new Uint8Array(await subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: salt as Buf, info: info as Buf }, k, length * 8));
+  },
+  async aes256GcmSeal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array> {
+    checkGcmArgs(key, nonce, aad, plaintext);
+    const subtle = webCrypto().subtle;
+    const k = await subtle.importKey('raw', key as Buf, { name: 'AES-GCM' }, false, ['encrypt']);
+    return new Uint8Array(await subtle.encrypt({ name: 'AES-GCM', iv: nonce as Buf, additionalData: aad as Buf, tagLength: 128 }, k, plaintext as Buf));
+  },
+  async aes256GcmOpen(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Promise<Uint8Array | undefined> {
+    checkGcmArgs(key, nonce, aad, sealed, 16);
+    const subtle = webCrypto().subtle;
+    const k = await subtle.importKey('raw', key as Buf, { name: 'AES-GCM' }, false, ['decrypt']);
+    try {
+      return new Uint8Array(await subtle.decrypt({ name: 'AES-GCM', iv: nonce as Buf, additionalData: aad as Buf, tagLength: 128 }, k, sealed as Buf));
+    } catch {
+      return undefined; // OperationError: the tag does not verify
     }
   },
   async ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
