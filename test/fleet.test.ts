@@ -1,55 +1,21 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import * as tf from '@tensorflow/tfjs';
-import { FlockClient } from '@flock/client';
-import { createPresetModel, selectBackend } from '@flock/model';
-import { flock, type Proc } from './flock-process.js';
-import { fashionSlices } from './helpers.js';
-import { spawnNginx } from './fleet-nginx.js';
-import { fleetBinaries, spawnRedis, until } from './fleet-redis.js';
+import { fleetBinaries, until } from './fleet-redis.js';
+import { fleetLines, startClients, startCluster } from './fleet-cluster.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** `flock coordinator --redis URL`: one fleet node as its own process. */
-async function startNode(redisUrl: string, dir: string, nodeId: string, extra: string[]): Promise<{ proc: Proc; url: string; nodeId: string }> {
-  const proc = flock(['coordinator', '--redis', redisUrl, '--node-id', nodeId, '--open', '--port', '0', '--data-dir', path.join(dir, nodeId), '--log', 'json', ...extra]);
-  cleanups.push(async () => {
-    if (proc.child.exitCode === null && proc.child.signalCode === null) {
-      proc.child.kill('SIGKILL');
-      await proc.exited();
-    }
-  });
-  const l = await proc.waitFor((x) => x.event === 'listening', 60_000);
-  return { proc, url: String(l.url), nodeId };
-}
-
-const fleetLines = (p: Proc, type: string): Array<Record<string, unknown>> => p.lines.filter((l) => l.event === 'fleet' && l.type === type);
-
 // Real processes: redis-server, three `flock coordinator --redis` nodes, Debian's nginx in
 // front (WebSocket only), SDK clients connecting through nginx.
 describe.skipIf(!fleetBinaries({ nginx: true }))('a fleet behind nginx', () => {
   it('commits a round over every node\'s clients, each update counted once, and serves the new version through the balancer', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'flock-fleet-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const redis = await spawnRedis();
-    cleanups.push(() => redis.stop());
-    const args = ['--min-clients', '6', '--rounds', '1', '--timeout', '60', '--lease', '3'];
-    const nodes = await Promise.all(['n1', 'n2', 'n3'].map((id) => startNode(redis.url, dir, id, args)));
-    const nginx = await spawnNginx(path.join(dir, 'nginx'), nodes.map((n) => new URL(n.url).host));
-    cleanups.push(() => nginx.stop());
+    const { nodes, nginx } = await startCluster(3, ['--min-clients', '6', '--rounds', '1', '--timeout', '60', '--lease', '3'], cleanups);
     // Plain HTTP long-polling is refused: the balancer passes WebSocket upgrades only.
     expect((await fetch(`${nginx.url}/socket.io/?EIO=4&transport=polling`)).status).toBe(400);
 
-    await selectBackend('cpu');
-    const slices = await fashionSlices(6, 32);
-    cleanups.push(() => tf.dispose(slices.flatMap((s) => [s.x, s.y])));
-    const clients = slices.map((data, i) => new FlockClient({ url: nginx.url, clientId: `c${i}`, model: () => createPresetModel('mlp', { seed: 1 }), data }));
-    cleanups.push(() => Promise.all(clients.map((c) => c.stop())).then(() => undefined));
+    const clients = await startClients(nginx.url, 6, cleanups);
     const accepted: string[] = [];
     clients.forEach((c, i) => c.on('round:report', (r) => r.accepted && accepted.push(`c${i}`)));
     await Promise.all(clients.map((c) => c.start()));

@@ -97,6 +97,8 @@ export async function catchUp(o: { redis: Redis; keys: FleetKeys; store: FleetSt
   const applied: CommittedVersion[] = [];
   for (let v = o.store.latest().version + 1; v <= target; v++) {
     const c = await readVersion(o.redis, o.keys, v, o.numParams);
+    // Committed here meanwhile (this node led and committed it itself): nothing to apply.
+    if (o.store.latest().version >= v) continue;
     if (!c) throw new FlockError('MODEL_NOT_FOUND', `version ${v} is no longer in Redis (it keeps the last ${KEEP_VERSIONS}); this node cannot catch up on its own`);
     o.store.apply(c);
     applied.push(c);

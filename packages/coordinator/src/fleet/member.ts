@@ -182,7 +182,8 @@ export class FleetMember implements FleetHooks {
       follow(this.keys.plan(this.nodeId), (f) => this.onPlan(f.get('m')?.toString() ?? '')),
       follow(this.keys.partials, (f) => this.onPartial(f.get('p'))),
       follow(this.keys.versions, (f) => {
-        this.sync(Number(f.get('version')?.toString()));
+        // The leader's own store is where its versions come from: nothing to follow.
+        if (!this.leading) void this.sync(Number(f.get('version')?.toString()));
       }),
     ];
     for (const f of this.followers) await f.start();

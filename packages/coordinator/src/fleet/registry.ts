@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { FleetKeys } from './keys.js';
 
-const nodeRecordSchema = z.object({ clients: z.array(z.string().min(1).max(256)), leader: z.boolean() }).strict();
+const nodeRecordSchema = z.object({ clients: z.array(z.string().min(1).max(256)), leader: z.boolean(), at: z.number() }).strict();
 
 /**
  * Where every client is: each node writes its connected client ids under its own key, which
@@ -70,12 +70,13 @@ export class NodeRegistry {
     try {
       await redis
         .multi()
-        .set(keys.node(nodeId), JSON.stringify({ clients: this.o.localClients(), leader: this.o.isLeader() }), 'PX', this.o.ttlMs)
+        .set(keys.node(nodeId), JSON.stringify({ clients: this.o.localClients(), leader: this.o.isLeader(), at: Date.now() }), 'PX', this.o.ttlMs)
         .sadd(keys.nodes, nodeId)
         .exec();
       const ids = (await redis.smembers(keys.nodes)).filter((n) => n !== nodeId).sort();
       const records = ids.length ? await redis.mget(...ids.map((n) => keys.node(n))) : [];
       const remote = new Map<string, string>();
+      const seenAt = new Map<string, number>();
       const alive = new Set<string>();
       const gone: string[] = [];
       ids.forEach((n, i) => {
@@ -89,7 +90,13 @@ export class NodeRegistry {
         }
         if (!parsed.success) return;
         alive.add(n);
-        for (const c of parsed.data.clients) remote.set(c, n);
+        // A client that moved is in its dead node's last record too, until that expires: the
+        // newest record wins.
+        for (const c of parsed.data.clients) {
+          if ((seenAt.get(c) ?? -Infinity) > parsed.data.at) continue;
+          remote.set(c, n);
+          seenAt.set(c, parsed.data.at);
+        }
       });
       if (gone.length) await redis.srem(keys.nodes, ...gone);
       const lost = [...this.alive].filter((n) => !alive.has(n));
