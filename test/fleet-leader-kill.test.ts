@@ -17,7 +17,7 @@ afterEach(async () => {
 // Processes killed with SIGKILL mid-federation: redis-server, three node processes, nginx, SDK clients.
 describe.skipIf(!fleetBinaries({ nginx: true }))('fleet: the leader killed (behind nginx)', () => {
   it('kill -9 the leader: another node takes the lease, versions stay consecutive, each committed exactly once', async () => {
-    const cluster = (current = await startCluster(3, ['--min-clients', '6', '--rounds', '3', '--timeout', '60', '--lease', '2'], cleanups));
+    const cluster = (current = await startCluster(3, ['--min-clients', '6', '--rounds', '3', '--timeout', '30', '--lease', '2'], cleanups));
     const clients = await startClients(cluster.nginx.url, 6, cleanups);
     await Promise.all(clients.map((c) => c.start()));
     const first = await Promise.any(cluster.nodes.map((n) => n.proc.waitFor((l) => l.event === 'round' && l.status === 'committed', 120_000).then(() => n)));

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FlockClient } from '@flock/client';
 import { Coordinator, FedAvg, FleetMember, fleetStrategy, type FleetEvent, type RoundSummary } from '@flock/coordinator';
 import { createPresetModel, flatModelOf, selectBackend, type FlatModel } from '@flock/model';
-import { fashionSlices } from './helpers.js';
+import { RawPeer, fashionSlices } from './helpers.js';
 import { fleetBinaries, spawnRedis, until, type RedisProcess } from './fleet-redis.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -72,6 +72,16 @@ describe.skipIf(!fleetBinaries())('a fleet of coordinator nodes (in-process, rea
     expect(accepted.sort()).toEqual(['c0', 'c1', 'c2', 'c3', 'c4', 'c5']);
     // Every node learns version 1, with the leader's hash.
     await until(() => nodes.every((n) => n.coordinator.store.latest().version === 1), 30_000, 'followers to sync');
+    // Socket.IO runs on the Redis Streams adapter: an emit on one node reaches another node's sockets.
+    const peer = new RawPeer(nodes[2]!.url, 'raw-peer');
+    cleanups.push(() => peer.close());
+    await peer.connected();
+    const heard = new Promise<unknown>((resolve) => peer.socket.once('fleet:hello', resolve));
+    await until(async () => {
+      nodes[0]!.coordinator.io.emit('fleet:hello', { from: nodes[0]!.member.nodeId });
+      return await Promise.race([heard.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 200))]);
+    }, 20_000, 'the emit to cross nodes');
+    expect(await heard).toEqual({ from: nodes[0]!.member.nodeId });
     for (const n of nodes) {
       const res = await fetch(`${n.url}/v1/models/latest`);
       const info = (await res.json()) as { version: number; hash: string };

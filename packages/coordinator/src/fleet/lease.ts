@@ -145,9 +145,17 @@ export class Lease extends EventEmitter<LeaseEvents> {
   /** Validity extended: the watchdog declares the lease lost the moment it ends unrenewed (Redis may hang). */
   private validFor(sentAt: number): void {
     this.validUntil = sentAt + this.o.leaseMs;
+    this.arm();
+  }
+
+  private arm(): void {
     if (this.watchdog) clearTimeout(this.watchdog);
     this.watchdog = setTimeout(() => {
-      if (this.tokenValue !== undefined && Date.now() >= this.validUntil) this.lose('unreachable');
+      this.watchdog = undefined;
+      if (this.tokenValue === undefined) return;
+      // Timers run on the event loop's cached clock and may fire a little early: check again later.
+      if (Date.now() < this.validUntil) this.arm();
+      else this.lose('unreachable');
     }, Math.max(1, this.validUntil - Date.now()));
     this.watchdog.unref?.();
   }

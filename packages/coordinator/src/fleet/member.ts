@@ -78,6 +78,7 @@ export class FleetMember implements FleetHooks {
   readonly nodeId: string;
   readonly keys: FleetKeys;
   private readonly redis: Redis;
+  private adapterRedis: Redis | undefined;
   private readonly lease: Lease;
   private readonly leaseMs: number;
   private registry!: NodeRegistry;
@@ -150,7 +151,11 @@ export class FleetMember implements FleetHooks {
     this.parts = parts;
     this.store = modelStoreAdapter(parts.store);
     // Socket.IO broadcasts fan out to every node's sockets.
-    parts.io.adapter(createAdapter(this.redis, { streamName: this.keys.adapter }));
+    // Its own connection: the coordinator closes socket.io after the member (close()), and the
+    // adapter still talks to Redis while it closes.
+    this.adapterRedis = this.redis.duplicate();
+    this.adapterRedis.on('error', () => undefined);
+    parts.io.adapter(createAdapter(this.adapterRedis, { streamName: this.keys.adapter }));
     this.registry = new NodeRegistry({
       redis: this.redis,
       keys: this.keys,
@@ -159,7 +164,10 @@ export class FleetMember implements FleetHooks {
       intervalMs: Math.max(50, Math.floor(this.leaseMs / 5)),
       localClients: () => this.local.eligible(),
       isLeader: () => this.isLeader,
-      onChange: () => parts.runner.active?.membershipChanged(),
+      onChange: () => {
+        this.settleMoved();
+        parts.runner.active?.membershipChanged();
+      },
       onLost: (n) => this.nodeLost(n),
       onError: (err) => parts.logger.warn({ err: err.message }, 'fleet: node registry'),
     });
@@ -177,7 +185,12 @@ export class FleetMember implements FleetHooks {
 
   private async startAsync(): Promise<void> {
     const onError = (err: Error): void => this.parts.logger.warn({ err: err.message }, 'fleet: stream');
-    const follow = (key: string, fn: (fields: Map<string, Buffer>) => void | Promise<void>): StreamFollower => new StreamFollower(this.redis.duplicate(), key, ({ fields }) => fn(fields), onError);
+    const connection = (): Redis => {
+      const c = this.redis.duplicate();
+      c.on('error', () => undefined); // reconnects on its own; XREAD failures are reported by the follower
+      return c;
+    };
+    const follow = (key: string, fn: (fields: Map<string, Buffer>) => void | Promise<void>): StreamFollower => new StreamFollower(connection(), key, ({ fields }) => fn(fields), onError);
     this.followers = [
       follow(this.keys.plan(this.nodeId), (f) => this.onPlan(f.get('m')?.toString() ?? '')),
       follow(this.keys.partials, (f) => this.onPartial(f.get('p'))),
@@ -203,6 +216,9 @@ export class FleetMember implements FleetHooks {
     await this.registry?.stop();
     await Promise.all(this.followers.map((f) => f.stop()));
     this.redis.disconnect();
+    // After socket.io has closed (the coordinator closes it right after this).
+    const adapterRedis = this.adapterRedis;
+    if (adapterRedis) setTimeout(() => adapterRedis.disconnect(), 1000).unref();
   }
 
   /** Catches the local store up to `version` (serialized: one application at a time). */
@@ -233,7 +249,8 @@ export class FleetMember implements FleetHooks {
       const v = await seedVersion(this.redis, this.keys, value, latest);
       if (v !== latest) throw new Error(`Redis holds version ${v}, this node's store ${latest}`);
       const round = Number((await this.redis.get(this.keys.round)) ?? 0);
-      runner.roundCounter = Math.max(runner.roundCounter, round);
+      // Round numbers go on from the fleet's (Redis lost it: from the round of the latest version).
+      runner.roundCounter = Math.max(runner.roundCounter, round, this.parts.store.latest().round);
       runner.trainRoundsCommitted = Math.max(runner.trainRoundsCommitted, latest);
     } catch (err) {
       logger.error({ err: (err as Error).message }, 'fleet: cannot lead; releasing the lease');
@@ -281,14 +298,21 @@ export class FleetMember implements FleetHooks {
       void this.redis.set(this.keys.round, String(start.round)).catch(() => undefined);
     }
     this.local.send(mine, event, msg);
-    for (const [n, cs] of byNode) void this.post(n, { event, ids: cs, token: token ?? 1, msg });
+    for (const [n, cs] of byNode) {
+      void this.post(n, { event, ids: cs, token: token ?? 1, msg }).then((ok) => {
+        // A node that never heard of the round cannot report for it: do not wait for its members.
+        if (!ok && event === EVENTS.roundStart) this.nodeLost(n);
+      });
+    }
   }
 
-  private async post(nodeId: string, entry: PlanEntry): Promise<void> {
+  private async post(nodeId: string, entry: PlanEntry): Promise<boolean> {
     try {
       await appendEntry(this.redis, this.keys.plan(nodeId), { m: JSON.stringify(entry) }, 1000);
+      return true;
     } catch (err) {
       this.parts.logger.warn({ err: (err as Error).message, nodeId, event: entry.event }, 'fleet: cannot reach a node');
+      return false;
     }
   }
 
@@ -349,13 +373,17 @@ export class FleetMember implements FleetHooks {
   private async ship(lr: { r: RoundMachine; token: number; sum: PartialSumAggregator | undefined }): Promise<void> {
     const { r, sum } = lr;
     const agg = sum?.partial();
+    // This partial is the node's last word on its share: members it heard nothing from
+    // (disconnected, or moved to another node where they cannot count) settle as NO_REPORT, so
+    // the leader need not wait for them until its deadline.
+    const silent = [...r.cohort].filter((id) => !r.settled.has(id)).map((clientId) => ({ clientId, code: 'NO_REPORT' }));
     const p: Partial = {
       roundId: r.roundId,
       round: r.round,
       nodeId: this.nodeId,
       token: lr.token,
       reporters: [...r.reporters],
-      rejected: [...r.rejected],
+      rejected: [...r.rejected, ...silent],
       numExamples: r.numExamples,
       weightTotal: agg?.weightTotal ?? 0,
       count: agg?.count ?? 0,
@@ -389,6 +417,18 @@ export class FleetMember implements FleetHooks {
     }
     if (verdict !== 'merged') this.parts.logger.warn({ from: p.nodeId, roundId: p.roundId, verdict }, 'fleet: partial not merged');
     this.event({ type: 'partial', nodeId: this.nodeId, from: p.nodeId, roundId: p.roundId, verdict, reporters: p.reporters.length });
+  }
+
+  /**
+   * Leader: members assigned to this node that left it and reconnected to another node can no
+   * longer count this round (they count only through their assigned node): they settle as
+   * NO_REPORT instead of holding the round until its deadline.
+   */
+  private settleMoved(): void {
+    const r = this.parts.runner.active;
+    if (!this.isLeader || !this.ledger || !r || r.roundId !== this.ledger.roundId || !r.collecting) return;
+    const moved = [...this.assignment].filter(([id, n]) => n === this.nodeId && r.awaits(id) && !this.local.connected(id) && this.registry.nodeOf(id) !== undefined).map(([id]) => id);
+    if (moved.length) r.mergePartial({ reporters: [], rejected: moved.map((clientId) => ({ clientId, code: 'NO_REPORT' })), numExamples: 0, metrics: {} });
   }
 
   /** Leader: a node died before its partial came; its members settle as NODE_LOST. */
