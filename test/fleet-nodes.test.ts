@@ -3,6 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import { FlockClient } from '@flock/client';
 import { Coordinator, FedAvg, FleetMember, fleetStrategy, type FleetEvent, type RoundSummary } from '@flock/coordinator';
 import { createPresetModel, flatModelOf, selectBackend, type FlatModel } from '@flock/model';
+import { generateIdentityKeyPair } from '@flock/privacy';
+import { nodePlatform } from '@flock/privacy/node';
 import { RawPeer, fashionSlices } from './helpers.js';
 import { fleetBinaries, spawnRedis, until, type RedisProcess } from './fleet-redis.js';
 
@@ -20,6 +22,8 @@ interface Node {
 }
 
 let model: FlatModel;
+// One federation, one coordinator identity (clients pin it): every node signs with this key.
+const signingKey = generateIdentityKeyPair(nodePlatform);
 beforeAll(async () => {
   await selectBackend('cpu');
   const m = createPresetModel('mlp', { seed: 1 });
@@ -27,9 +31,9 @@ beforeAll(async () => {
   m.dispose();
 });
 
-async function startNode(redis: RedisProcess, settings: Record<string, unknown>): Promise<Node> {
+async function startNode(redis: RedisProcess, settings: Record<string, unknown>, key = signingKey): Promise<Node> {
   const member = new FleetMember({ redisUrl: redis.url, federationId: 'fl', leaseMs: 4000 });
-  const coordinator = new Coordinator({ model, strategy: fleetStrategy(new FedAvg()), settings: { auth: 'open', federationId: 'fl', ...settings }, fleet: member });
+  const coordinator = new Coordinator({ model, strategy: fleetStrategy(new FedAvg()), settings: { auth: 'open', federationId: 'fl', ...settings }, fleet: member, signingKey: key });
   const url = await coordinator.listen(0, '127.0.0.1');
   const node: Node = { coordinator, member, url, events: [], rounds: [] };
   coordinator.on('fleet', (e: FleetEvent) => node.events.push(e));
@@ -88,5 +92,16 @@ describe.skipIf(!fleetBinaries())('a fleet of coordinator nodes (in-process, rea
       expect(info.version).toBe(1);
       expect(info.hash).toBe(summary.modelHash);
     }
+    // The same key everywhere: nobody complains.
+    for (const n of nodes) expect(n.events.filter((e) => e.type === 'key-mismatch')).toEqual([]);
+  });
+
+  it('a node that signs with another coordinator key is reported by the others', async () => {
+    const redis = await spawnRedis();
+    cleanups.push(() => redis.stop());
+    const a = await startNode(redis, { minClients: 1 });
+    const b = await startNode(redis, { minClients: 1 }, generateIdentityKeyPair(nodePlatform));
+    await until(() => a.events.some((e) => e.type === 'key-mismatch') && b.events.some((e) => e.type === 'key-mismatch'), 20_000, 'both to notice');
+    expect(a.events.filter((e) => e.type === 'key-mismatch')).toEqual([{ type: 'key-mismatch', nodeId: a.member.nodeId, other: b.member.nodeId }]);
   });
 });

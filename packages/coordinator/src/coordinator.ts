@@ -276,6 +276,7 @@ export class Coordinator extends EventEmitter {
       numParams: this.numParams,
       logger,
       clock: systemClock,
+      coordinatorKey: toHex(signingKey.publicKey),
       emit: (event, payload) => this.emit(event, payload),
       on: (event, fn) => this.on(event, fn),
     });

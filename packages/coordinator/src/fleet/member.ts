@@ -31,6 +31,8 @@ export interface FleetNodeParts {
   numParams: number;
   logger: Logger;
   clock: Clock;
+  /** The public key this node signs receipts with (hex); clients pin it, so all nodes must share it. */
+  coordinatorKey: string;
   emit(event: string, payload?: unknown): void;
   on(event: string, fn: (payload: any) => void): void; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
@@ -66,7 +68,8 @@ export type FleetEvent =
   | { type: 'partial-shipped'; nodeId: string; roundId: string; reporters: number }
   | { type: 'partial'; nodeId: string; from: string; roundId: string; verdict: MergeVerdict | 'refused'; reporters: number }
   | { type: 'node-lost'; nodeId: string; lost: string; members: number }
-  | { type: 'synced'; nodeId: string; version: number };
+  | { type: 'synced'; nodeId: string; version: number }
+  | { type: 'key-mismatch'; nodeId: string; other: string };
 
 /**
  * A coordinator node's membership in a fleet (docs/explanation/fleet.md): contends for the
@@ -162,6 +165,11 @@ export class FleetMember implements FleetHooks {
       nodeId: this.nodeId,
       ttlMs: this.leaseMs,
       intervalMs: Math.max(50, Math.floor(this.leaseMs / 5)),
+      coordinatorKey: parts.coordinatorKey,
+      onKeyMismatch: (other, key) => {
+        parts.logger.error({ node: other, key, ours: parts.coordinatorKey }, 'fleet: another node signs with another coordinator key; clients that reconnect between them will refuse it (give every node the same coordinator-key.json)');
+        this.event({ type: 'key-mismatch', nodeId: this.nodeId, other });
+      },
       localClients: () => this.local.eligible(),
       isLeader: () => this.isLeader,
       onChange: () => {

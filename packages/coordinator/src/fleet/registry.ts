@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { FleetKeys } from './keys.js';
 
-const nodeRecordSchema = z.object({ clients: z.array(z.string().min(1).max(256)), leader: z.boolean(), at: z.number() }).strict();
+const nodeRecordSchema = z.object({ clients: z.array(z.string().min(1).max(256)), leader: z.boolean(), at: z.number(), key: z.string().max(128) }).strict();
 
 /**
  * Where every client is: each node writes its connected client ids under its own key, which
@@ -16,6 +16,7 @@ export class NodeRegistry {
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
   private stopped = false;
+  private readonly mismatched = new Set<string>();
 
   constructor(
     private readonly o: {
@@ -24,6 +25,10 @@ export class NodeRegistry {
       nodeId: string;
       ttlMs: number;
       intervalMs: number;
+      /** This node's coordinator public key (hex): every node of a fleet must sign with the same one. */
+      coordinatorKey: string;
+      /** Another node signs with another key (reported once per node). */
+      onKeyMismatch(nodeId: string, key: string): void;
       localClients(): string[];
       isLeader(): boolean;
       /** The registry changed (clients moved, a node joined or left). */
@@ -70,7 +75,7 @@ export class NodeRegistry {
     try {
       await redis
         .multi()
-        .set(keys.node(nodeId), JSON.stringify({ clients: this.o.localClients(), leader: this.o.isLeader(), at: Date.now() }), 'PX', this.o.ttlMs)
+        .set(keys.node(nodeId), JSON.stringify({ clients: this.o.localClients(), leader: this.o.isLeader(), at: Date.now(), key: this.o.coordinatorKey }), 'PX', this.o.ttlMs)
         .sadd(keys.nodes, nodeId)
         .exec();
       const ids = (await redis.smembers(keys.nodes)).filter((n) => n !== nodeId).sort();
@@ -90,6 +95,10 @@ export class NodeRegistry {
         }
         if (!parsed.success) return;
         alive.add(n);
+        if (parsed.data.key !== this.o.coordinatorKey && !this.mismatched.has(n)) {
+          this.mismatched.add(n);
+          this.o.onKeyMismatch(n, parsed.data.key);
+        }
         // A client that moved is in its dead node's last record too, until that expires: the
         // newest record wins.
         for (const c of parsed.data.clients) {
