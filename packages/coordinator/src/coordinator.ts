@@ -21,6 +21,7 @@ import { silentLogger } from './logger.js';
 import { systemClock, Wakeups } from './round/clock.js';
 import type { RoundSummary } from './round/commit.js';
 import { RoundRunner, type Fleet } from './round/runner.js';
+import type { FleetHooks } from './fleet/member.js';
 import { Sessions } from './session/sessions.js';
 import { EventRouter, uploadHost } from './session/events.js';
 import { createHttpServer, frameBound, listen, serverUrl } from './http/server.js';
@@ -67,6 +68,7 @@ export class Coordinator extends EventEmitter {
   private readonly tls: boolean;
   private readonly ownsDatabase: boolean;
   private readonly lock: StoreLock | undefined;
+  private readonly fleetHooks: FleetHooks | undefined;
   private closed = false;
   /** Per-client and per-IP token buckets (rate-limit.ts). */
   private readonly limiter: RateLimiter;
@@ -141,15 +143,18 @@ export class Coordinator extends EventEmitter {
     const signingKey = options.signingKey ?? generateIdentityKeyPair(nodePlatform);
     const sealKey = deriveCoordinatorSealKey(signingKey);
     const wakeups = new Wakeups();
-    const fleet: Fleet = {
+    const local: Fleet = {
       eligible: () => this.sessions.ids().filter((id) => this.strategy.eligible?.(id) ?? true),
       waitFor: async (n, signal) => {
-        while (!signal.aborted && fleet.eligible().length < n) await wakeups.next();
+        while (!signal.aborted && local.eligible().length < n) await wakeups.next();
       },
       send: (ids, event, msg) => this.sessions.send(ids, event, msg),
       connected: (id) => this.sessions.connected(id),
       broadcast: (event, msg) => this.sessions.send(this.sessions.ids(), event, msg),
     };
+    // A fleet node (fleet/member.ts) selects and sends across every node's clients.
+    this.fleetHooks = options.fleet;
+    const fleet = options.fleet ? options.fleet.wrap(local) : local;
     const countUp = (n: number): number => (this.traffic.up += n);
     this.runner = new RoundRunner({
       settings,
@@ -170,6 +175,7 @@ export class Coordinator extends EventEmitter {
       emit: (event, payload) => this.emit(event, payload),
       audit: (event) => this.audit.record(event),
       resumed,
+      ...(options.fleet ? { admit: options.fleet.admit.bind(options.fleet), fence: options.fleet.fence } : {}),
     });
     const uploads = new UploadReceiver({
       federationId: settings.federationId,
@@ -296,6 +302,19 @@ export class Coordinator extends EventEmitter {
       limit: (ip) => this.limiter.checkConnectionAddress(ip),
       on: (event, fn) => this.on(event, fn),
     });
+    options.fleet?.attach({
+      runner: this.runner,
+      store: this.store,
+      io: this.io,
+      settings,
+      strategy: this.strategy,
+      numParams: this.numParams,
+      logger,
+      clock: systemClock,
+      coordinatorKey: toHex(signingKey.publicKey),
+      emit: (event, payload) => this.emit(event, payload),
+      on: (event, fn) => this.on(event, fn),
+    });
   }
 
   /** Starts listening; resolves with the base URL (http://host:port). */
@@ -312,7 +331,9 @@ export class Coordinator extends EventEmitter {
   start(): void {
     if (this.closed) return;
     this.serving.start();
-    this.runner.start();
+    // A fleet node runs rounds only while it holds the lease (fleet/member.ts).
+    if (this.fleetHooks) this.fleetHooks.start();
+    else this.runner.start();
   }
 
   /** Resolves when the configured number of training rounds has committed. */
@@ -324,6 +345,7 @@ export class Coordinator extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.fleetHooks?.close();
     await this.runner.close();
     this.feed.close();
     await this.serving.close();

@@ -79,6 +79,14 @@ export { predictBodySchema, predictRequestSchema, predictResponseSchema, tensorS
 export { CoordinatorMetrics } from './monitoring/metrics.js';
 export type { MetricsSource } from './monitoring/metrics.js';
 export { openApiDocument } from './http/openapi.js';
+export { FleetMember } from './fleet/member.js';
+export type { FleetHooks, FleetMemberOptions, FleetNodeParts, FleetEvent } from './fleet/member.js';
+export { fleetStrategy } from './fleet/strategy.js';
+export { Lease, leaseValue, FENCE_GUARD_LUA } from './fleet/lease.js';
+export type { LeaseOptions, LeaseEvents, LeaseLossReason } from './fleet/lease.js';
+export { PartialSumAggregator } from './fleet/partial-sum.js';
+export { PartialLedger, encodePartial, decodePartial } from './fleet/partials.js';
+export type { Partial as FleetPartial, MergeVerdict } from './fleet/partials.js';
 export { OPERATOR_NAMESPACE } from './dashboard/feed.js';
 export { applyCors, originAllowed, DEFAULT_CORS_ORIGINS, CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS } from './http/cors.js';
 export type { CorsOptions } from './http/cors.js';

@@ -14,6 +14,7 @@ import type { FederationStore } from './store/types.js';
 import type { ClientRegistry } from './auth/registry.js';
 import type { AuditLog } from './admin/audit.js';
 import type { EvalData } from './serving/service.js';
+import type { FleetHooks } from './fleet/member.js';
 
 /** Settings of a federation, validated at start-up (from flags, a config file or code). */
 /** The settings' fields (config files build on this); coordinatorSettingsSchema adds cross-field checks. */
@@ -173,6 +174,8 @@ export interface CoordinatorOptions {
   publicMetrics?: boolean;
   /** Held-out labelled set for server-side evaluation of every committed version (`--eval-data`). */
   evalData?: EvalData;
+  /** Makes this coordinator a node of a fleet (fleet/member.ts, docs/explanation/fleet.md). */
+  fleet?: FleetHooks;
 }
 
 /** Refuses a strategy that cannot run under the secure-aggregation setting (SECAGG_UNAVAILABLE). */

@@ -8,7 +8,7 @@ import { parseJsonConfig } from '@flock/sim';
 import { createPresetModel, flatModelFromArtifacts, flatModelOf, MODEL_PRESETS, selectBackend, type FlatModel, type ModelPreset } from '@flock/model';
 import { openFederationDatabase, openPostgresStore, type FederationStore } from '@flock/coordinator';
 import { loadOrCreateSigningKey, resolveDataDir } from '../security.js';
-import { Coordinator, coordinatorSettingsFields, coordinatorSettingsSchema, createStrategy, DifferentiallyPrivate, type Logger, type Strategy } from '@flock/coordinator';
+import { Coordinator, coordinatorSettingsFields, coordinatorSettingsSchema, createStrategy, DifferentiallyPrivate, FleetMember, fleetStrategy, type FleetEvent, type Logger, type Strategy } from '@flock/coordinator';
 import { err, exitAfterSignal, out, stopSignal, UsageError } from '../output.js';
 import { int, num, oneOf } from '../parse.js';
 import { loadEvalData } from '../eval-data.js';
@@ -53,6 +53,15 @@ const configFileSchema = coordinatorSettingsFields.partial().extend({
   postgres: z
     .union([z.string().min(1), z.object({ url: z.string().min(1), schema: z.string().optional(), poolSize: z.number().int().min(2).optional() }).strict()])
     .optional(),
+  /** Fleet membership (docs/how-to/scale-out.md): this node joins the fleet on this Redis. */
+  fleet: z
+    .object({
+      redis: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL'),
+      nodeId: z.string().min(1).max(64).regex(/^[^:\s]+$/, 'no ":" or spaces').optional(),
+      leaseMs: z.number().int().min(500).max(600_000).optional(),
+    })
+    .strict()
+    .optional(),
   /** Differential privacy (DP-FedAvg wrapper around the strategy); sampling becomes Poisson with q = fraction. */
   dp: z
     .object({
@@ -83,6 +92,7 @@ const CONFIG_FLAGS: Record<string, string> = {
   deterministicOrder: '--deterministic',
   dp: '--dp',
   postgres: '--postgres',
+  fleet: '--redis',
 };
 
 /** JSON-lines logger on stderr (kept here for existing importers). */
@@ -117,6 +127,9 @@ interface CoordinatorFlags extends SecurityFlags {
   evalData?: string;
   log?: LogMode;
   postgres?: string;
+  redis?: string;
+  nodeId?: string;
+  lease?: number;
 }
 
 export function coordinatorCommand(): Command {
@@ -150,6 +163,9 @@ export function coordinatorCommand(): Command {
     .option('--serving-metric <name>', 'metric the evaluated policy compares (default eval_accuracy; server_accuracy with --eval-data)')
     .option('--serving-tolerance <x>', 'evaluated policy: how much worse the metric may get and still be promoted (default 0.01)', num(0))
     .option('--eval-data <spec>', 'held-out set evaluated on every committed version: fashion-mnist[:N] or a JSON file {"x": [[...]], "labels": [...]}')
+    .option('--redis <url>', 'join a fleet of coordinator nodes on this Redis (redis://host:port; see docs/how-to/scale-out.md)')
+    .option('--node-id <id>', 'this node\'s name in the fleet (default: random)')
+    .option('--lease <seconds>', 'fleet: leader lease and node liveness time (default 5)', num(0.5, 600))
     .option('--log <mode>', 'terminal output: human (a progress bar and one line per round), json (JSON lines), auto (human on a TTY)', oneOf(LOG_MODES))
     .action(async (f: CoordinatorFlags) => {
       let file: z.infer<typeof configFileSchema> = {};
@@ -167,7 +183,7 @@ export function coordinatorCommand(): Command {
           error: (message) => new UsageError(message),
         });
       }
-      const { port: filePort, host: fileHost, model: fileModel, seed: fileSeed, strategy: fileStrategy, dp: fileDp, deterministicOrder: fileDeterministic, postgres: filePostgres, ...fileSettings } = file;
+      const { port: filePort, host: fileHost, model: fileModel, seed: fileSeed, strategy: fileStrategy, dp: fileDp, deterministicOrder: fileDeterministic, postgres: filePostgres, fleet: fileFleet, ...fileSettings } = file;
       const postgres = f.postgres !== undefined ? { url: f.postgres } : typeof filePostgres === 'string' ? { url: filePostgres } : filePostgres;
       if (postgres && f.db !== undefined) throw new UsageError('--postgres and --db name two different stores: give one of them');
       let strategy: Strategy;
@@ -240,7 +256,21 @@ export function coordinatorCommand(): Command {
       // Authentication, operator token, audit log, TLS (coordinator-security.ts).
       // `"auth": "open"` in the config file counts as --open (and warns the same way).
       const security = await setUpSecurity({ ...f, open: f.open === true || settings.auth === 'open' }, database.registry);
-      const coordinator = await Coordinator.open({ model, settings: { ...settings, auth: security.auth }, logger, strategy, ...security.options, database, signingKey: signing.key, ...(evalData ? { evalData } : {}) });
+      const fleet = fleetMemberOf(f, fileFleet, settings.federationId ?? 'default');
+      if (fleet) {
+        try {
+          strategy = fleetStrategy(strategy);
+        } catch (e) {
+          throw new UsageError(`--redis: ${(e as Error).message}`);
+        }
+      }
+      let coordinator: Coordinator;
+      try {
+        coordinator = await Coordinator.open({ model, settings: { ...settings, auth: security.auth }, logger, strategy, ...security.options, database, signingKey: signing.key, ...(evalData ? { evalData } : {}), ...(fleet ? { fleet } : {}) });
+      } catch (e) {
+        if (fleet && e instanceof RangeError) throw new UsageError(`--redis: ${e.message}`);
+        throw e;
+      }
       if (f.deterministic ?? fileDeterministic) coordinator.deterministicOrder = true;
       // Handlers first: a Ctrl-C from here on (even one racing the first output lines) stops cleanly.
       const stopped = stopSignal();
@@ -253,6 +283,7 @@ export function coordinatorCommand(): Command {
           out(JSON.stringify({ event: 'round', round: s.round, kind: s.kind, status: s.status, modelVersion: s.modelVersion, reporters: s.reporters.length })),
         );
         coordinator.on('done', () => out(JSON.stringify({ event: 'done', modelVersion: coordinator.store.latest().version, url: `${url}/v1/models/latest/model.json` })));
+        coordinator.on('fleet', (e: FleetEvent) => out(JSON.stringify({ ...e, event: 'fleet' })));
       } else stopOutput = attachHumanOutput(coordinator, url);
       security.announce(url);
       const committed = Number(coordinator.status().trainRoundsCommitted);
@@ -268,4 +299,15 @@ export function coordinatorCommand(): Command {
       await database.close();
       exitAfterSignal(signal);
     });
+}
+
+/** The fleet membership asked for by --redis (or the config file's "fleet"), if any. */
+function fleetMemberOf(f: CoordinatorFlags, file: { redis: string; nodeId?: string | undefined; leaseMs?: number | undefined } | undefined, federationId: string): FleetMember | undefined {
+  const redisUrl = f.redis ?? file?.redis;
+  if (redisUrl === undefined) return undefined;
+  if (!/^rediss?:\/\//.test(redisUrl)) throw new UsageError(`--redis must be a redis:// or rediss:// URL; got '${redisUrl}'`);
+  const nodeId = f.nodeId ?? file?.nodeId;
+  if (nodeId !== undefined && !/^[^:\s]{1,64}$/.test(nodeId)) throw new UsageError(`--node-id must be 1-64 characters without ":" or spaces; got '${nodeId}'`);
+  const leaseMs = f.lease !== undefined ? Math.round(f.lease * 1000) : file?.leaseMs;
+  return new FleetMember({ redisUrl, federationId, ...(nodeId ? { nodeId } : {}), ...(leaseMs ? { leaseMs } : {}) });
 }

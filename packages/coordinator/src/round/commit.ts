@@ -55,6 +55,12 @@ export function summarize(
   };
 }
 
+/**
+ * Called with the next version before it is stored (fleet/commit.ts); throws a FlockError to
+ * refuse the commit (the round is then abandoned with it).
+ */
+export type CommitFence = (next: { version: number; trained: number; round: number; weights: Float32Array; metrics: Record<string, number> }) => Promise<void>;
+
 /** Commits a training round's aggregate and signs its privacy receipt. */
 export class RoundCommitter {
   constructor(
@@ -72,11 +78,21 @@ export class RoundCommitter {
    * database: new model version, round row 'committed', strategy state and privacy ledger in
    * ONE transaction (a committed round is never lost nor applied twice).
    */
-  commit(model: ModelVersion, aggregate: AggregateResult, ctx: FitContext, r: { reporters: readonly string[]; numExamples: number }, metrics: Record<string, number>): Awaitable<ModelVersion> {
+  async commit(
+    model: ModelVersion,
+    aggregate: AggregateResult,
+    ctx: FitContext,
+    r: { reporters: readonly string[]; numExamples: number },
+    metrics: Record<string, number>,
+    fence?: CommitFence,
+  ): Promise<ModelVersion> {
     const { strategy, database, store } = this.d;
     const next = strategy.aggregateFit(model.weights, aggregate, { ...ctx, reporters: [...r.reporters].sort() });
     // Confidential rounds (DP, confidential.ts): only the strategy's accounted figures go public with the model.
     const versionMetrics = strategy.confidentialRounds ? { ...strategy.roundMetrics?.() } : { ...metrics, clients: r.reporters.length, examples: r.numExamples, ...strategy.roundMetrics?.() };
+    // A fleet's leader (fleet/commit.ts) publishes the version first, fenced by its lease; a
+    // refusal throws and nothing is stored here.
+    await fence?.({ version: model.version + 1, trained: model.version, round: ctx.round, weights: next, metrics: versionMetrics });
     return database
       ? database.commitRound({ round: ctx.round, weights: next, modelMetrics: versionMetrics, roundMetrics: metrics, reporters: [...r.reporters].sort(), strategy })
       : store.commit(next, ctx.round, versionMetrics);

@@ -239,6 +239,45 @@ export class RoundMachine {
     this.numExamples = totalWeight;
   }
 
+  /**
+   * Fleet leader (fleet/member.ts): another node's partial for its share of the cohort. Its
+   * reporters and rejections settle at once; `add` adds its sum to the aggregator. Refused
+   * (false, nothing changed) if it names a client outside the cohort or already settled.
+   */
+  mergePartial(
+    p: { reporters: readonly string[]; rejected: ReadonlyArray<{ clientId: string; code: string }>; numExamples: number; metrics: Readonly<Record<string, { sum: number; weight: number }>> },
+    add?: (aggregator: UpdateAggregator) => void,
+  ): boolean {
+    const ids = [...p.reporters, ...p.rejected.map((x) => x.clientId)];
+    if (new Set(ids).size !== ids.length || ids.some((id) => !this.awaits(id))) return false;
+    if (p.reporters.length > 0 && this.kind === 'train') {
+      if (!this.aggregator || !add) return false;
+      add(this.aggregator);
+    }
+    for (const id of p.reporters) {
+      this.settled.add(id);
+      this.reporters.push(id);
+    }
+    for (const x of p.rejected) {
+      this.settled.add(x.clientId);
+      this.rejected.push({ clientId: x.clientId, code: x.code });
+    }
+    this.numExamples += p.numExamples;
+    for (const [k, m] of Object.entries(p.metrics)) {
+      this.metricSums.set(k, (this.metricSums.get(k) ?? 0) + m.sum);
+      this.metricWeights.set(k, (this.metricWeights.get(k) ?? 0) + m.weight);
+    }
+    this.maybeFinish();
+    return true;
+  }
+
+  /** Fleet follower: the weighted metric sums behind metrics(), to ship to the leader. */
+  metricTotals(): Record<string, { sum: number; weight: number }> {
+    const out: Record<string, { sum: number; weight: number }> = {};
+    for (const [k, v] of this.metricSums) out[k] = { sum: v, weight: this.metricWeights.get(k)! };
+    return out;
+  }
+
   /** The round:start message for a member that reconnects while it is still awaited, with the time left. */
   restartFor(clientId: string): RoundStart | undefined {
     if (!this.start || !this.collecting || !this.awaits(clientId)) return undefined;

@@ -12,7 +12,7 @@ import { cohortSize, selectCohort, selectionKey, selectPoisson } from '../select
 import type { FederationStore } from '../store/types.js';
 import type { FitContext, Strategy } from '../strategy.js';
 import type { Clock, Wakeups } from './clock.js';
-import { RoundCommitter, roundEndOf, summarize, type RoundSummary } from './commit.js';
+import { RoundCommitter, roundEndOf, summarize, type CommitFence, type RoundSummary } from './commit.js';
 import { RoundMachine, checkRound, decideOutcome, type RoundKind, type RoundProgress } from './machine.js';
 
 /** The clients a round runs over, whatever carries them (one node's sockets, a cluster). */
@@ -56,6 +56,10 @@ export interface RoundRunnerOptions {
   audit(event: AuditEvent): void;
   /** Where a resumed coordinator left off. */
   resumed: { roundCounter: number; trainRoundsCommitted: number; history: RoundSummary[] };
+  /** Fleet (fleet/member.ts): may this node count a cohort member's report (throws a FlockError if not). */
+  admit?: ((roundId: string, clientId: string) => void) | undefined;
+  /** Fleet: publishes a commit under the leader's lease before it is stored (round/commit.ts CommitFence). */
+  fence?: CommitFence | undefined;
 }
 
 /**
@@ -103,6 +107,18 @@ export class RoundRunner {
       const durable = this.o.database?.backend === 'sqlite' ? this.o.database.rounds.byId(id) : undefined;
       return durable !== undefined && !(durable instanceof Promise) && durable.status !== 'running';
     });
+  }
+
+  /**
+   * Fleet followers (fleet/member.ts): the local round this node collects for the leader, or
+   * undefined once it shipped; reports are checked against it as against a round of our own.
+   */
+  adopt(r: RoundMachine | undefined): void {
+    if (this.activeRound && this.activeRound !== r) {
+      this.endedRoundIds.add(this.activeRound.roundId);
+      if (this.endedRoundIds.size > 64) this.endedRoundIds.delete(this.endedRoundIds.values().next().value!);
+    }
+    this.activeRound = r;
   }
 
   /** Starts the round loop (idempotent). */
@@ -234,7 +250,13 @@ export class RoundRunner {
         sealRequired: settings.uploads.sealRequired,
         aggregator: kind === 'train' ? strategy.createAggregator(this.o.numParams) : undefined,
         deterministicOrder: this.o.deterministicOrder,
-        claim: database ? (id, clientId) => database.uploads.claim(id, clientId) : undefined,
+        claim:
+          database || this.o.admit
+            ? (id, clientId) => {
+                this.o.admit?.(id, clientId);
+                return database ? database.uploads.claim(id, clientId) : true;
+              }
+            : undefined,
         presence: { connected: (id) => fleet.connected(id), minClients: settings.minClients, graceMs: settings.reconnectGraceMs },
         onProgress: progressLog(logger, clock),
       },
@@ -309,11 +331,19 @@ export class RoundRunner {
     if (r.secure) traffic.up += r.secure.bytesUp;
 
     const metrics = r.metrics();
-    const outcome = decideOutcome(r, { closing: this.closed, secureError, minClients: settings.minClients });
-    const reason: ErrorEnvelope | undefined = outcome.status === 'abandoned' ? outcome.reason : undefined;
+    let outcome = decideOutcome(r, { closing: this.closed, secureError, minClients: settings.minClients });
     let version = model;
     if (outcome.status === 'committed') {
-      version = await this.committer.commit(model, secureResult ?? r.aggregate(), ctx, r, metrics);
+      try {
+        version = await this.committer.commit(model, secureResult ?? r.aggregate(), ctx, r, metrics, this.o.fence);
+      } catch (err) {
+        // A fleet leader's commit refused (lease lost, Redis unreachable): nothing was stored.
+        if (!(err instanceof FlockError) || !this.o.fence) throw err;
+        outcome = { status: 'abandoned', reason: err.toEnvelope() };
+      }
+    }
+    const reason: ErrorEnvelope | undefined = outcome.status === 'abandoned' ? outcome.reason : undefined;
+    if (outcome.status === 'committed') {
       this.o.emit('commit', version);
       logger.info({ round, kind, phase: 'committed', modelVersion: version.version, modelHash: version.hash }, 'round phase');
       if (settings.debugPhaseDelayMs > 0) await this.debugPause();
@@ -324,7 +354,8 @@ export class RoundRunner {
     const status = outcome.status;
     if (status !== 'committed') await database?.rounds.finish(round, { status, reporters: [...r.reporters].sort(), metrics, ...(reason ? { reason } : {}) });
     r.release();
-    this.activeRound = undefined;
+    // A fleet node that lost the lease may already collect for the new leader (adopt()).
+    if (this.activeRound === r) this.activeRound = undefined;
     this.endedRoundIds.add(roundId);
     if (this.endedRoundIds.size > 64) this.endedRoundIds.delete(this.endedRoundIds.values().next().value!);
 

@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+
+/** Where Debian puts the binaries the fleet tests spawn (.ci/run installs them). */
+export const REDIS_SERVER = process.env.FLOCK_REDIS_SERVER ?? '/usr/bin/redis-server';
+export const NGINX = process.env.FLOCK_NGINX ?? '/usr/sbin/nginx';
+
+/**
+ * Whether the fleet tests can run. Missing binaries skip them on a developer machine, and fail
+ * them when FLOCK_REQUIRE_FLEET=1 (CI sets it: a missing Redis must not pass as green).
+ */
+export function fleetBinaries(needs: { nginx?: boolean } = {}): boolean {
+  const missing = [REDIS_SERVER, ...(needs.nginx ? [NGINX] : [])].filter((p) => !existsSync(p));
+  if (missing.length === 0) return true;
+  if (process.env.FLOCK_REQUIRE_FLEET === '1') throw new Error(`FLOCK_REQUIRE_FLEET=1 but ${missing.join(', ')} missing: apt-get install redis-server nginx (or set FLOCK_REDIS_SERVER / FLOCK_NGINX)`);
+  return false;
+}
+
+/** A TCP port nobody listens on right now. */
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RedisProcess {
+  port: number;
+  url: string;
+  child: ChildProcess;
+  /** A client on this server (closed by stop()). */
+  client(): Redis;
+  /** kill -9 (state is lost: no persistence). */
+  kill(): Promise<void>;
+  /** Starts again on the same port, empty. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A private redis-server on a free loopback port, without persistence. */
+export async function spawnRedis(): Promise<RedisProcess> {
+  const port = await freePort();
+  const clients: Redis[] = [];
+  const start = async (): Promise<ChildProcess> => {
+    const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 20_000);
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('Ready to accept connections')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`redis-server exited with ${code}: ${out}`));
+      });
+    });
+    child.stdout!.resume();
+    return child;
+  };
+  const dead = (c: ChildProcess): Promise<void> => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', () => r())));
+  const proc: RedisProcess = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    child: await start(),
+    client() {
+      const c = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 2, retryStrategy: () => 100 });
+      clients.push(c);
+      return c;
+    },
+    async kill() {
+      proc.child.kill('SIGKILL');
+      await dead(proc.child);
+    },
+    async restart() {
+      proc.child = await start();
+    },
+    async stop() {
+      for (const c of clients) c.disconnect();
+      proc.child.kill('SIGKILL');
+      await dead(proc.child);
+    },
+  };
+  return proc;
+}
+
+/** Resolves once `pred` holds, polling every 20 ms; rejects after `ms` (a hang guard, not an assertion). */
+export async function until(pred: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
