@@ -33,9 +33,9 @@ export interface UpdateAggregator {
  */
 export class WeightedMeanAggregator implements UpdateAggregator {
   readonly needsIndividualUpdates = false;
-  private readonly sum: Float64Array;
-  private totalWeight = 0;
-  private count = 0;
+  protected readonly sum: Float64Array;
+  protected totalWeight = 0;
+  protected reports = 0;
 
   constructor(readonly numParams: number) {
     if (!Number.isInteger(numParams) || numParams <= 0) throw new RangeError('numParams must be a positive integer');
@@ -49,14 +49,14 @@ export class WeightedMeanAggregator implements UpdateAggregator {
     const sum = this.sum;
     for (let i = 0; i < sum.length; i++) sum[i]! += weight * delta[i]!;
     this.totalWeight += weight;
-    this.count++;
+    this.reports++;
   }
 
   result(): AggregateResult {
-    if (this.count === 0) throw new FlockError('TOO_FEW_REPORTS', 'no updates to aggregate');
+    if (this.reports === 0) throw new FlockError('TOO_FEW_REPORTS', 'no updates to aggregate');
     const mean = new Float32Array(this.sum.length);
     const inv = 1 / this.totalWeight;
     for (let i = 0; i < mean.length; i++) mean[i] = this.sum[i]! * inv;
-    return { meanDelta: mean, totalWeight: this.totalWeight, count: this.count };
+    return { meanDelta: mean, totalWeight: this.totalWeight, count: this.reports };
   }
 }
