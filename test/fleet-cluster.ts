@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { afterEach } from 'vitest';
 import { FlockClient } from '@flock/client';
 import { createPresetModel, selectBackend } from '@flock/model';
 import { generateIdentityKeyPair, toHex } from '@flock/privacy';
@@ -93,4 +94,24 @@ export async function getJson<T>(url: string): Promise<T> {
   const res = await fetch(url);
   if (!res.ok) throw new Error(`${url}: ${res.status}`);
   return (await res.json()) as T;
+}
+
+/**
+ * A test file's cleanups, run after each test (newest first), and the cluster it started,
+ * whose node logs are printed after a test when FLEET_DEBUG is set.
+ */
+export function clusterTestHooks(): { cleanups: Array<() => Promise<void> | void>; track(c: Cluster): Cluster } {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  let current: Cluster | undefined;
+  afterEach(async () => {
+    if (process.env.FLEET_DEBUG && current) {
+      for (const n of current.nodes) {
+        console.log(`=== ${n.nodeId}`, JSON.stringify(n.proc.lines.filter((l) => l.event !== 'listening')));
+        console.log(n.proc.stderr.filter((l) => !l.includes('"level":30')).slice(-30).join('\n'));
+      }
+    }
+    current = undefined;
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  return { cleanups, track: (c) => (current = c) };
 }

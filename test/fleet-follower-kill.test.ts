@@ -1,18 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fleetBinaries, until } from './fleet-redis.js';
-import { getJson, leaderOf, startClients, startCluster, type Cluster, type FleetNode } from './fleet-cluster.js';
+import { clusterTestHooks, getJson, leaderOf, startClients, startCluster, type FleetNode } from './fleet-cluster.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-let current: Cluster | undefined;
-afterEach(async () => {
-  if (process.env.FLEET_DEBUG && current) {
-    for (const n of current.nodes) {
-      console.log(`=== ${n.nodeId}`, JSON.stringify(n.proc.lines.filter((l) => l.event !== 'listening')));
-      console.log(n.proc.stderr.filter((l) => !l.includes('"level":30')).slice(-30).join('\n'));
-    }
-  }
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const { cleanups, track } = clusterTestHooks();
 
 interface Summary {
   round: number;
@@ -39,7 +29,7 @@ function clientsOf(n: FleetNode): Set<string> {
 // Processes killed with SIGKILL mid-federation: redis-server, three node processes, nginx, SDK clients.
 describe.skipIf(!fleetBinaries({ nginx: true }))('fleet: a follower killed mid-round (behind nginx)', () => {
   it('kill -9 a follower mid-round: its clients reconnect through nginx, the round ends typed, nothing is counted twice, the next round commits', async () => {
-    const cluster = (current = await startCluster(3, ['--min-clients', '6', '--rounds', '2', '--timeout', '30', '--lease', '2'], cleanups));
+    const cluster = track(await startCluster(3, ['--min-clients', '6', '--rounds', '2', '--timeout', '30', '--lease', '2'], cleanups));
     const clients = await startClients(cluster.nginx.url, 6, cleanups);
     let victim: FleetNode | undefined;
     let victimClients: string[] = [];

@@ -1,23 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fleetBinaries, until } from './fleet-redis.js';
-import { fleetLines, getJson, startClients, startCluster, type Cluster } from './fleet-cluster.js';
+import { clusterTestHooks, fleetLines, getJson, startClients, startCluster } from './fleet-cluster.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-let current: Cluster | undefined;
-afterEach(async () => {
-  if (process.env.FLEET_DEBUG && current) {
-    for (const n of current.nodes) {
-      console.log(`=== ${n.nodeId}`, JSON.stringify(n.proc.lines.filter((l) => l.event !== 'listening')));
-      console.log(n.proc.stderr.filter((l) => !l.includes('"level":30')).slice(-30).join('\n'));
-    }
-  }
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const { cleanups, track } = clusterTestHooks();
 
 // Processes killed with SIGKILL mid-federation: redis-server, three node processes, nginx, SDK clients.
 describe.skipIf(!fleetBinaries({ nginx: true }))('fleet: the leader killed (behind nginx)', () => {
   it('kill -9 the leader: another node takes the lease, versions stay consecutive, each committed exactly once', async () => {
-    const cluster = (current = await startCluster(3, ['--min-clients', '6', '--rounds', '3', '--timeout', '30', '--lease', '2'], cleanups));
+    const cluster = track(await startCluster(3, ['--min-clients', '6', '--rounds', '3', '--timeout', '30', '--lease', '2'], cleanups));
     const clients = await startClients(cluster.nginx.url, 6, cleanups);
     await Promise.all(clients.map((c) => c.start()));
     const first = await Promise.any(cluster.nodes.map((n) => n.proc.waitFor((l) => l.event === 'round' && l.status === 'committed', 120_000).then(() => n)));

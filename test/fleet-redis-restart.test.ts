@@ -1,24 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fleetBinaries } from './fleet-redis.js';
-import { getJson, leaderOf, startClients, startCluster, type Cluster } from './fleet-cluster.js';
+import { clusterTestHooks, getJson, leaderOf, startClients, startCluster } from './fleet-cluster.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-let current: Cluster | undefined;
-afterEach(async () => {
-  if (process.env.FLEET_DEBUG && current) {
-    for (const n of current.nodes) {
-      console.log(`=== ${n.nodeId}`, JSON.stringify(n.proc.lines.filter((l) => l.event !== 'listening')));
-      console.log(n.proc.stderr.filter((l) => !l.includes('"level":30')).slice(-30).join('\n'));
-    }
-  }
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const { cleanups, track } = clusterTestHooks();
 
 // redis-server killed (-9, no persistence: everything in it is lost) and restarted on the same
 // port while round 2 runs; three node processes behind nginx, SDK clients.
 describe.skipIf(!fleetBinaries({ nginx: true }))('fleet: Redis restarted mid-round', () => {
   it('recovers: a node re-takes the lease, the cut round ends typed or commits, every version is committed once', async () => {
-    const cluster = (current = await startCluster(3, ['--min-clients', '6', '--rounds', '2', '--timeout', '30', '--lease', '2'], cleanups));
+    const cluster = track(await startCluster(3, ['--min-clients', '6', '--rounds', '2', '--timeout', '30', '--lease', '2'], cleanups));
     const clients = await startClients(cluster.nginx.url, 6, cleanups);
     let cut: Promise<void> | undefined;
     for (const cl of clients) {
