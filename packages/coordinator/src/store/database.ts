@@ -3,6 +3,7 @@ import type { FlatModel } from '@flock/model';
 import type { ModelVersion } from '../model-store.js';
 import type { Strategy } from '../strategy.js';
 import { migrate } from './migrations.js';
+import { federationFromRow, type FederationRow } from './rows.js';
 import { SqliteModelStore } from './model-store.js';
 import { SqliteClientRegistry } from './registry.js';
 import { RoundLog } from './rounds.js';
@@ -75,17 +76,8 @@ export class FederationDatabase implements FederationStore {
 
   /** The federation this database belongs to; undefined while fresh. */
   federation(): FederationRecord | undefined {
-    const r = this.sqlite.prepare('SELECT * FROM federation WHERE id = 1').get() as
-      | { federation_id: string; config: string; spec: string; topology: string; created_at: string }
-      | undefined;
-    if (!r) return undefined;
-    return {
-      federationId: r.federation_id,
-      config: JSON.parse(r.config) as Record<string, unknown>,
-      spec: JSON.parse(r.spec) as ModelSpec,
-      topology: JSON.parse(r.topology) as Record<string, unknown>,
-      createdAt: r.created_at,
-    };
+    const r = this.sqlite.prepare('SELECT * FROM federation WHERE id = 1').get() as FederationRow | undefined;
+    return r ? federationFromRow(r) : undefined;
   }
 
   /**

@@ -1,15 +1,7 @@
-import { decodeFloat32, encodeFloat32, hashModel, specSize, type ModelSpec } from '@flock/protocol';
+import { encodeFloat32, hashModel, specSize, type ModelSpec } from '@flock/protocol';
+import { versionFromRow, type VersionRow } from './rows.js';
 import type { ModelStore, ModelVersion } from '../model-store.js';
 import type { Sqlite } from './sqlite.js';
-
-interface VersionRow {
-  version: number;
-  round: number;
-  hash: string;
-  weights: Buffer | null;
-  metrics: string;
-  created_at: string;
-}
 
 /**
  * Model versions in SQLite (table `model_versions`; weights as little-endian float32 bytes).
@@ -44,15 +36,7 @@ export class SqliteModelStore implements ModelStore {
   }
 
   private toVersion(row: VersionRow | undefined): ModelVersion | undefined {
-    if (!row || !row.weights) return undefined;
-    return {
-      version: row.version,
-      hash: row.hash,
-      round: row.round,
-      weights: decodeFloat32(new Uint8Array(row.weights.buffer, row.weights.byteOffset, row.weights.byteLength), this.numParams),
-      metrics: JSON.parse(row.metrics) as Record<string, number>,
-      createdAt: row.created_at,
-    };
+    return versionFromRow(row, this.numParams);
   }
 
   latest(): ModelVersion {

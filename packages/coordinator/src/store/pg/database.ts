@@ -1,4 +1,5 @@
 import { FlockError, type ModelSpec } from '@flock/protocol';
+import { federationFromRow, type FederationRow } from '../rows.js';
 import type { FlatModel } from '@flock/model';
 import type { ModelVersion } from '../../model-store.js';
 import type { FederationRecord, RoundCommit } from '../database.js';
@@ -12,14 +13,6 @@ import { PgRoundLog, finishRound } from './rounds.js';
 import { PgServingEvents } from './serving-events.js';
 import { PgStrategyState, PgUploadKeys, saveSnapshot, snapshotOf } from './state.js';
 import { WriteQueue } from './write-queue.js';
-
-interface FederationRow {
-  federation_id: string;
-  config: string;
-  spec: string;
-  topology: string;
-  created_at: string;
-}
 
 /**
  * A coordinator's durable state in PostgreSQL: the tables of the SQLite store, for fleets of
@@ -79,13 +72,7 @@ export class PgFederationStore implements FederationStore {
   async federation(): Promise<FederationRecord | undefined> {
     const r = (await this.db.rows<FederationRow>('SELECT * FROM federation WHERE id = 1'))[0];
     if (!r) return undefined;
-    return {
-      federationId: r.federation_id,
-      config: JSON.parse(r.config) as Record<string, unknown>,
-      spec: JSON.parse(r.spec) as ModelSpec,
-      topology: JSON.parse(r.topology) as Record<string, unknown>,
-      createdAt: r.created_at,
-    };
+    return federationFromRow(r);
   }
 
   /** As FederationDatabase.openModels; two nodes initialising at once create one federation row and one version 0. */

@@ -1,18 +1,10 @@
+import { versionFromRow, type VersionRow } from '../rows.js';
 import type { PoolClient } from 'pg';
-import { decodeFloat32, encodeFloat32, hashModel, specSize, type ModelSpec } from '@flock/protocol';
+import { encodeFloat32, hashModel, specSize, type ModelSpec } from '@flock/protocol';
 import type { ModelVersion } from '../../model-store.js';
 import type { DurableModelStore } from '../types.js';
 import type { Db } from './connection.js';
 import type { WriteQueue } from './write-queue.js';
-
-interface VersionRow {
-  version: number;
-  round: number;
-  hash: string;
-  weights: Buffer | null;
-  metrics: string;
-  created_at: string;
-}
 
 /** Versions whose weights are held in memory by default (GET /v1/models/<v>, serving, rollback). */
 export const PG_CACHED_VERSIONS = 32;
@@ -65,16 +57,8 @@ export class PgModelStore implements DurableModelStore {
     ]);
   }
 
-  private toVersion(row: VersionRow): ModelVersion | undefined {
-    if (!row.weights) return undefined;
-    return {
-      version: row.version,
-      hash: row.hash,
-      round: row.round,
-      weights: decodeFloat32(new Uint8Array(row.weights.buffer, row.weights.byteOffset, row.weights.byteLength), this.numParams),
-      metrics: JSON.parse(row.metrics) as Record<string, number>,
-      createdAt: row.created_at,
-    };
+  private toVersion(row: VersionRow | undefined): ModelVersion | undefined {
+    return versionFromRow(row, this.numParams);
   }
 
   latest(): ModelVersion {
