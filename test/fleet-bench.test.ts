@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { runFleetConfiguration } from '../packages/cli/src/bench/fleet.js';
 import { runIngestPath } from '../packages/cli/src/bench/fleet-ingest.js';
+import { fleetBinaries } from './fleet-redis.js';
 
 describe('flock bench fleet', () => {
   it('40 authenticated load-generator clients in 2 processes: one round commits every update once, none refused', async () => {
@@ -16,6 +17,14 @@ describe('flock bench fleet', () => {
   it('the legacy suite as the in-run baseline (--sealing nacl) and a synthetic model (--params): the node accepts only the suite under test, and every update counts once', async () => {
     const line = await runFleetConfiguration(20, { model: 'logreg', rounds: 1, generators: 2, timeoutMs: 60_000, sealing: 'nacl', params: 70_000 });
     expect(line).toMatchObject({ clients: 20, numParams: 70_000, model: 'synthetic-70000', sealing: 'x25519-xsalsa20-poly1305', status: 'committed', reported: 20, rejected: 0, lost: 0 });
+  }, 120_000);
+
+  it.skipIf(!fleetBinaries())('--nodes 3: a fleet on a private redis-server, each generator on its own node; the leader commits every client of every node once, and every node reports its own cost', async () => {
+    const line = await runFleetConfiguration(30, { model: 'logreg', rounds: 1, generators: 2, timeoutMs: 60_000, nodes: 3 });
+    expect(line).toMatchObject({ bench: 'fleet', nodes: 3, clients: 30, status: 'committed', reported: 30, rejected: 0, lost: 0, generators: 3 });
+    // Three nodes, three samples: the followers' CPU is counted, not only the leader's.
+    expect(line.cpuSecondsEachNode).toHaveLength(3);
+    for (const cpu of line.cpuSecondsEachNode as number[]) expect(cpu).toBeGreaterThan(0);
   }, 120_000);
 
   it('the ingest-path lines: the receiver opens, checks and aggregates every pre-sealed upload of both suites, two rounds of the same sessions', async () => {

@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { Coordinator, MemoryClientRegistry, mintToken, type RoundSummary } from '@flock/coordinator';
+import { Coordinator, createStrategy, FleetMember, fleetStrategy, MemoryClientRegistry, mintToken, type RoundSummary } from '@flock/coordinator';
 import { createPresetModel, flatModelOf, ready, type FlatModel, type ModelPreset } from '@flock/model';
 import type { SealSuite } from '@flock/privacy';
 
@@ -21,6 +21,10 @@ export interface FleetNodeInit {
   chunkBytes: number;
   /** A synthetic one-tensor model of this many parameters instead of the preset. */
   params?: number;
+  /** Fleet mode (`--nodes` > 1): this node joins the fleet on this Redis; rounds need `totalClients`. */
+  fleet?: { redisUrl: string; nodeId: string; leaseMs: number; totalClients: number };
+  /** The coordinator key every node of a fleet shares (hex of the 64-byte secret key). */
+  signingSecretKey?: string;
 }
 
 /** A model of `n` float32 parameters, one dense kernel (the node never trains it; clients never download it). */
@@ -32,7 +36,13 @@ export type FleetNodeMessage =
   | { type: 'ready'; url: string; tokens: string[]; numParams: number }
   | { type: 'round'; summary: Pick<RoundSummary, 'round' | 'status' | 'reporters' | 'rejected' | 'bytesUp' | 'seconds' | 'modelVersion'> & { reason?: string }; cpuSeconds: number; peakRssBytes: number; startedAtMs: number; endedAtMs: number }
   | { type: 'connected'; clients: number; atMs: number }
+  | { type: 'sample'; nodeId: string; cpuSeconds: number; peakRssBytes: number }
   | { type: 'error'; message: string };
+
+/** What the parent sends a running node: report CPU since this node's clients were all connected. */
+export interface FleetNodeSampleRequest {
+  type: 'sample';
+}
 
 function send(m: FleetNodeMessage): void {
   process.send!(m);
@@ -67,14 +77,24 @@ async function main(init: FleetNodeInit): Promise<void> {
   const numParams = flat.weights.length;
   const registry = new MemoryClientRegistry();
   const tokens = Array.from({ length: init.clients }, (_, i) => mintToken(registry, { label: `fleet-${i}` }).token);
+  const total = init.fleet?.totalClients ?? init.clients;
+  const secret = init.signingSecretKey ? Uint8Array.from(Buffer.from(init.signingSecretKey, 'hex')) : undefined;
   const coordinator = new Coordinator({
     model: flat,
     registry,
+    ...(secret ? { signingKey: { secretKey: secret, publicKey: secret.slice(32) } } : {}),
+    ...(init.fleet
+      ? {
+          // A fleet node as `flock coordinator --redis` makes one: FedAvg through partial sums.
+          fleet: new FleetMember({ redisUrl: init.fleet.redisUrl, federationId: 'bench', nodeId: init.fleet.nodeId, leaseMs: init.fleet.leaseMs }),
+          strategy: fleetStrategy(createStrategy('fedavg')),
+        }
+      : {}),
     ...(process.env.FLOCK_FLEET_DEBUG ? { logger: { info: (o: unknown, m?: string) => console.error('node', m, JSON.stringify(o)), warn: (o: unknown, m?: string) => console.error('node WARN', m, JSON.stringify(o)), error: (o: unknown, m?: string) => console.error('node ERROR', m, JSON.stringify(o)) } as never } : {}),
     settings: {
       auth: 'tokens',
-      minClients: init.clients,
-      maxClients: init.clients,
+      minClients: total,
+      maxClients: total,
       fraction: 1,
       rounds: init.rounds,
       roundTimeoutMs: init.roundTimeoutMs,
@@ -87,6 +107,7 @@ async function main(init: FleetNodeInit): Promise<void> {
   let peakRss = process.memoryUsage().rss;
   setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100).unref();
   let cpuAtStart = process.cpuUsage();
+  let cpuAtConnected = cpuAtStart;
   let startedAtMs = 0;
   let connected = 0;
   // The first round starts once every client is connected (minClients = clients): CPU and time
@@ -94,6 +115,7 @@ async function main(init: FleetNodeInit): Promise<void> {
   coordinator.on('client:connect', () => {
     if (++connected !== init.clients) return;
     cpuAtStart = process.cpuUsage();
+    cpuAtConnected = cpuAtStart;
     startedAtMs = Date.now();
     profile.start();
     send({ type: 'connected', clients: connected, atMs: startedAtMs });
@@ -114,7 +136,14 @@ async function main(init: FleetNodeInit): Promise<void> {
     cpuAtStart = process.cpuUsage();
     startedAtMs = Date.now();
   });
-  coordinator.on('done', () => void coordinator.close().then(() => process.exit(0)));
+  // A fleet node stays up until the parent has sampled it (the parent kills it).
+  if (!init.fleet) coordinator.on('done', () => void coordinator.close().then(() => process.exit(0)));
+  // In a fleet only the leader reports rounds; the parent asks every node for its own cost.
+  process.on('message', (m: FleetNodeSampleRequest) => {
+    if (m.type !== 'sample') return;
+    const cpu = process.cpuUsage(cpuAtConnected);
+    send({ type: 'sample', nodeId: init.fleet?.nodeId ?? 'node', cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssBytes: Math.max(peakRss, process.memoryUsage().rss) });
+  });
   const url = await coordinator.listen(0, '127.0.0.1');
   coordinator.start();
   send({ type: 'ready', url, tokens, numParams });

@@ -21,9 +21,11 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import type { ModelPreset } from '@flock/model';
 import { DEFAULT_CHUNK_BYTES, chunkCount } from '@flock/protocol';
-import { SEAL_SUITE_AEAD, SEAL_SUITE_LEGACY, SEAL_SUITE_OVERHEAD, type SealSuite } from '@flock/privacy';
+import { generateIdentityKeyPair, SEAL_SUITE_AEAD, SEAL_SUITE_LEGACY, SEAL_SUITE_OVERHEAD, type SealSuite } from '@flock/privacy';
+import { nodePlatform } from '@flock/privacy/node';
 import { machineInfo } from './machine.js';
-import type { FleetNodeInit, FleetNodeMessage } from './fleet-node.js';
+import type { FleetNodeInit, FleetNodeMessage, FleetNodeSampleRequest } from './fleet-node.js';
+import { benchRedis } from './redis-server.js';
 import type { FleetLoadInit, FleetLoadMessage } from './fleet-load.js';
 
 export interface FleetBenchOptions {
@@ -41,6 +43,10 @@ export interface FleetBenchOptions {
   params?: number;
   /** The node's `uploads.chunkBytes` (default 256 KiB, the coordinator default). */
   chunkBytes?: number;
+  /** Node counts, one configuration each (default [1]); more than one runs a fleet on Redis. */
+  nodes?: number[];
+  /** An existing Redis for fleets (default: a private redis-server per configuration). */
+  redisUrl?: string;
 }
 
 export type FleetSealing = 'aes' | 'nacl';
@@ -90,55 +96,90 @@ function waitForMessage<M extends { type: string }>(p: ChildProcess, pred: (m: M
   });
 }
 
-/** One configuration: one node, `clients` load-generator clients, `rounds` rounds. */
-export async function runFleetConfiguration(clients: number, o: Required<Omit<FleetBenchOptions, 'quick' | 'clients' | 'sealing' | 'params' | 'chunkBytes'>> & { sealing?: FleetSealing; params?: number; chunkBytes?: number }): Promise<Record<string, unknown>> {
+/** Splits `n` items into `k` near-equal consecutive shares (sizes). */
+const shares = (n: number, k: number): number[] => Array.from({ length: k }, (_, i) => Math.floor(n / k) + (i < n % k ? 1 : 0));
+
+type ConfigurationOptions = Required<Omit<FleetBenchOptions, 'quick' | 'clients' | 'sealing' | 'params' | 'chunkBytes' | 'nodes' | 'redisUrl'>> & { sealing?: FleetSealing; params?: number; chunkBytes?: number; nodes?: number; redisUrl?: string };
+
+/**
+ * One configuration: `nodes` coordinator nodes (a fleet on Redis when more than one, each
+ * load generator talking to one node directly, as clients behind a balancer would), `clients`
+ * load-generator clients split evenly over the nodes, `rounds` rounds.
+ */
+export async function runFleetConfiguration(clients: number, o: ConfigurationOptions): Promise<Record<string, unknown>> {
   const suite = SUITE_OF[o.sealing ?? 'aes'];
   const chunkBytes = o.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  const nodeCount = Math.max(1, Math.min(o.nodes ?? 1, clients));
   const limit = openFilesLimit();
   // One socket per client on the node, plus headroom for files, the challenge HTTP requests and pipes.
   const nofile = Math.min(limit.hard, Math.max(limit.soft, clients + 4096));
   const procs: ChildProcess[] = [];
+  const redis = nodeCount > 1 ? await benchRedis(o.redisUrl) : undefined;
   try {
-    const node = child<FleetNodeInit, FleetNodeMessage>('fleet-node', nofile, { clients, model: o.model, rounds: o.rounds, roundTimeoutMs: o.timeoutMs, sealSuites: [suite], chunkBytes, ...(o.params ? { params: o.params } : {}) }, () => {});
-    procs.push(node);
+    // Every node of a fleet signs with one coordinator key (clients pin it).
+    const signingSecretKey = redis ? Buffer.from(generateIdentityKeyPair(nodePlatform).secretKey).toString('hex') : undefined;
     const rounds: Array<Extract<FleetNodeMessage, { type: 'round' }>> = [];
-    node.on('message', (m: FleetNodeMessage) => m.type === 'round' && rounds.push(m));
-    const allRounds = waitForMessage<FleetNodeMessage>(node, () => rounds.length >= o.rounds, `${o.rounds} round(s)`, o.timeoutMs * (o.rounds + 1) + 120_000);
+    const nodes = shares(clients, nodeCount).map((own, k) => {
+      const fleet = redis ? { fleet: { redisUrl: redis.url, nodeId: `bench-${k}`, leaseMs: 5_000, totalClients: clients }, signingSecretKey } : {};
+      const node = child<FleetNodeInit, FleetNodeMessage>('fleet-node', nofile, { clients: own, model: o.model, rounds: o.rounds, roundTimeoutMs: o.timeoutMs, sealSuites: [suite], chunkBytes, ...(o.params ? { params: o.params } : {}), ...fleet }, () => {});
+      procs.push(node);
+      // In a fleet only the leader (whichever node holds the lease) reports rounds.
+      node.on('message', (m: FleetNodeMessage) => m.type === 'round' && rounds.push(m));
+      return node;
+    });
+    const allRounds = Promise.race(nodes.map((node) => waitForMessage<FleetNodeMessage>(node, () => rounds.length >= o.rounds, `${o.rounds} round(s)`, o.timeoutMs * (o.rounds + 1) + 120_000)));
     allRounds.catch(() => {});
-    const ready = (await waitForMessage<FleetNodeMessage>(node, (m) => m.type === 'ready', 'the coordinator node', 120_000)) as Extract<FleetNodeMessage, { type: 'ready' }>;
-    const nodeConnected = waitForMessage<FleetNodeMessage>(node, (m) => m.type === 'connected', `${clients} connections`, o.timeoutMs);
-    nodeConnected.catch(() => {});
-    const generators = Math.min(o.generators, clients);
+    const readies = (await Promise.all(nodes.map((node, k) => waitForMessage<FleetNodeMessage>(node, (m) => m.type === 'ready', `coordinator node ${k}`, 120_000)))) as Array<Extract<FleetNodeMessage, { type: 'ready' }>>;
+    const nodesConnected = Promise.all(nodes.map((node, k) => waitForMessage<FleetNodeMessage>(node, (m) => m.type === 'connected', `node ${k}'s ${readies[k]!.tokens.length} connections`, o.timeoutMs)));
+    nodesConnected.catch(() => {});
+    // At least one generator per node; each serves one node's clients.
+    const generators = Math.min(Math.max(o.generators, nodeCount), clients);
     const uploads: Array<Extract<FleetLoadMessage, { type: 'uploads' }>> = [];
     const t0 = Date.now();
     const loads = Array.from({ length: generators }, (_, g) => {
-      const tokens = ready.tokens.filter((_, i) => i % generators === g);
+      const k = g % nodeCount;
+      const mates = Math.floor((generators - 1 - k) / nodeCount) + 1;
+      const ready = readies[k]!;
+      const tokens = ready.tokens.filter((_, i) => i % mates === Math.floor(g / nodeCount));
       const p = child<FleetLoadInit, FleetLoadMessage>('fleet-load', nofile, { url: ready.url, tokens, numParams: ready.numParams, connectConcurrency: 64, uploadConcurrency: 256, suites: [suite] }, (m) => {
         if (m.type === 'uploads') uploads.push(m);
         if (m.type === 'error') console.error(`fleet bench: load generator ${g}: ${m.message}`);
       });
       procs.push(p);
-      return p;
+      return { p, tokens: tokens.length };
     });
-    const connected = (await nodeConnected) as Extract<FleetNodeMessage, { type: 'connected' }>;
-    const connectSeconds = (connected.atMs - t0) / 1000;
+    const connected = (await nodesConnected) as Array<Extract<FleetNodeMessage, { type: 'connected' }>>;
+    const allConnectedAt = Math.max(...connected.map((c) => c.atMs));
+    const connectSeconds = (allConnectedAt - t0) / 1000;
     await allRounds;
-    await Promise.all(loads.map((p) => (uploads.filter((u) => u.round === o.rounds).length >= generators ? undefined : waitForMessage<FleetLoadMessage>(p, (m) => m.type === 'uploads' && m.round === rounds.at(-1)!.summary.round, 'the generators\' tallies', 30_000).catch(() => undefined))));
     const last = rounds.at(-1)!;
-    const accepted = uploads.filter((u) => u.round === last.summary.round).reduce((a, u) => a + u.ok, 0);
-    const refused = uploads.filter((u) => u.round === last.summary.round).reduce((a, u) => a + u.rejected, 0);
+    await Promise.all(loads.map(({ p, tokens }) => (tokens === 0 || uploads.some((u) => u.round === last.summary.round && u.ok + u.rejected === tokens) ? undefined : waitForMessage<FleetLoadMessage>(p, (m) => m.type === 'uploads' && m.round === last.summary.round, 'the generators\' tallies', 30_000).catch(() => undefined))));
+    const tallies = uploads.filter((u) => u.round === last.summary.round);
+    const accepted = tallies.reduce((a, u) => a + u.ok, 0);
+    const refused = tallies.reduce((a, u) => a + u.rejected, 0);
     const codes: Record<string, number> = {};
-    for (const u of uploads.filter((x) => x.round === last.summary.round)) for (const [k, v] of Object.entries(u.codes)) codes[k] = (codes[k] ?? 0) + v;
-    const roundSeconds = (last.endedAtMs - last.startedAtMs) / 1000;
+    for (const u of tallies) for (const [k, v] of Object.entries(u.codes)) codes[k] = (codes[k] ?? 0) + v;
+    // Each node's own CPU and peak RSS (a fleet's followers never report rounds themselves).
+    const samples = redis
+      ? ((await Promise.all(nodes.map((node, k) => {
+          const reply = waitForMessage<FleetNodeMessage>(node, (m) => m.type === 'sample', `node ${k}'s sample`, 30_000);
+          node.send({ type: 'sample' } satisfies FleetNodeSampleRequest);
+          return reply;
+        }))) as Array<Extract<FleetNodeMessage, { type: 'sample' }>>)
+      : [{ type: 'sample' as const, nodeId: 'node', cpuSeconds: last.cpuSeconds, peakRssBytes: last.peakRssBytes }];
+    const cpuSeconds = samples.reduce((a, x) => a + x.cpuSeconds, 0);
+    // The round's wall time starts when the last node has all its clients (the leader waits for them).
+    const roundSeconds = (last.endedAtMs - Math.max(last.startedAtMs, allConnectedAt)) / 1000;
     const reported = last.summary.reporters.length;
-    const payload = reported * ready.numParams * 4;
+    const numParams = readies[0]!.numParams;
+    const payload = reported * numParams * 4;
     // What crossed the wire sealed: the payload plus the suite's per-chunk overhead (16 or 72 bytes).
-    const sealedBytes = payload + reported * chunkCount(ready.numParams * 4, chunkBytes) * SEAL_SUITE_OVERHEAD[suite];
+    const sealedBytes = payload + reported * chunkCount(numParams * 4, chunkBytes) * SEAL_SUITE_OVERHEAD[suite];
     return {
       bench: 'fleet',
-      nodes: 1,
+      nodes: nodeCount,
       clients,
-      numParams: ready.numParams,
+      numParams,
       model: o.params ? `synthetic-${o.params}` : o.model,
       sealing: suite,
       chunkBytes,
@@ -150,23 +191,27 @@ export async function runFleetConfiguration(clients: number, o: Required<Omit<Fl
       updatesPerSecond: round3(reported / roundSeconds),
       ingestBytesPerSecond: Math.round(payload / roundSeconds),
       ingestMBPerSecond: round3(payload / roundSeconds / 1e6),
-      sealedBytesPerNodeCpuSecond: last.cpuSeconds > 0 ? Math.round(sealedBytes / last.cpuSeconds) : null,
-      sealedMBPerNodeCpuSecond: last.cpuSeconds > 0 ? round3(sealedBytes / last.cpuSeconds / 1e6) : null,
-      peakRssMiBPerNode: Math.round(last.peakRssBytes / 2 ** 20),
-      cpuSecondsPerUpdate: reported > 0 ? Number((last.cpuSeconds / reported).toPrecision(4)) : null,
-      nodeCpuSeconds: round3(last.cpuSeconds),
+      // Per node CPU second: sealed bytes over the CPU of all nodes together (the fleet's cost per byte).
+      sealedBytesPerNodeCpuSecond: cpuSeconds > 0 ? Math.round(sealedBytes / cpuSeconds) : null,
+      sealedMBPerNodeCpuSecond: cpuSeconds > 0 ? round3(sealedBytes / cpuSeconds / 1e6) : null,
+      peakRssMiBPerNode: Math.round(Math.max(...samples.map((x) => x.peakRssBytes)) / 2 ** 20),
+      cpuSecondsPerUpdate: reported > 0 ? Number((cpuSeconds / reported).toPrecision(4)) : null,
+      nodeCpuSeconds: round3(cpuSeconds),
+      ...(redis ? { cpuSecondsEachNode: samples.map((x) => round3(x.cpuSeconds)), peakRssMiBEachNode: samples.map((x) => Math.round(x.peakRssBytes / 2 ** 20)) } : {}),
       rejected: refused,
       rejectCodes: codes,
-      // Accepted by the coordinator (acked) but not counted in the commit: must be 0.
+      // Accepted by a node (acked) but not counted in the commit: must be 0.
       lost: Math.max(0, accepted - reported),
       generators,
       nofile,
       sealingImpl: suite === SEAL_SUITE_AEAD ? 'node: OpenSSL AES-256-GCM (node:crypto); generators: node:crypto' : 'tweetnacl nacl.box (both ends)',
+      ...(redis ? { transport: 'socket.io + @socket.io/redis-streams-adapter; generators connect to their node directly (no balancer)' } : {}),
       loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
       machine: machineInfo(),
     };
   } finally {
     for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+    redis?.stop();
   }
 }
 
@@ -181,8 +226,10 @@ export async function* benchFleet(opts: FleetBenchOptions = {}): AsyncGenerator<
   const grid = opts.clients ?? (opts.quick ? [200] : [1_000, 5_000, 10_000]);
   for (const clients of grid) {
     // Every suite at the same client count back to back: the legacy suite is the in-run baseline.
-    for (const sealing of opts.sealing ?? ['aes']) {
-      yield await runFleetConfiguration(clients, { model: opts.model ?? 'mlp', rounds: opts.rounds ?? 1, generators: opts.generators ?? 2, timeoutMs: opts.timeoutMs ?? 600_000, sealing, ...(opts.params ? { params: opts.params } : {}), ...(opts.chunkBytes ? { chunkBytes: opts.chunkBytes } : {}) });
+    for (const nodes of opts.nodes ?? [1]) {
+      for (const sealing of opts.sealing ?? ['aes']) {
+        yield await runFleetConfiguration(clients, { model: opts.model ?? 'mlp', rounds: opts.rounds ?? 1, generators: opts.generators ?? 2, timeoutMs: opts.timeoutMs ?? 600_000, sealing, nodes, ...(opts.redisUrl ? { redisUrl: opts.redisUrl } : {}), ...(opts.params ? { params: opts.params } : {}), ...(opts.chunkBytes ? { chunkBytes: opts.chunkBytes } : {}) });
+      }
     }
   }
 }

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { out, UsageError } from '../output.js';
 
-type Suite = (opts: { quick?: boolean; clients?: number[]; cohorts?: number[] }) => AsyncGenerator<Record<string, unknown>>;
+type Suite = (opts: { quick?: boolean; clients?: number[]; cohorts?: number[]; nodes?: number[]; redisUrl?: string }) => AsyncGenerator<Record<string, unknown>>;
 
 /** Benchmark suites; each yields one JSON object per configuration, machine included. */
 const SUITES: Record<string, () => Promise<Suite>> = {
@@ -50,8 +50,17 @@ export function benchCommand(): Command {
       if (!Number.isFinite(n) || n < 1 || n > 86_400) throw new UsageError(`--timeout: '${v}' is not a number of seconds between 1 and 86400`);
       return n;
     })
+    .option('--nodes <list>', 'fleet: comma-separated node counts, one configuration each (default 1); more than one runs a fleet on Redis (a private redis-server unless --redis)', (v) => v.split(',').map((x) => {
+      const n = Number(x);
+      if (!Number.isInteger(n) || n < 1 || n > 16) throw new UsageError(`--nodes: '${x}' is not a node count between 1 and 16`);
+      return n;
+    }))
+    .option('--redis <url>', 'fleet: run multi-node configurations on this Redis instead of a private redis-server', (v) => {
+      if (!/^rediss?:\/\//.test(v)) throw new UsageError(`--redis must be a redis:// or rediss:// URL; got '${v}'`);
+      return v;
+    })
     .option('--cohort <sizes>', 'secagg: only these cohort sizes, comma-separated (e.g. 1000)')
-    .action(async (suite: string, f: { json?: boolean; quick?: boolean; clients?: number[]; cohort?: string; sealing?: Array<'aes' | 'nacl'>; params?: number; chunkBytes?: number; timeout?: number }) => {
+    .action(async (suite: string, f: { json?: boolean; quick?: boolean; clients?: number[]; cohort?: string; sealing?: Array<'aes' | 'nacl'>; params?: number; chunkBytes?: number; timeout?: number; nodes?: number[]; redis?: string }) => {
       const load = SUITES[suite];
       if (!load) throw new UsageError(`unknown suite '${suite}'; choose one of ${Object.keys(SUITES).join(', ')}`);
       let cohorts: number[] | undefined;
@@ -60,6 +69,6 @@ export function benchCommand(): Command {
         if (cohorts.some((v) => !Number.isInteger(v) || v < 3)) throw new UsageError(`--cohort must list integers >= 3, got '${f.cohort}'`);
       }
       const run = await load();
-      for await (const line of run({ quick: f.quick === true, ...(f.clients ? { clients: f.clients } : {}), ...(cohorts ? { cohorts } : {}), ...(f.sealing ? { sealing: f.sealing } : {}), ...(f.params ? { params: f.params } : {}), ...(f.chunkBytes ? { chunkBytes: f.chunkBytes } : {}), ...(f.timeout ? { timeoutMs: f.timeout * 1000 } : {}) })) out(JSON.stringify({ suite, ...line }));
+      for await (const line of run({ quick: f.quick === true, ...(f.clients ? { clients: f.clients } : {}), ...(cohorts ? { cohorts } : {}), ...(f.sealing ? { sealing: f.sealing } : {}), ...(f.params ? { params: f.params } : {}), ...(f.chunkBytes ? { chunkBytes: f.chunkBytes } : {}), ...(f.timeout ? { timeoutMs: f.timeout * 1000 } : {}), ...(f.nodes ? { nodes: f.nodes } : {}), ...(f.redis ? { redisUrl: f.redis } : {}) })) out(JSON.stringify({ suite, ...line }));
     });
 }
