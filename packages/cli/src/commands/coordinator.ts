@@ -259,7 +259,7 @@ export function coordinatorCommand(): Command {
       const fleet = fleetMemberOf(f, fileFleet, settings.federationId ?? 'default');
       if (fleet) {
         try {
-          strategy = fleetStrategy(strategy);
+          strategy = fleetStrategy(strategy, { exact: (f.deterministic ?? fileDeterministic) === true });
         } catch (e) {
           throw new UsageError(`--redis: ${(e as Error).message}`);
         }
