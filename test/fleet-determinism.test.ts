@@ -2,6 +2,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { flock } from './flock-process.js';
 import { fleetBinaries, until } from './fleet-redis.js';
 import { clusterTestHooks, fleetLines, getJson, leaderOf, startClients, startCluster, type Cluster, type FleetNode } from './fleet-cluster.js';
 
@@ -84,5 +85,25 @@ describe.skipIf(!fleetBinaries({ nginx: true }))('fleet: deterministic mode surv
     expect(victim!.proc.lines.filter((l) => l.event === 'round' && l.status === 'committed').map((l) => Number(l.modelVersion))).toEqual([1]);
     expect(h.announced).toEqual(calmHistory.announced);
     expect(hash).toBe(reference);
+  });
+});
+
+// No Redis needed: the refusals come before the node would use it.
+describe('flock coordinator --redis: configurations a fleet refuses', () => {
+  const refused = async (args: string[], config: Record<string, unknown> = {}): Promise<string> => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'flock-fleet-refuse-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+    const p = flock(['coordinator', '--config', path.join(dir, 'config.json'), '--redis', 'redis://127.0.0.1:9', '--open', '--port', '0', '--data-dir', dir, '--log', 'json', ...args]);
+    // A usage error (exit 2), and the process ends: no Redis connection is left reconnecting.
+    expect(await p.exited()).toBe(2);
+    return p.stderr.join('\n');
+  };
+
+  it('refuses a strategy with server state in deterministic mode, and exits even after a refusal from the coordinator itself', async () => {
+    const [stateful, secagg] = await Promise.all([refused(['--deterministic', '--strategy', 'fedavgm']), refused([], { secureAggregation: { enabled: true } })]);
+    expect(stateful).toMatch(/strategy fedavgm keeps server state .* deterministic mode runs stateless strategies only/);
+    // Refused after the node was created: before, its Redis connection kept the process alive.
+    expect(secagg).toMatch(/--redis: a fleet cannot run secure aggregation yet/);
   });
 });
