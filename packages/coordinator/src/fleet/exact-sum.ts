@@ -36,6 +36,8 @@ function overflow(what: string, index: number): FlockError {
  * total is exact too. A partial travels as 2·numParams float64: the high limbs, then the low ones.
  */
 export class ExactSumAggregator extends PartialSumAggregator {
+  /** The sum is exact: the order of add() and addPartial() calls cannot change a bit. */
+  readonly orderIndependent = true;
   /** The low limbs; the inherited `sum` holds the high limbs. */
   private readonly lo: Float64Array;
 
