@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach } from 'vitest';
 import { FlockClient } from '@flock/client';
-import { createPresetModel, selectBackend } from '@flock/model';
+import { createPresetModel, selectBackend, type ModelPreset } from '@flock/model';
 import { generateIdentityKeyPair, toHex } from '@flock/privacy';
 import { nodePlatform } from '@flock/privacy/node';
 import { flock, type Proc } from './flock-process.js';
@@ -68,12 +68,19 @@ export async function startCluster(n: number, args: string[], cleanups: Array<()
   return { dir, redis, nodes, nginx };
 }
 
-/** SDK clients on Fashion-MNIST slices, connecting through `url`. */
-export async function startClients(url: string, n: number, cleanups: Array<() => Promise<void> | void>, perClient = 32): Promise<FlockClient[]> {
+/**
+ * SDK clients on Fashion-MNIST slices, connecting through `url`. `preset`: the federation's
+ * model preset (default mlp); `seed`: seeded clients (client i shuffles with seed + i), for
+ * deterministic runs.
+ */
+export async function startClients(url: string, n: number, cleanups: Array<() => Promise<void> | void>, perClient = 32, opts: { preset?: ModelPreset; seed?: number } = {}): Promise<FlockClient[]> {
   await selectBackend('cpu');
   const slices = await fashionSlices(n, perClient);
   cleanups.push(() => tf.dispose(slices.flatMap((s) => [s.x, s.y])));
-  const clients = slices.map((data, i) => new FlockClient({ url, clientId: `c${i}`, model: () => createPresetModel('mlp', { seed: 1 }), data }));
+  const preset = opts.preset ?? 'mlp';
+  const clients = slices.map(
+    (data, i) => new FlockClient({ url, clientId: `c${i}`, model: () => createPresetModel(preset, { seed: 1 }), data, ...(opts.seed !== undefined ? { seed: opts.seed + i } : {}) }),
+  );
   cleanups.push(() => Promise.all(clients.map((c) => c.stop())).then(() => undefined));
   return clients;
 }

@@ -13,7 +13,7 @@ import { backgroundSafeCallbacks } from './yield.js';
  * timeout is retried on the same model version with the same shuffles, so a seeded run ends
  * with the same model however often its rounds were interrupted (docs/explanation/durability.md).
  */
-function shuffleSeed(seed: number | undefined, start: RoundStart, epoch: number): number | undefined {
+export function shuffleSeed(seed: number | undefined, start: RoundStart, epoch: number): number | undefined {
   return seed === undefined ? undefined : seed * 1_000_003 + (start.modelVersion + 1) * 1009 + epoch;
 }
 

@@ -22,6 +22,11 @@ export interface AggregateResult {
 export interface UpdateAggregator {
   /** True when the aggregator needs each update on its own (robust aggregators); such aggregators cannot run under secure aggregation. */
   readonly needsIndividualUpdates: boolean;
+  /**
+   * Optional: true when result() is bit-for-bit the same whatever the order of add() calls
+   * (the fleet's exact sum). Deterministic order then need not hold updates until the round ends.
+   */
+  readonly orderIndependent?: boolean;
   add(clientId: string, delta: Float32Array, weight: number): void;
   result(): AggregateResult;
 }

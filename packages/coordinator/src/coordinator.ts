@@ -312,6 +312,7 @@ export class Coordinator extends EventEmitter {
       logger,
       clock: systemClock,
       coordinatorKey: toHex(signingKey.publicKey),
+      deterministic: () => this.deterministicOrder,
       emit: (event, payload) => this.emit(event, payload),
       on: (event, fn) => this.on(event, fn),
     });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cohortSize, selectCohort, selectionKey, selectPoisson } from './selection.js';
+import { cohortSize, roundSelectionKey, selectCohort, selectionKey, selectPoisson } from './selection.js';
 
 const ids = Array.from({ length: 2000 }, (_, i) => `client-${i}`);
 
@@ -31,5 +31,19 @@ describe('cohort selection', () => {
     // Reproducible with a seed-derived key.
     expect(selectPoisson(ids, q, selectionKey(3, 9))).toEqual(selectPoisson(ids, q, selectionKey(3, 9)));
     expect(() => selectPoisson(ids, 0, selectionKey(1, 1))).toThrow(RangeError);
+  });
+
+  it('keys a training round on the version it trains, not its round number (a re-run after a crash or a fleet failover selects the same cohort)', () => {
+    // Round 2 trains version 1 -> 2; cut off, it is re-run as round 3 (or 7 after retries) on version 1.
+    const first = selectCohort(ids, 50, roundSelectionKey('train', 2, 1, 11));
+    expect(selectCohort(ids, 50, roundSelectionKey('train', 3, 1, 11))).toEqual(first);
+    expect(selectCohort(ids, 50, roundSelectionKey('train', 7, 1, 11))).toEqual(first);
+    // The next version, another seed: another cohort.
+    expect(selectCohort(ids, 50, roundSelectionKey('train', 3, 2, 11))).not.toEqual(first);
+    expect(selectCohort(ids, 50, roundSelectionKey('train', 2, 1, 12))).not.toEqual(first);
+    // Evaluation rounds commit nothing: keyed on the round number.
+    expect(selectCohort(ids, 50, roundSelectionKey('evaluate', 3, 1, 11))).not.toEqual(selectCohort(ids, 50, roundSelectionKey('evaluate', 4, 1, 11)));
+    // Without a seed: fresh randomness every time.
+    expect(roundSelectionKey('train', 2, 1, undefined)).not.toEqual(roundSelectionKey('train', 2, 1, undefined));
   });
 });

@@ -85,3 +85,15 @@ export function selectionKey(round: number, seed: number | undefined): Uint8Arra
   if (seed === undefined) return globalThis.crypto.getRandomValues(new Uint8Array(32));
   return sha256(utf8ToBytes(`flock/select/v1|${seed}|${round}`));
 }
+
+/**
+ * The selection key of a round. A training round is keyed on the train round index (the version
+ * it would commit, model version + 1), never on the round number: a round cut off by a crash, a
+ * timeout or a fleet leader's death is re-run under a new round number on the same model
+ * version, and must select the same cohort for a seeded run to end with the same model
+ * (docs/explanation/durability.md, docs/explanation/fleet.md "Deterministic mode"). Evaluation
+ * rounds commit nothing and stay keyed on the round number.
+ */
+export function roundSelectionKey(kind: 'train' | 'evaluate', round: number, modelVersion: number, seed: number | undefined): Uint8Array {
+  return selectionKey(kind === 'train' ? modelVersion + 1 : round, seed);
+}

@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   MODEL_VERSION_MISMATCH: 'The update was computed on another model version than the round announced. Download the announced version.',
   WRONG_SHAPE: 'The update payload does not match the model spec (byte length or dtype). Send one little-endian float32 per parameter.',
   NON_FINITE: 'The update contains NaN or Infinity. Lower the learning rate or clip the update.',
+  SUM_OVERFLOW: 'A fleet in deterministic mode sums updates exactly on a fixed-point grid; this update (or a node partial) would leave its range (|sum of weight x value| below 2^44 per parameter). It was refused and nothing was added. Clip the update, or run without --deterministic.',
   PAYLOAD_TOO_LARGE: 'The payload exceeds the configured size bound. Check the model size or raise maxUpdateBytes.',
   MODEL_HASH_MISMATCH: 'Downloaded weights do not hash to the announced model hash, or the local model architecture differs from the federation model.',
   MODEL_NOT_FOUND: 'No model with that version exists. GET /v1/models/latest for the current version.',

@@ -256,18 +256,21 @@ export function coordinatorCommand(): Command {
       // Authentication, operator token, audit log, TLS (coordinator-security.ts).
       // `"auth": "open"` in the config file counts as --open (and warns the same way).
       const security = await setUpSecurity({ ...f, open: f.open === true || settings.auth === 'open' }, database.registry);
-      const fleet = fleetMemberOf(f, fileFleet, settings.federationId ?? 'default');
-      if (fleet) {
+      if ((f.redis ?? fileFleet?.redis) !== undefined) {
+        // Before the member opens its Redis connection: a refused strategy must not leave one open.
         try {
-          strategy = fleetStrategy(strategy);
+          strategy = fleetStrategy(strategy, { exact: (f.deterministic ?? fileDeterministic) === true });
         } catch (e) {
           throw new UsageError(`--redis: ${(e as Error).message}`);
         }
       }
+      const fleet = fleetMemberOf(f, fileFleet, settings.federationId ?? 'default');
       let coordinator: Coordinator;
       try {
         coordinator = await Coordinator.open({ model, settings: { ...settings, auth: security.auth }, logger, strategy, ...security.options, database, signingKey: signing.key, ...(evalData ? { evalData } : {}), ...(fleet ? { fleet } : {}) });
       } catch (e) {
+        // The member's Redis connection would keep the process alive (it reconnects forever).
+        await fleet?.close();
         if (fleet && e instanceof RangeError) throw new UsageError(`--redis: ${e.message}`);
         throw e;
       }

@@ -15,6 +15,7 @@ import type { Strategy } from '../strategy.js';
 import { catchUp, fencedCommit, publishedVersion, seedVersion } from './commit.js';
 import { fleetKeys, type FleetKeys } from './keys.js';
 import { Lease } from './lease.js';
+import { ExactSumAggregator } from './exact-sum.js';
 import { PartialSumAggregator } from './partial-sum.js';
 import { PartialLedger, decodePartial, encodePartial, type MergeVerdict, type Partial } from './partials.js';
 import { NodeRegistry } from './registry.js';
@@ -33,6 +34,8 @@ export interface FleetNodeParts {
   clock: Clock;
   /** The public key this node signs receipts with (hex); clients pin it, so all nodes must share it. */
   coordinatorKey: string;
+  /** The coordinator's deterministic mode (`--deterministic`): the strategy must then sum exactly. */
+  deterministic?(): boolean;
   emit(event: string, payload?: unknown): void;
   on(event: string, fn: (payload: any) => void): void; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
@@ -185,6 +188,9 @@ export class FleetMember implements FleetHooks {
   }
 
   start(): void {
+    if (this.parts.deterministic?.() && !(this.parts.strategy.createAggregator(1) instanceof ExactSumAggregator)) {
+      throw new RangeError('a fleet in deterministic mode needs exact sums: wrap the strategy with fleetStrategy(strategy, { exact: true }) (docs/explanation/fleet.md)');
+    }
     void this.startAsync().catch((err: unknown) => {
       this.parts.logger.error({ err }, 'fleet: start failed');
       this.parts.emit('error', err);
@@ -350,7 +356,8 @@ export class FleetMember implements FleetHooks {
     this.localRound?.r.finish();
     // Ship before the leader's deadline: the partial must reach it while the round still collects.
     const margin = Math.min(1000, Math.floor(settings.roundTimeoutMs / 10));
-    const sum = start.kind === 'train' ? new PartialSumAggregator(numParams) : undefined;
+    // The strategy's aggregator: exact sums in deterministic mode (fleetStrategy checked the type).
+    const sum = start.kind === 'train' ? (this.parts.strategy.createAggregator(numParams) as PartialSumAggregator) : undefined;
     const r = new RoundMachine(
       { roundId: start.roundId, round: start.round, kind: start.kind, modelVersion: start.modelVersion, cohort: ids, deadline: start.deadline - margin },
       {
@@ -418,9 +425,15 @@ export class FleetMember implements FleetHooks {
     const r = this.parts.runner.active;
     let verdict: MergeVerdict | 'refused' = this.ledger && r && r.roundId === this.ledger.roundId ? this.ledger.accept(p) : 'stale-round';
     if (verdict === 'merged') {
-      const ok = r!.mergePartial(p, (agg) => {
-        if (p.sum) (agg as PartialSumAggregator).addPartial(p.sum, p.weightTotal, p.count);
-      });
+      let ok = false;
+      try {
+        ok = r!.mergePartial(p, (agg) => {
+          if (p.sum) (agg as PartialSumAggregator).addPartial(p.sum, p.weightTotal, p.count);
+        });
+      } catch (err) {
+        // Another summing mode (one node without --deterministic) or SUM_OVERFLOW: nothing was added.
+        this.parts.logger.error({ from: p.nodeId, roundId: p.roundId, err: (err as Error).message }, 'fleet: partial refused');
+      }
       if (!ok) verdict = 'refused';
     }
     if (verdict !== 'merged') this.parts.logger.warn({ from: p.nodeId, roundId: p.roundId, verdict }, 'fleet: partial not merged');

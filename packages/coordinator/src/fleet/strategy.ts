@@ -1,21 +1,41 @@
 import { WeightedMeanAggregator } from '../aggregator.js';
 import type { Strategy } from '../strategy.js';
+import { isStatefulStrategy } from '../strategies/server-optimizer.js';
+import { ExactSumAggregator } from './exact-sum.js';
 import { PartialSumAggregator } from './partial-sum.js';
+
+export interface FleetStrategyOptions {
+  /**
+   * Deterministic mode (`--deterministic`): sum exactly on a fixed-point grid (ExactSumAggregator),
+   * so the model does not depend on which clients sit on which node nor on arrival order.
+   * Refuses strategies with server state (FedAvgM, FedAdam, ...): that state lives only in the
+   * leader's memory and a new leader would start it afresh (docs/explanation/fleet.md).
+   */
+  exact?: boolean;
+}
 
 /**
  * A strategy for a fleet: the same strategy, aggregating with PartialSumAggregator (FedAvg's
- * arithmetic, plus partial sums from other nodes). Only strategies that aggregate by FedAvg's
- * weighted mean qualify; robust aggregators (median, trimmed mean) need every update in one
- * place and are refused.
+ * arithmetic, plus partial sums from other nodes), or ExactSumAggregator in deterministic mode.
+ * Only strategies that aggregate by FedAvg's weighted mean qualify; robust aggregators (median,
+ * trimmed mean) need every update in one place and are refused.
  */
-export function fleetStrategy(inner: Strategy): Strategy {
+export function fleetStrategy(inner: Strategy, options: FleetStrategyOptions = {}): Strategy {
   if (!inner || typeof inner.createAggregator !== 'function') throw new TypeError('strategy must be a Strategy');
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  if (options.exact !== undefined && typeof options.exact !== 'boolean') throw new TypeError('options.exact must be a boolean');
   if (!(inner.createAggregator(1) instanceof WeightedMeanAggregator)) {
     throw new RangeError(`strategy ${inner.name} does not aggregate by a weighted mean; a fleet can only run FedAvg-family strategies`);
   }
+  const exact = options.exact === true;
+  if (exact && isStatefulStrategy(inner)) {
+    throw new RangeError(
+      `strategy ${inner.name} keeps server state (optimizer buffers) that only the leader holds: a fleet in deterministic mode runs stateless strategies only (fedavg, fedprox); a new leader would restart that state and the model would differ from an uninterrupted run`,
+    );
+  }
   return new Proxy(inner, {
     get(target, prop, receiver) {
-      if (prop === 'createAggregator') return (numParams: number) => new PartialSumAggregator(numParams);
+      if (prop === 'createAggregator') return (numParams: number) => (exact ? new ExactSumAggregator(numParams) : new PartialSumAggregator(numParams));
       return Reflect.get(target, prop, receiver) as unknown;
     },
   });

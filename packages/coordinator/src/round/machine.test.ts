@@ -178,6 +178,29 @@ describe('RoundMachine', () => {
     expect(order).toEqual(['a', 'b', 'c']);
   });
 
+  it('with deterministicOrder and an order-independent aggregator (exact sum) adds at arrival, and settles an update it refuses as rejected', () => {
+    const order: string[] = [];
+    const exact: UpdateAggregator = {
+      needsIndividualUpdates: false,
+      orderIndependent: true,
+      add: (id) => {
+        if (id === 'b') throw new FlockError('SUM_OVERFLOW', 'out of range');
+        order.push(id);
+      },
+      result: (): AggregateResult => ({ meanDelta: new Float32Array(NUM_PARAMS), totalWeight: 0, count: order.length }),
+    };
+    const { r } = machine('train', { aggregator: exact, deterministicOrder: () => true });
+    r.update('c', meta(1), bytes(0, 0));
+    r.update('a', meta(1), bytes(0, 0));
+    // Nothing held: added as they arrived.
+    expect(order).toEqual(['c', 'a']);
+    expect(codeOf(() => r.update('b', meta(1), bytes(0, 0)))).toBe('SUM_OVERFLOW');
+    expect(r.rejected).toEqual([{ clientId: 'b', code: 'SUM_OVERFLOW' }]);
+    expect(r.reporters).toEqual(['c', 'a']);
+    expect(r.settled.size).toBe(3);
+    expect(r.aggregate().count).toBe(2);
+  });
+
   it('evaluation reports are checked for their model version and averaged as eval_ metrics', () => {
     const { r } = machine('evaluate');
     r.evaluate('a', { roundId: '7-abc', modelVersion: 3, numExamples: 30, loss: 0.5, accuracy: 0.9 });

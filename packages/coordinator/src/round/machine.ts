@@ -336,8 +336,17 @@ export class RoundMachine {
   private count(clientId: string, numExamples: number, metrics: Record<string, number>, delta: Float32Array, claimed: boolean): void {
     if (!claimed) throw new FlockError('DUPLICATE_UPDATE', `client ${clientId} already reported for round ${this.round}`);
     const weight = Math.min(numExamples, this.o.maxExampleWeight);
-    if (this.o.deterministicOrder()) this.held.set(clientId, { delta: Float32Array.from(delta), weight });
-    else this.aggregator!.add(clientId, delta, weight);
+    // An order-independent aggregator (exact sum) gives the same bits without holding anything.
+    if (this.o.deterministicOrder() && !this.aggregator!.orderIndependent) this.held.set(clientId, { delta: Float32Array.from(delta), weight });
+    else {
+      try {
+        this.aggregator!.add(clientId, delta, weight);
+      } catch (err) {
+        // Refused by the aggregator (SUM_OVERFLOW: nothing was added): the client settles rejected.
+        if (err instanceof FlockError) this.reject(clientId, err);
+        throw err;
+      }
+    }
     this.record(clientId, numExamples, metrics);
   }
 

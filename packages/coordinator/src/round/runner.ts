@@ -8,7 +8,7 @@ import type { Logger } from '../logger.js';
 import type { ModelStore } from '../model-store.js';
 import type { CoordinatorSettings } from '../options.js';
 import { SecureCollector } from '../secure-collector.js';
-import { cohortSize, selectCohort, selectionKey, selectPoisson } from '../selection.js';
+import { cohortSize, selectCohort, roundSelectionKey, selectPoisson } from '../selection.js';
 import type { FederationStore } from '../store/types.js';
 import type { FitContext, Strategy } from '../strategy.js';
 import type { Clock, Wakeups } from './clock.js';
@@ -233,7 +233,7 @@ export class RoundRunner {
     // commit), not on the round counter: a round abandoned by a crash (or a timeout) then does
     // not shift the seeded selection of every later round, so a seeded run ends with the same
     // model however often the coordinator restarted (docs/explanation/durability.md).
-    const key = selectionKey(kind === 'train' ? model.version + 1 : round, settings.selectionSeed);
+    const key = roundSelectionKey(kind, round, model.version, settings.selectionSeed);
     const cohort =
       settings.sampling === 'poisson'
         ? selectPoisson(available, settings.fraction, key)
