@@ -17,6 +17,8 @@ import { fleetKeys, type FleetKeys } from './keys.js';
 import { Lease } from './lease.js';
 import { PartialSumAggregator } from './partial-sum.js';
 import { PartialLedger, decodePartial, encodePartial, type MergeVerdict, type Partial } from './partials.js';
+import { groupedSecure, mergeGroup, splitGroups, startGroup, type GroupContext } from './grouped-round.js';
+import { DEFAULT_MIN_GROUP_SIZE, GROUP_TOO_SMALL, checkMinGroupSize, noContribution, type GroupContribution } from './secagg-group.js';
 import { NodeRegistry } from './registry.js';
 import { modelStoreAdapter, type FleetStoreAdapter } from './store-adapter.js';
 import { StreamFollower, appendEntry } from './stream.js';
@@ -33,6 +35,9 @@ export interface FleetNodeParts {
   clock: Clock;
   /** The public key this node signs receipts with (hex); clients pin it, so all nodes must share it. */
   coordinatorKey: string;
+  /** Secure aggregation: the node's SecAgg session and identity registry (grouped SecAgg, fleet/grouped-round.ts). */
+  session?: string;
+  trustIdentity?: (clientId: string, identityKey: Uint8Array) => boolean;
   emit(event: string, payload?: unknown): void;
   on(event: string, fn: (payload: any) => void): void; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
@@ -55,11 +60,21 @@ export interface FleetMemberOptions {
   nodeId?: string;
   /** Lease and node-liveness time (default 5000 ms). */
   leaseMs?: number;
+  /** Smallest group a node runs secure aggregation with (default 100; fleet/secagg-group.ts). */
+  minGroupSize?: number;
 }
 
 /** One message of the leader to a node (its plan stream): what to send to which of its clients. */
 const planEntrySchema = z.object({ event: z.string().min(1).max(64), ids: z.array(z.string()).nullable(), token: z.number().int().min(1), msg: z.unknown() }).strict();
 type PlanEntry = z.infer<typeof planEntrySchema>;
+
+/** Follower: the local share of the leader's round; `group` when it runs grouped SecAgg+. */
+interface LocalRound {
+  r: RoundMachine;
+  token: number;
+  sum: PartialSumAggregator | undefined;
+  group?: Promise<GroupContribution>;
+}
 
 /** Events the member reports through the coordinator ('fleet'), for logs and tests. */
 export type FleetEvent =
@@ -93,7 +108,8 @@ export class FleetMember implements FleetHooks {
   private ledger: PartialLedger | undefined;
   private assignment = new Map<string, string>();
   /** Follower: the local share of the leader's round. */
-  private localRound: { r: RoundMachine; token: number; sum: PartialSumAggregator | undefined } | undefined;
+  private localRound: LocalRound | undefined;
+  readonly minGroupSize: number;
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
   private leading = false;
@@ -102,6 +118,7 @@ export class FleetMember implements FleetHooks {
     if (typeof o.redisUrl !== 'string' || !/^rediss?:\/\//.test(o.redisUrl)) throw new TypeError('redisUrl must be a redis:// or rediss:// URL');
     this.nodeId = o.nodeId ?? `node-${randomBytes(4).toString('hex')}`;
     this.leaseMs = o.leaseMs ?? 5000;
+    this.minGroupSize = o.minGroupSize === undefined ? DEFAULT_MIN_GROUP_SIZE : checkMinGroupSize(o.minGroupSize);
     this.keys = fleetKeys(o.federationId);
     this.redis = new Redis(o.redisUrl, { maxRetriesPerRequest: 2, retryStrategy: (n) => Math.min(1000, 50 * n) });
     this.redis.on('error', () => undefined); // reconnects on its own; failures surface where a command fails
@@ -148,7 +165,6 @@ export class FleetMember implements FleetHooks {
   readonly fence: CommitFence = (next) => fencedCommit({ redis: this.redis, keys: this.keys, spec: this.parts.store.spec, leaseValue: () => (this.leading ? this.lease.value : undefined) })(next);
 
   attach(parts: FleetNodeParts): void {
-    if (parts.settings.secureAggregation.enabled) throw new RangeError('a fleet cannot run secure aggregation yet (grouped SecAgg: docs/explanation/fleet.md)');
     if (parts.strategy.confidentialRounds) throw new RangeError('a fleet cannot run differential privacy yet (docs/explanation/fleet.md)');
     if (!(parts.strategy.createAggregator(1) instanceof PartialSumAggregator)) throw new RangeError(`strategy ${parts.strategy.name} does not aggregate by partial sums: wrap it with fleetStrategy() (FedAvg-family strategies only)`);
     this.parts = parts;
@@ -301,6 +317,7 @@ export class FleetMember implements FleetHooks {
     if (event === EVENTS.roundStart) {
       if (token === undefined || !this.leading) return; // deposed between selection and start: nobody hears of it
       const start = msg as RoundStart;
+      if (groupedSecure(this.parts.settings, start.kind)) return this.sendGrouped(start, token, mine, byNode);
       this.ledger = new PartialLedger(start.roundId, token, byNode);
       this.assignment = new Map([...mine.map((id) => [id, this.nodeId] as const), ...[...byNode].flatMap(([n, cs]) => cs.map((c) => [c, n] as const))]);
       void this.redis.set(this.keys.round, String(start.round)).catch(() => undefined);
@@ -336,7 +353,9 @@ export class FleetMember implements FleetHooks {
       const holder = await this.redis.get(this.keys.lease);
       if (holder?.split(':')[0] !== String(token) || this.isLeader) return;
       await this.sync(start.modelVersion);
-      this.collect(start, ids, token);
+      const out = this.collect(start, ids, token);
+      if (out) this.local.send(ids, event, out);
+      return;
     } else if (event === EVENTS.roundEnd) {
       const end = msg as { roundId?: unknown };
       if (this.localRound && this.localRound.r.roundId === end.roundId) this.localRound.r.finish();
@@ -345,12 +364,18 @@ export class FleetMember implements FleetHooks {
   }
 
   /** Follower: collects this node's share of the leader's round, then ships one partial. */
-  private collect(start: RoundStart, ids: string[], token: number): void {
+  private collect(start: RoundStart, ids: string[], token: number): RoundStart | undefined {
     const { settings, numParams, runner, clock } = this.parts;
     this.localRound?.r.finish();
     // Ship before the leader's deadline: the partial must reach it while the round still collects.
-    const margin = Math.min(1000, Math.floor(settings.roundTimeoutMs / 10));
-    const sum = start.kind === 'train' ? new PartialSumAggregator(numParams) : undefined;
+    const margin = this.margin();
+    const grouped = groupedSecure(settings, start.kind);
+    // A group below this node's own minGroupSize never runs SecAgg+, whatever the leader planned.
+    if (grouped && ids.length < this.minGroupSize) {
+      void this.append({ roundId: start.roundId, round: start.round, nodeId: this.nodeId, token, ...noContribution(ids, GROUP_TOO_SMALL), metrics: {} });
+      return undefined;
+    }
+    const sum = start.kind === 'train' && !grouped ? new PartialSumAggregator(numParams) : undefined;
     const r = new RoundMachine(
       { roundId: start.roundId, round: start.round, kind: start.kind, modelVersion: start.modelVersion, cohort: ids, deadline: start.deadline - margin },
       {
@@ -364,7 +389,10 @@ export class FleetMember implements FleetHooks {
       },
     );
     r.start = start;
-    const lr = { r, token, sum };
+    const lr: LocalRound = { r, token, sum };
+    // Grouped SecAgg+: the group's unmasked sum is this node's partial (fleet/grouped-round.ts).
+    const group = grouped ? startGroup(this.groupContext(), r, start, ids, margin) : undefined;
+    if (group) lr.group = group.done.then((c) => (r.finish(), c));
     this.localRound = lr;
     runner.adopt(r);
     const cancel = clock.after(Math.max(0, r.deadline - clock.now()), r.finish);
@@ -376,10 +404,50 @@ export class FleetMember implements FleetHooks {
       await this.ship(lr);
       r.release();
     });
+    return group ? group.start : start;
   }
 
-  private async ship(lr: { r: RoundMachine; token: number; sum: PartialSumAggregator | undefined }): Promise<void> {
+  private margin(): number {
+    return Math.min(1000, Math.floor(this.parts.settings.roundTimeoutMs / 10));
+  }
+
+  private groupContext(): GroupContext {
+    const { settings, numParams, clock, session, trustIdentity } = this.parts;
+    return { settings, numParams, clock, minGroupSize: this.minGroupSize, session: session ?? `${this.keys.lease}:${this.nodeId}`, trustIdentity, connected: (id) => this.local.connected(id), send: (ids, e, m) => this.local.send(ids, e, m) };
+  }
+
+  /** Leader, grouped SecAgg+: groups below minGroupSize are settled unheard; its own group runs here. */
+  private sendGrouped(start: RoundStart, token: number, mine: string[], byNode: Map<string, string[]>): void {
+    const r = this.parts.runner.active;
+    const { kept, refused } = splitGroups(byNode, this.minGroupSize);
+    this.ledger = new PartialLedger(start.roundId, token, kept);
+    this.assignment = new Map([...mine.map((id) => [id, this.nodeId] as const), ...[...byNode].flatMap(([n, cs]) => cs.map((c) => [c, n] as const))]);
+    void this.redis.set(this.keys.round, String(start.round)).catch(() => undefined);
+    if (!r || r.roundId !== start.roundId) return;
+    const own = startGroup(this.groupContext(), r, start, mine, this.margin());
+    if (own.start) this.local.send(mine, EVENTS.roundStart, own.start);
+    void own.done.then((c) => {
+      if (!mergeGroup(r, c)) this.parts.logger.warn({ roundId: start.roundId }, 'fleet: own secure group ended after its round');
+      if (c.error) this.parts.logger.warn({ roundId: start.roundId, err: c.error.message, code: c.error.code }, 'fleet: own secure group added no sum');
+    });
+    if (refused.length) {
+      r.mergePartial({ reporters: [], rejected: refused.map((clientId) => ({ clientId, code: GROUP_TOO_SMALL })), numExamples: 0, metrics: {} });
+      this.parts.logger.warn({ roundId: start.roundId, members: refused.length, minGroupSize: this.minGroupSize }, 'fleet: groups below minGroupSize do not take part in this secure round');
+    }
+    for (const [n, cs] of kept) {
+      void this.post(n, { event: EVENTS.roundStart, ids: cs, token, msg: start }).then((ok) => {
+        if (!ok) this.nodeLost(n);
+      });
+    }
+  }
+
+  private async ship(lr: LocalRound): Promise<void> {
     const { r, sum } = lr;
+    const c = await lr.group;
+    if (c) {
+      if (c.error) this.parts.logger.warn({ roundId: r.roundId, err: c.error.message, code: c.error.code }, 'fleet: secure group added no sum');
+      return this.append({ roundId: r.roundId, round: r.round, nodeId: this.nodeId, token: lr.token, reporters: c.reporters, rejected: c.rejected, numExamples: c.numExamples, weightTotal: c.weightTotal, count: c.count, metrics: {}, sum: c.sum });
+    }
     const agg = sum?.partial();
     // This partial is the node's last word on its share: members it heard nothing from
     // (disconnected, or moved to another node where they cannot count) settle as NO_REPORT, so
@@ -398,14 +466,18 @@ export class FleetMember implements FleetHooks {
       metrics: r.metricTotals(),
       sum: agg && agg.count > 0 ? agg.sum : undefined,
     };
+    return this.append(p);
+  }
+
+  private async append(p: Partial): Promise<void> {
     const bytes = encodePartial(p);
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
         await appendEntry(this.redis, this.keys.partials, { p: bytes }, 1000);
-        this.event({ type: 'partial-shipped', nodeId: this.nodeId, roundId: r.roundId, reporters: p.reporters.length });
+        this.event({ type: 'partial-shipped', nodeId: this.nodeId, roundId: p.roundId, reporters: p.reporters.length });
         return;
       } catch (err) {
-        this.parts.logger.warn({ err: (err as Error).message, roundId: r.roundId }, 'fleet: cannot ship the partial; retrying');
+        this.parts.logger.warn({ err: (err as Error).message, roundId: p.roundId }, 'fleet: cannot ship the partial; retrying');
         await new Promise((res) => setTimeout(res, 200 * (attempt + 1)));
       }
     }
