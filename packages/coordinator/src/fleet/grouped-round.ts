@@ -1,9 +1,11 @@
 import { FlockError, type RoundStart } from '@flock/protocol';
+import { planDpQuantization, secAggParameters } from '@flock/privacy';
 import { nodePlatform } from '@flock/privacy/node';
+import type { SecureAggregationSettings, SecureCollectorOptions, WholeCohort } from '../secure-collector.js';
 import type { CoordinatorSettings } from '../options.js';
 import type { Clock } from '../round/clock.js';
 import type { RoundMachine } from '../round/machine.js';
-import type { PartialSumAggregator } from './partial-sum.js';
+import type { CohortPrivacy, PartialSumAggregator } from './partial-sum.js';
 import { GROUP_TOO_SMALL, SecureGroup, noContribution, type GroupContribution } from './secagg-group.js';
 
 /** What a node needs to run SecAgg+ over its group (fleet/member.ts hands it over). */
@@ -42,6 +44,53 @@ export function splitGroups(groups: ReadonlyMap<string, readonly string[]>, minG
 }
 
 /**
+ * Leader: the whole cohort the DP quantization and the distributed noise are planned for: the
+ * members of every group that runs (the most summands, for the overflow bound) and the sum of
+ * the groups' SecAgg thresholds (every group that unmasks has at least its t survivors). A
+ * group no parameters exist for is left out (it cannot run).
+ */
+export function wholeCohort(groupSizes: readonly number[], settings: SecureAggregationSettings): WholeCohort {
+  let cohort = 0;
+  let summands = 0;
+  for (const n of groupSizes) {
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`groupSizes: expected integers >= 0; got ${n}`);
+    try {
+      const p = secAggParameters({
+        cohortSize: n,
+        ...(settings.k ? { k: settings.k } : {}),
+        ...(settings.t ? { t: settings.t } : {}),
+        ...(settings.dropoutRate !== undefined ? { dropoutRate: settings.dropoutRate } : {}),
+        ...(settings.corruptionRate !== undefined ? { corruptionRate: settings.corruptionRate } : {}),
+      });
+      cohort += n;
+      summands += p.t;
+    } catch (err) {
+      if (!(err instanceof RangeError)) throw err;
+    }
+  }
+  return { cohort, summands };
+}
+
+/** The collector's DP options for a round (central or distributed mode), planned for `whole`. */
+export function groupDp(start: RoundStart, whole: WholeCohort | undefined): SecureCollectorOptions['dp'] {
+  const p = start.config.privacy;
+  if (!p || p.mode === 'local') return undefined;
+  return { mode: p.mode, clip: p.clip, noiseMultiplier: p.noiseMultiplier ?? 0, ...(whole ? { whole } : {}) };
+}
+
+/**
+ * Leader: what the merged sum of the groups is released with under DP: the sensitivity and
+ * accounted noise multiplier of the whole cohort's plan (the one every group quantizes with),
+ * and in distributed mode the survivors the clients' noise shares were calibrated to.
+ */
+export function cohortPrivacy(start: RoundStart, whole: WholeCohort, numParams: number): CohortPrivacy | undefined {
+  const dp = groupDp(start, whole);
+  if (!dp) return undefined;
+  const plan = planDpQuantization({ clip: dp.clip, dimension: numParams, cohort: whole.cohort, minSurvivors: whole.summands, noiseMultiplier: dp.noiseMultiplier, distributed: dp.mode === 'distributed' });
+  return { sensitivity: plan.sensitivity, accountedNoiseMultiplier: plan.accountedNoiseMultiplier, minCount: dp.mode === 'distributed' ? whole.summands : 0 };
+}
+
+/**
  * The time a group's masked-input stage may last: the round's deadline less the time left for
  * unmasking (one stage) and the margin a follower keeps to ship its partial before the leader's
  * deadline. Never before now + one stage (SecureCollector's own floor).
@@ -63,6 +112,7 @@ export function startGroup(
   start: RoundStart,
   members: readonly string[],
   margin: number,
+  whole?: WholeCohort,
 ): { start: RoundStart | undefined; done: Promise<GroupContribution> } {
   if (members.length < ctx.minGroupSize) return { start: undefined, done: Promise.resolve(noContribution(members, GROUP_TOO_SMALL)) };
   let group: SecureGroup;
@@ -79,6 +129,7 @@ export function startGroup(
       send: (id, event, payload) => ctx.send([id], event, payload),
       trustIdentity: ctx.trustIdentity,
       presence: { connected: (id) => ctx.connected(id), graceMs: ctx.settings.reconnectGraceMs },
+      dp: groupDp(start, whole),
     });
   } catch (err) {
     const e = err instanceof FlockError ? err : new FlockError('SECAGG_UNAVAILABLE', (err as Error).message);
@@ -94,9 +145,10 @@ export function startGroup(
 }
 
 /** Leader: adds its own group's contribution to the round (as a plain partial); false if the round moved on. */
-export function mergeGroup(r: RoundMachine, c: GroupContribution): boolean {
+export function mergeGroup(r: RoundMachine, c: Pick<GroupContribution, 'reporters' | 'rejected' | 'numExamples' | 'sum' | 'weightTotal' | 'count'> & { metrics?: Record<string, { sum: number; weight: number }> }, privacy: CohortPrivacy | undefined): boolean {
   if (!r.collecting) return false;
-  return r.mergePartial({ reporters: c.reporters, rejected: c.rejected, numExamples: c.numExamples, metrics: {} }, (agg) => {
+  return r.mergePartial({ reporters: c.reporters, rejected: c.rejected, numExamples: c.numExamples, metrics: c.metrics ?? {} }, (agg) => {
+    if (privacy) (agg as PartialSumAggregator).calibrate(privacy);
     if (c.sum) (agg as PartialSumAggregator).addPartial(c.sum, c.weightTotal, c.count);
   });
 }

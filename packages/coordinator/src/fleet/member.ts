@@ -17,7 +17,8 @@ import { fleetKeys, type FleetKeys } from './keys.js';
 import { Lease } from './lease.js';
 import { PartialSumAggregator } from './partial-sum.js';
 import { PartialLedger, decodePartial, encodePartial, type MergeVerdict, type Partial } from './partials.js';
-import { groupedSecure, mergeGroup, splitGroups, startGroup, type GroupContext } from './grouped-round.js';
+import { cohortPrivacy, groupedSecure, mergeGroup, splitGroups, startGroup, wholeCohort, type GroupContext } from './grouped-round.js';
+import type { CohortPrivacy } from './partial-sum.js';
 import { DEFAULT_MIN_GROUP_SIZE, GROUP_TOO_SMALL, checkMinGroupSize, noContribution, type GroupContribution } from './secagg-group.js';
 import { NodeRegistry } from './registry.js';
 import { modelStoreAdapter, type FleetStoreAdapter } from './store-adapter.js';
@@ -65,7 +66,16 @@ export interface FleetMemberOptions {
 }
 
 /** One message of the leader to a node (its plan stream): what to send to which of its clients. */
-const planEntrySchema = z.object({ event: z.string().min(1).max(64), ids: z.array(z.string()).nullable(), token: z.number().int().min(1), msg: z.unknown() }).strict();
+const planEntrySchema = z
+  .object({
+    event: z.string().min(1).max(64),
+    ids: z.array(z.string()).nullable(),
+    token: z.number().int().min(1),
+    msg: z.unknown(),
+    /** Grouped SecAgg+ under DP: the whole cohort every group plans its quantization and noise for. */
+    whole: z.object({ cohort: z.number().int().min(1).max(2 ** 20), summands: z.number().int().min(1).max(2 ** 20) }).strict().optional(),
+  })
+  .strict();
 type PlanEntry = z.infer<typeof planEntrySchema>;
 
 /** Follower: the local share of the leader's round; `group` when it runs grouped SecAgg+. */
@@ -107,6 +117,8 @@ export class FleetMember implements FleetHooks {
   /** Leader: the round in flight, who may send partials, and where each member counts. */
   private ledger: PartialLedger | undefined;
   private assignment = new Map<string, string>();
+  /** Leader, grouped SecAgg+ under DP: what the round's merged sum is released with. */
+  private privacy: CohortPrivacy | undefined;
   /** Follower: the local share of the leader's round. */
   private localRound: LocalRound | undefined;
   readonly minGroupSize: number;
@@ -165,7 +177,7 @@ export class FleetMember implements FleetHooks {
   readonly fence: CommitFence = (next) => fencedCommit({ redis: this.redis, keys: this.keys, spec: this.parts.store.spec, leaseValue: () => (this.leading ? this.lease.value : undefined) })(next);
 
   attach(parts: FleetNodeParts): void {
-    if (parts.strategy.confidentialRounds) throw new RangeError('a fleet cannot run differential privacy yet (docs/explanation/fleet.md)');
+    if (parts.strategy.confidentialRounds && !parts.settings.secureAggregation.enabled) throw new RangeError('a fleet runs differential privacy only under secure aggregation (grouped SecAgg+, docs/explanation/fleet.md): enable secureAggregation');
     if (!(parts.strategy.createAggregator(1) instanceof PartialSumAggregator)) throw new RangeError(`strategy ${parts.strategy.name} does not aggregate by partial sums: wrap it with fleetStrategy() (FedAvg-family strategies only)`);
     this.parts = parts;
     this.store = modelStoreAdapter(parts.store);
@@ -317,6 +329,7 @@ export class FleetMember implements FleetHooks {
     if (event === EVENTS.roundStart) {
       if (token === undefined || !this.leading) return; // deposed between selection and start: nobody hears of it
       const start = msg as RoundStart;
+      this.privacy = undefined;
       if (groupedSecure(this.parts.settings, start.kind)) return this.sendGrouped(start, token, mine, byNode);
       this.ledger = new PartialLedger(start.roundId, token, byNode);
       this.assignment = new Map([...mine.map((id) => [id, this.nodeId] as const), ...[...byNode].flatMap(([n, cs]) => cs.map((c) => [c, n] as const))]);
@@ -345,7 +358,7 @@ export class FleetMember implements FleetHooks {
   private async onPlan(raw: string): Promise<void> {
     const parsed = planEntrySchema.safeParse(JSON.parse(raw));
     if (!parsed.success) throw new Error(`fleet: bad plan entry: ${parsed.error.message}`);
-    const { event, ids, token, msg } = parsed.data;
+    const { event, ids, token, msg, whole } = parsed.data;
     if (ids === null) return this.local.broadcast(event, msg);
     if (event === EVENTS.roundStart) {
       const start = roundStartSchema.parse(msg);
@@ -353,7 +366,7 @@ export class FleetMember implements FleetHooks {
       const holder = await this.redis.get(this.keys.lease);
       if (holder?.split(':')[0] !== String(token) || this.isLeader) return;
       await this.sync(start.modelVersion);
-      const out = this.collect(start, ids, token);
+      const out = this.collect(start, ids, token, whole);
       if (out) this.local.send(ids, event, out);
       return;
     } else if (event === EVENTS.roundEnd) {
@@ -364,7 +377,7 @@ export class FleetMember implements FleetHooks {
   }
 
   /** Follower: collects this node's share of the leader's round, then ships one partial. */
-  private collect(start: RoundStart, ids: string[], token: number): RoundStart | undefined {
+  private collect(start: RoundStart, ids: string[], token: number, whole?: { cohort: number; summands: number }): RoundStart | undefined {
     const { settings, numParams, runner, clock } = this.parts;
     this.localRound?.r.finish();
     // Ship before the leader's deadline: the partial must reach it while the round still collects.
@@ -391,7 +404,7 @@ export class FleetMember implements FleetHooks {
     r.start = start;
     const lr: LocalRound = { r, token, sum };
     // Grouped SecAgg+: the group's unmasked sum is this node's partial (fleet/grouped-round.ts).
-    const group = grouped ? startGroup(this.groupContext(), r, start, ids, margin) : undefined;
+    const group = grouped ? startGroup(this.groupContext(), r, start, ids, margin, whole) : undefined;
     if (group) lr.group = group.done.then((c) => (r.finish(), c));
     this.localRound = lr;
     runner.adopt(r);
@@ -420,14 +433,27 @@ export class FleetMember implements FleetHooks {
   private sendGrouped(start: RoundStart, token: number, mine: string[], byNode: Map<string, string[]>): void {
     const r = this.parts.runner.active;
     const { kept, refused } = splitGroups(byNode, this.minGroupSize);
+    // DP: every group quantizes, and every client calibrates its noise share, for the whole cohort.
+    const whole = wholeCohort([...kept.values(), ...(mine.length >= this.minGroupSize ? [mine] : [])].map((g) => g.length), this.parts.settings.secureAggregation);
+    let privacy: CohortPrivacy | undefined;
+    try {
+      privacy = whole.cohort > 0 ? cohortPrivacy(start, whole, this.parts.numParams) : undefined;
+    } catch (err) {
+      // No quantization serves the cohort (DP_UNAVAILABLE): nobody hears of the round.
+      this.parts.logger.warn({ roundId: start.roundId, err: (err as Error).message }, 'fleet: no DP plan for this secure round');
+      this.ledger = new PartialLedger(start.roundId, token, new Map());
+      r?.mergePartial({ reporters: [], rejected: [...mine, ...byNode.values()].flat().map((clientId) => ({ clientId, code: err instanceof FlockError ? err.code : 'DP_UNAVAILABLE' })), numExamples: 0, metrics: {} });
+      return;
+    }
+    this.privacy = privacy;
     this.ledger = new PartialLedger(start.roundId, token, kept);
     this.assignment = new Map([...mine.map((id) => [id, this.nodeId] as const), ...[...byNode].flatMap(([n, cs]) => cs.map((c) => [c, n] as const))]);
     void this.redis.set(this.keys.round, String(start.round)).catch(() => undefined);
     if (!r || r.roundId !== start.roundId) return;
-    const own = startGroup(this.groupContext(), r, start, mine, this.margin());
+    const own = startGroup(this.groupContext(), r, start, mine, this.margin(), whole);
     if (own.start) this.local.send(mine, EVENTS.roundStart, own.start);
     void own.done.then((c) => {
-      if (!mergeGroup(r, c)) this.parts.logger.warn({ roundId: start.roundId }, 'fleet: own secure group ended after its round');
+      if (!mergeGroup(r, c, privacy)) this.parts.logger.warn({ roundId: start.roundId }, 'fleet: own secure group ended after its round');
       if (c.error) this.parts.logger.warn({ roundId: start.roundId, err: c.error.message, code: c.error.code }, 'fleet: own secure group added no sum');
     });
     if (refused.length) {
@@ -435,7 +461,7 @@ export class FleetMember implements FleetHooks {
       this.parts.logger.warn({ roundId: start.roundId, members: refused.length, minGroupSize: this.minGroupSize }, 'fleet: groups below minGroupSize do not take part in this secure round');
     }
     for (const [n, cs] of kept) {
-      void this.post(n, { event: EVENTS.roundStart, ids: cs, token, msg: start }).then((ok) => {
+      void this.post(n, { event: EVENTS.roundStart, ids: cs, token, msg: start, ...(privacy ? { whole } : {}) }).then((ok) => {
         if (!ok) this.nodeLost(n);
       });
     }
@@ -490,9 +516,7 @@ export class FleetMember implements FleetHooks {
     const r = this.parts.runner.active;
     let verdict: MergeVerdict | 'refused' = this.ledger && r && r.roundId === this.ledger.roundId ? this.ledger.accept(p) : 'stale-round';
     if (verdict === 'merged') {
-      const ok = r!.mergePartial(p, (agg) => {
-        if (p.sum) (agg as PartialSumAggregator).addPartial(p.sum, p.weightTotal, p.count);
-      });
+      const ok = mergeGroup(r!, p, this.privacy);
       if (!ok) verdict = 'refused';
     }
     if (verdict !== 'merged') this.parts.logger.warn({ from: p.nodeId, roundId: p.roundId, verdict }, 'fleet: partial not merged');

@@ -2,7 +2,7 @@ import { FlockError } from '@flock/protocol';
 import type { PlatformCrypto } from '@flock/privacy';
 import type { AggregateResult } from '../aggregator.js';
 import type { Clock } from '../round/clock.js';
-import { SecureCollector, type SecureAggregationSettings } from '../secure-collector.js';
+import { SecureCollector, type SecureAggregationSettings, type SecureCollectorOptions } from '../secure-collector.js';
 
 /** Default smallest group a fleet node runs SecAgg+ with (docs/explanation/fleet.md). */
 export const DEFAULT_MIN_GROUP_SIZE = 100;
@@ -75,6 +75,8 @@ export interface SecureGroupOptions {
   send(clientId: string, event: string, payload: unknown): void;
   trustIdentity?: ((clientId: string, identityKey: Uint8Array) => boolean) | undefined;
   presence?: { connected(clientId: string): boolean; graceMs: number } | undefined;
+  /** Central or distributed DP, planned for the whole cohort (`dp.whole`), not for this group. */
+  dp?: SecureCollectorOptions['dp'];
 }
 
 /**
@@ -110,6 +112,7 @@ export class SecureGroup {
       send: o.send,
       ...(o.trustIdentity ? { trustIdentity: o.trustIdentity } : {}),
       presence: o.presence,
+      ...(o.dp ? { dp: o.dp } : {}),
     });
   }
 
