@@ -1,7 +1,8 @@
-import { FlockError, type RoundStart } from '@flock/protocol';
+import { EVENTS, FlockError, type RoundStart } from '@flock/protocol';
 import { planDpQuantization, secAggParameters } from '@flock/privacy';
 import { nodePlatform } from '@flock/privacy/node';
 import type { SecureAggregationSettings, SecureCollectorOptions, WholeCohort } from '../secure-collector.js';
+import type { Logger } from '../logger.js';
 import type { CoordinatorSettings } from '../options.js';
 import type { Clock } from '../round/clock.js';
 import type { RoundMachine } from '../round/machine.js';
@@ -151,4 +152,48 @@ export function mergeGroup(r: RoundMachine, c: Pick<GroupContribution, 'reporter
     if (privacy) (agg as PartialSumAggregator).calibrate(privacy);
     if (c.sum) (agg as PartialSumAggregator).addPartial(c.sum, c.weightTotal, c.count);
   });
+}
+
+/**
+ * Leader, at a secure round's start: splits the cohort into groups (its own `mine`, the
+ * followers' `byNode`), plans DP for the whole cohort, settles the members of groups below
+ * minGroupSize (GROUP_TOO_SMALL) in `r`, and runs its own group (its sum merged into `r` when
+ * unmasked). Returns the groups that take part (the plans to send), the whole cohort and what
+ * the merged sum is released with. No DP plan for the cohort (DP_UNAVAILABLE): every member is
+ * rejected with that code and no group takes part.
+ */
+export function leadGroupedRound(o: {
+  ctx: GroupContext;
+  r: RoundMachine | undefined;
+  start: RoundStart;
+  mine: string[];
+  byNode: ReadonlyMap<string, readonly string[]>;
+  margin: number;
+  logger: Logger;
+}): { kept: Map<string, string[]>; whole: WholeCohort; privacy: CohortPrivacy | undefined } {
+  const { ctx, r, start, mine, logger } = o;
+  const { kept, refused } = splitGroups(o.byNode, ctx.minGroupSize);
+  // DP: every group quantizes, and every client calibrates its noise share, for the whole cohort.
+  const whole = wholeCohort([...kept.values(), ...(mine.length >= ctx.minGroupSize ? [mine] : [])].map((g) => g.length), ctx.settings.secureAggregation);
+  let privacy: CohortPrivacy | undefined;
+  try {
+    privacy = whole.cohort > 0 ? cohortPrivacy(start, whole, ctx.numParams) : undefined;
+  } catch (err) {
+    logger.warn({ roundId: start.roundId, err: (err as Error).message }, 'fleet: no DP plan for this secure round; nobody hears of it');
+    const code = err instanceof FlockError ? err.code : 'DP_UNAVAILABLE';
+    r?.mergePartial({ reporters: [], rejected: [...mine, ...[...o.byNode.values()].flat()].map((clientId) => ({ clientId, code })), numExamples: 0, metrics: {} });
+    return { kept: new Map(), whole, privacy: undefined };
+  }
+  if (!r || r.roundId !== start.roundId) return { kept, whole, privacy };
+  const own = startGroup(ctx, r, start, mine, o.margin, whole);
+  if (own.start) ctx.send(mine, EVENTS.roundStart, own.start);
+  void own.done.then((c) => {
+    if (!mergeGroup(r, c, privacy)) logger.warn({ roundId: start.roundId }, 'fleet: own secure group ended after its round');
+    if (c.error) logger.warn({ roundId: start.roundId, err: c.error.message, code: c.error.code }, 'fleet: own secure group added no sum');
+  });
+  if (refused.length) {
+    r.mergePartial({ reporters: [], rejected: refused.map((clientId) => ({ clientId, code: GROUP_TOO_SMALL })), numExamples: 0, metrics: {} });
+    logger.warn({ roundId: start.roundId, members: refused.length, minGroupSize: ctx.minGroupSize }, 'fleet: groups below minGroupSize do not take part in this secure round');
+  }
+  return { kept, whole, privacy };
 }

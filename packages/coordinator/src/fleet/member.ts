@@ -17,7 +17,7 @@ import { fleetKeys, type FleetKeys } from './keys.js';
 import { Lease } from './lease.js';
 import { PartialSumAggregator } from './partial-sum.js';
 import { PartialLedger, decodePartial, encodePartial, type MergeVerdict, type Partial } from './partials.js';
-import { cohortPrivacy, groupedSecure, mergeGroup, splitGroups, startGroup, wholeCohort, type GroupContext } from './grouped-round.js';
+import { groupedSecure, leadGroupedRound, mergeGroup, startGroup, type GroupContext } from './grouped-round.js';
 import type { CohortPrivacy } from './partial-sum.js';
 import { DEFAULT_MIN_GROUP_SIZE, GROUP_TOO_SMALL, checkMinGroupSize, noContribution, type GroupContribution } from './secagg-group.js';
 import { NodeRegistry } from './registry.js';
@@ -429,37 +429,13 @@ export class FleetMember implements FleetHooks {
     return { settings, numParams, clock, minGroupSize: this.minGroupSize, session: session ?? `${this.keys.lease}:${this.nodeId}`, trustIdentity, connected: (id) => this.local.connected(id), send: (ids, e, m) => this.local.send(ids, e, m) };
   }
 
-  /** Leader, grouped SecAgg+: groups below minGroupSize are settled unheard; its own group runs here. */
+  /** Leader, grouped SecAgg+ (fleet/grouped-round.ts): plans go to the groups that take part. */
   private sendGrouped(start: RoundStart, token: number, mine: string[], byNode: Map<string, string[]>): void {
-    const r = this.parts.runner.active;
-    const { kept, refused } = splitGroups(byNode, this.minGroupSize);
-    // DP: every group quantizes, and every client calibrates its noise share, for the whole cohort.
-    const whole = wholeCohort([...kept.values(), ...(mine.length >= this.minGroupSize ? [mine] : [])].map((g) => g.length), this.parts.settings.secureAggregation);
-    let privacy: CohortPrivacy | undefined;
-    try {
-      privacy = whole.cohort > 0 ? cohortPrivacy(start, whole, this.parts.numParams) : undefined;
-    } catch (err) {
-      // No quantization serves the cohort (DP_UNAVAILABLE): nobody hears of the round.
-      this.parts.logger.warn({ roundId: start.roundId, err: (err as Error).message }, 'fleet: no DP plan for this secure round');
-      this.ledger = new PartialLedger(start.roundId, token, new Map());
-      r?.mergePartial({ reporters: [], rejected: [...mine, ...byNode.values()].flat().map((clientId) => ({ clientId, code: err instanceof FlockError ? err.code : 'DP_UNAVAILABLE' })), numExamples: 0, metrics: {} });
-      return;
-    }
+    const { kept, whole, privacy } = leadGroupedRound({ ctx: this.groupContext(), r: this.parts.runner.active, start, mine, byNode, margin: this.margin(), logger: this.parts.logger });
     this.privacy = privacy;
     this.ledger = new PartialLedger(start.roundId, token, kept);
     this.assignment = new Map([...mine.map((id) => [id, this.nodeId] as const), ...[...byNode].flatMap(([n, cs]) => cs.map((c) => [c, n] as const))]);
     void this.redis.set(this.keys.round, String(start.round)).catch(() => undefined);
-    if (!r || r.roundId !== start.roundId) return;
-    const own = startGroup(this.groupContext(), r, start, mine, this.margin(), whole);
-    if (own.start) this.local.send(mine, EVENTS.roundStart, own.start);
-    void own.done.then((c) => {
-      if (!mergeGroup(r, c, privacy)) this.parts.logger.warn({ roundId: start.roundId }, 'fleet: own secure group ended after its round');
-      if (c.error) this.parts.logger.warn({ roundId: start.roundId, err: c.error.message, code: c.error.code }, 'fleet: own secure group added no sum');
-    });
-    if (refused.length) {
-      r.mergePartial({ reporters: [], rejected: refused.map((clientId) => ({ clientId, code: GROUP_TOO_SMALL })), numExamples: 0, metrics: {} });
-      this.parts.logger.warn({ roundId: start.roundId, members: refused.length, minGroupSize: this.minGroupSize }, 'fleet: groups below minGroupSize do not take part in this secure round');
-    }
     for (const [n, cs] of kept) {
       void this.post(n, { event: EVENTS.roundStart, ids: cs, token, msg: start, ...(privacy ? { whole } : {}) }).then((ok) => {
         if (!ok) this.nodeLost(n);
