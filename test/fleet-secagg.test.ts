@@ -95,4 +95,24 @@ describe.skipIf(!fleetBinaries())('grouped secure aggregation across fleet nodes
       if (p.sum) expect(p.nodeId).toBe('n1');
     }
   });
+
+  it('a node with secure aggregation off never collects a round the leader runs securely: its members are refused SECAGG_UNAVAILABLE, unheard', async () => {
+    // n2 leads with secure aggregation; n1 was started without it. The cohort needs all six.
+    const { redis, nodes } = await secureFleet(cleanups, 6, true, [], true);
+    track({ nodes } as never);
+    const [n1, leader] = nodes as [FleetNode, FleetNode];
+    const started = new Set<string>();
+    const own = await clientsOn(cleanups, [leader], [3], 'own');
+    const plain = await clientsOn(cleanups, [n1], [3], 'plain');
+    plain.clients.forEach((c) => c.on('round:start', () => started.add(c.clientId)));
+    const line = await leader.proc.waitFor((l) => l.event === 'round', 240_000);
+    // Three reported (the leader's group), below the quorum of six: abandoned, nothing committed.
+    expect(line).toMatchObject({ status: 'abandoned', reporters: 3, modelVersion: 0 });
+    const rounds = await getJson<{ rounds: Array<{ reporters: string[]; rejected: Array<{ clientId: string; code: string }> }> }>(`${leader.url}/v1/rounds`);
+    const r = rounds.rounds[0]!;
+    expect([...r.reporters].sort()).toEqual([...own.home.keys()].sort());
+    expect(r.rejected.filter((x) => x.code === 'SECAGG_UNAVAILABLE').map((x) => x.clientId).sort()).toEqual([...plain.home.keys()].sort());
+    expect(started.size).toBe(0);
+    expect((await partialsInRedis(redis)).filter((p) => p.nodeId === 'n1' && (p.sum || p.reporters.length > 0))).toEqual([]);
+  });
 });

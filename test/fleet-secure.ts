@@ -20,7 +20,7 @@ export const CLIP = 1;
 export const MIN_GROUP = 3;
 
 /** redis-server and two `flock coordinator --redis` nodes with secure aggregation on (one config file). */
-export async function secureFleet(cleanups: Cleanups, minClients: number, leaderFirst = false, extra: string[] = []): Promise<{ redis: RedisProcess; nodes: FleetNode[] }> {
+export async function secureFleet(cleanups: Cleanups, minClients: number, leaderFirst = false, extra: string[] = [], followerPlain = false): Promise<{ redis: RedisProcess; nodes: FleetNode[] }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'flock-fleet-secagg-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const redis = await spawnRedis();
@@ -37,7 +37,10 @@ export async function secureFleet(cleanups: Cleanups, minClients: number, leader
   // n2 alone first: it takes the lease, then n1 joins as a follower.
   const n2 = await startNode(redis.url, dir, 'n2', args, cleanups);
   await n2.proc.waitFor((l) => l.event === 'fleet' && l.type === 'leader', 60_000);
-  const nodes = [await startNode(redis.url, dir, 'n1', args, cleanups), n2];
+  // followerPlain: n1 runs with secure aggregation off (a misconfigured node).
+  const plain = path.join(dir, 'plain.json');
+  writeFileSync(plain, JSON.stringify({ fraction: 1 }));
+  const nodes = [await startNode(redis.url, dir, 'n1', followerPlain ? args.map((a) => (a === config ? plain : a)) : args, cleanups), n2];
   return { redis, nodes };
 }
 

@@ -72,7 +72,7 @@ const planEntrySchema = z
     ids: z.array(z.string()).nullable(),
     token: z.number().int().min(1),
     msg: z.unknown(),
-    /** Grouped SecAgg+ under DP: the whole cohort every group plans its quantization and noise for. */
+    /** Grouped SecAgg+ (present exactly then): the whole cohort every group plans its DP quantization and noise for. */
     whole: z.object({ cohort: z.number().int().min(1).max(2 ** 20), summands: z.number().int().min(1).max(2 ** 20) }).strict().optional(),
   })
   .strict();
@@ -383,9 +383,12 @@ export class FleetMember implements FleetHooks {
     // Ship before the leader's deadline: the partial must reach it while the round still collects.
     const margin = this.margin();
     const grouped = groupedSecure(settings, start.kind);
-    // A group below this node's own minGroupSize never runs SecAgg+, whatever the leader planned.
-    if (grouped && ids.length < this.minGroupSize) {
-      void this.append({ roundId: start.roundId, round: start.round, nodeId: this.nodeId, token, ...noContribution(ids, GROUP_TOO_SMALL), metrics: {} });
+    // A group below this node's own minGroupSize never runs SecAgg+, whatever the leader planned;
+    // nor does a node without secure aggregation collect a round the leader runs securely.
+    const refusal = grouped && ids.length < this.minGroupSize ? GROUP_TOO_SMALL : !grouped && whole ? 'SECAGG_UNAVAILABLE' : undefined;
+    if (refusal) {
+      if (refusal !== GROUP_TOO_SMALL) this.parts.logger.error({ roundId: start.roundId }, 'fleet: the leader runs this round under secure aggregation and this node has it off; give every node the same config');
+      void this.append({ roundId: start.roundId, round: start.round, nodeId: this.nodeId, token, ...noContribution(ids, refusal), metrics: {} });
       return undefined;
     }
     const sum = start.kind === 'train' && !grouped ? new PartialSumAggregator(numParams) : undefined;
@@ -437,7 +440,7 @@ export class FleetMember implements FleetHooks {
     this.assignment = new Map([...mine.map((id) => [id, this.nodeId] as const), ...[...byNode].flatMap(([n, cs]) => cs.map((c) => [c, n] as const))]);
     void this.redis.set(this.keys.round, String(start.round)).catch(() => undefined);
     for (const [n, cs] of kept) {
-      void this.post(n, { event: EVENTS.roundStart, ids: cs, token, msg: start, ...(privacy ? { whole } : {}) }).then((ok) => {
+      void this.post(n, { event: EVENTS.roundStart, ids: cs, token, msg: start, whole }).then((ok) => {
         if (!ok) this.nodeLost(n);
       });
     }
