@@ -367,7 +367,7 @@ export class FleetMember implements FleetHooks {
       if (holder?.split(':')[0] !== String(token) || this.isLeader) return;
       await this.sync(start.modelVersion);
       const out = this.collect(start, ids, token, whole);
-      if (out) this.local.send(ids, event, out);
+      if (out) this.local.send(ids, event, out === start ? msg : out);
       return;
     } else if (event === EVENTS.roundEnd) {
       const end = msg as { roundId?: unknown };
