@@ -37,9 +37,15 @@ describe('flock coordinator --redis: configurations a fleet refuses', () => {
   };
 
   it('refuses a strategy with server state in deterministic mode, and exits even after a refusal from the coordinator itself', async () => {
-    const [stateful, secagg] = await Promise.all([refused(['--deterministic', '--strategy', 'fedavgm']), refused([], { secureAggregation: { enabled: true } })]);
+    const [stateful, dpInClear, exactSecure] = await Promise.all([
+      refused(['--deterministic', '--strategy', 'fedavgm']),
+      refused(['--dp', 'central', '--noise-multiplier', '1', '--clip', '1']),
+      refused(['--deterministic'], { secureAggregation: { enabled: true } }),
+    ]);
     expect(stateful).toMatch(/strategy fedavgm keeps server state .* deterministic mode runs stateless strategies only/);
-    // Refused after the node was created: before, its Redis connection kept the process alive.
-    expect(secagg).toMatch(/--redis: a fleet cannot run secure aggregation yet/);
+    // Refused by the member after the node was created: before, its Redis connection kept the process alive.
+    expect(dpInClear).toMatch(/--redis: a fleet runs differential privacy only under secure aggregation/);
+    // Group sums are merged in float64: not reproducible bit for bit, so refused.
+    expect(exactSecure).toMatch(/deterministic mode without secure aggregation only/);
   });
 });

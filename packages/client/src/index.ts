@@ -10,6 +10,7 @@ export type { LocalData, TensorData } from './data.js';
 export { fitProximal, PROXIMAL_LOSSES } from './fedprox.js';
 export type { FitProximalOptions, FitProximalResult } from './fedprox.js';
 export type { DropStage } from './secure-session.js';
+export { noiseSummands } from './secure-session.js';
 export { ReceiptChecker, checkReceipt } from './receipts.js';
 export type { ReceiptContext } from './receipts.js';
 export { UploadSealer, uploadUpdate } from './upload.js';

@@ -58,3 +58,18 @@ describe('SecureSession under differential privacy (secagg.md 4.5)', () => {
     expect(code(() => session('local', noDp))).toBeUndefined();
   });
 });
+
+// Grouped SecAgg+ across fleet nodes (docs/explanation/fleet.md): the noise share is calibrated
+// to the whole cohort's survivors (secagg.dp.summands), not to the group's own t.
+describe('noiseSummands', () => {
+  it('is dp.summands when the round carries it, else t', async () => {
+    const { noiseSummands } = await import('./secure-session.js');
+    const { secAggConfigSchema } = await import('@flock/protocol');
+    expect(noiseSummands(cfg)).toBe(7);
+    const grouped = { ...cfg, dp: { ...cfg.dp!, summands: 700 } };
+    expect(noiseSummands(secAggConfigSchema.parse(grouped))).toBe(700);
+    // A cohort smaller than this group's own threshold is refused by the schema.
+    expect(secAggConfigSchema.safeParse({ ...cfg, dp: { ...cfg.dp!, summands: 6 } }).success).toBe(false);
+    expect(secAggConfigSchema.safeParse({ ...cfg, dp: { ...cfg.dp!, summands: 7.5 } }).success).toBe(false);
+  });
+});

@@ -145,9 +145,10 @@ export class SecureSession {
     const encoded = dpq ? await dpq.encode(delta) : await this.encoder.encode(delta, numExamples);
     if (noise) {
       // Distributed DP: this client's share of the noise, so that any t survivors together add at
-      // least sigma * Delta2 lattice units, Delta2 the sensitivity the rounding enforces.
+      // least sigma * Delta2 lattice units, Delta2 the sensitivity the rounding enforces. Grouped
+      // SecAgg+ (a fleet): calibrated to dp.summands, the whole cohort's survivors, not the group's t.
       if (!dpq) throw new FlockError('DP_UNAVAILABLE', 'distributed noise needs the DP quantization of secagg.dp');
-      addLatticeNoise(encoded, delta.length, distributedLocalStddev(noise.noiseMultiplier, dpq.bound, this.cfg.t));
+      addLatticeNoise(encoded, delta.length, distributedLocalStddev(noise.noiseMultiplier, dpq.bound, noiseSummands(this.cfg)));
     }
     const msg = await this.engine.maskedInput(delivery, encoded);
     encoded.fill(0);
@@ -160,4 +161,12 @@ export class SecureSession {
     await this.send(SECAGG_EVENTS.unmask, packUnmask(await this.engine.unmask(request)));
     this.finished.resolve();
   }
+}
+
+/**
+ * How many survivors a client's distributed noise share is calibrated to (protocol/secagg.md
+ * 4.5): `secagg.dp.summands` when present (grouped SecAgg+: the whole cohort), else `t`.
+ */
+export function noiseSummands(cfg: SecAggConfig): number {
+  return cfg.dp?.summands ?? cfg.t;
 }

@@ -175,7 +175,7 @@ export class Coordinator extends EventEmitter {
       emit: (event, payload) => this.emit(event, payload),
       audit: (event) => this.audit.record(event),
       resumed,
-      ...(options.fleet ? { admit: options.fleet.admit.bind(options.fleet), fence: options.fleet.fence } : {}),
+      ...(options.fleet ? { admit: options.fleet.admit.bind(options.fleet), fence: options.fleet.fence, groupedSecure: true } : {}),
     });
     const uploads = new UploadReceiver({
       federationId: settings.federationId,
@@ -313,6 +313,8 @@ export class Coordinator extends EventEmitter {
       clock: systemClock,
       coordinatorKey: toHex(signingKey.publicKey),
       deterministic: () => this.deterministicOrder,
+      session,
+      trustIdentity: (id, key) => this.sessions.trustSecAggIdentity(id, key),
       emit: (event, payload) => this.emit(event, payload),
       on: (event, fn) => this.on(event, fn),
     });

@@ -52,7 +52,17 @@ export interface SecureCollectorOptions {
    * the noise and the overflow probability (privacy/secagg/dp-quantize.ts); client weights are
    * not sent at all. A configuration no scale can serve throws DP_UNAVAILABLE.
    */
-  dp?: { mode: 'central' | 'distributed'; clip: number; noiseMultiplier: number } | undefined;
+  dp?: { mode: 'central' | 'distributed'; clip: number; noiseMultiplier: number; whole?: WholeCohort | undefined } | undefined;
+}
+
+/**
+ * Grouped SecAgg+ (fleet/secagg-group.ts): this collector runs over one group of a larger
+ * cohort, and the DP quantization and noise are planned for the whole cohort: `cohort` members
+ * at most in the sum (the overflow bound), `summands` survivors guaranteed (the noise share).
+ */
+export interface WholeCohort {
+  cohort: number;
+  summands: number;
 }
 
 type Stage = 'advertise' | 'share' | 'masked' | 'unmask' | 'done';
@@ -114,8 +124,11 @@ export class SecureCollector {
     const dp = opts.dp;
     // Weighted FedAvg: the weight rides as the last element; under DP there is no weight.
     const vectorLength = dp ? opts.numParams : opts.numParams + 1;
+    if (dp?.whole && !(dp.whole.cohort >= n && dp.whole.summands >= p.t && dp.whole.summands <= dp.whole.cohort)) {
+      throw new RangeError(`dp.whole: a cohort of ${dp.whole.cohort} with ${dp.whole.summands} summands cannot hold this group of ${n} (t = ${p.t})`);
+    }
     this.dpPlan = dp
-      ? planDpQuantization({ clip: dp.clip, dimension: opts.numParams, cohort: n, minSurvivors: p.t, noiseMultiplier: dp.noiseMultiplier, distributed: dp.mode === 'distributed' })
+      ? planDpQuantization({ clip: dp.clip, dimension: opts.numParams, cohort: dp.whole?.cohort ?? n, minSurvivors: dp.whole?.summands ?? p.t, noiseMultiplier: dp.noiseMultiplier, distributed: dp.mode === 'distributed' })
       : undefined;
     this.dpQuantizer = this.dpPlan ? new DpQuantizer({ clip: this.dpPlan.clip, scale: this.dpPlan.scale, dimension: opts.numParams, platform: opts.platform }) : undefined;
     this.config = {
@@ -126,7 +139,7 @@ export class SecureCollector {
       clip: s.clip,
       nMax: n,
       weightCap: s.weightCap,
-      ...(this.dpPlan ? { dp: { clip: this.dpPlan.clip, scale: this.dpPlan.scale, bound: this.dpPlan.bound } } : {}),
+      ...(this.dpPlan ? { dp: { clip: this.dpPlan.clip, scale: this.dpPlan.scale, bound: this.dpPlan.bound, ...(dp?.whole && dp.mode === 'distributed' ? { summands: dp.whole.summands } : {}) } } : {}),
       deadlinesMs: { advertiseKeys: s.stageTimeoutMs, shareKeys: s.stageTimeoutMs, maskedInput: s.stageTimeoutMs, unmask: s.stageTimeoutMs },
     };
     this.encoder = new WeightedEncoder({ clip: s.clip, nMax: n, weightCap: s.weightCap, platform: opts.platform });

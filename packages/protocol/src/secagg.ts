@@ -119,6 +119,12 @@ export const secAggConfigSchema = z.object({
       clip: z.number().check(z.positive()),
       scale: z.number().check(z.positive()),
       bound: z.number().check(z.positive()),
+      /**
+       * Distributed mode: the number of survivors the noise is calibrated to, when it is not
+       * `t` (grouped SecAgg+ across fleet nodes: the guaranteed survivors of the whole cohort,
+       * of which this round's group is a part; protocol/secagg.md 4.5). Absent: `t`.
+       */
+      summands: z.optional(z.int().check(z.positive(), z.lte(2 ** 20))),
     }),
   ),
   /** Per-stage deadlines, milliseconds after the stage opens. */
@@ -128,7 +134,9 @@ export const secAggConfigSchema = z.object({
     maskedInput: z.int().check(z.positive()),
     unmask: z.int().check(z.positive()),
   }),
-}).check(z.refine((c) => c.t >= Math.floor(c.k / 2) + 1 && c.t <= c.k, { message: 't must satisfy floor(k/2)+1 <= t <= k', path: ['t'] }));
+})
+  .check(z.refine((c) => c.t >= Math.floor(c.k / 2) + 1 && c.t <= c.k, { message: 't must satisfy floor(k/2)+1 <= t <= k', path: ['t'] }))
+  .check(z.refine((c) => c.dp?.summands === undefined || c.dp.summands >= c.t, { message: 'dp.summands must be >= t (the whole cohort includes this group)', path: ['dp', 'summands'] }));
 export type SecAggConfig = z.infer<typeof secAggConfigSchema>;
 
 /** Event names of the SecAgg stages (C->S with ack unless noted). */

@@ -59,6 +59,8 @@ const configFileSchema = coordinatorSettingsFields.partial().extend({
       redis: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL'),
       nodeId: z.string().min(1).max(64).regex(/^[^:\s]+$/, 'no ":" or spaces').optional(),
       leaseMs: z.number().int().min(500).max(600_000).optional(),
+      /** Smallest group a node runs secure aggregation with (default 100; docs/explanation/fleet.md). */
+      minGroupSize: z.number().int().min(3).max(2 ** 20).optional(),
     })
     .strict()
     .optional(),
@@ -130,6 +132,7 @@ interface CoordinatorFlags extends SecurityFlags {
   redis?: string;
   nodeId?: string;
   lease?: number;
+  minGroupSize?: number;
 }
 
 export function coordinatorCommand(): Command {
@@ -166,6 +169,7 @@ export function coordinatorCommand(): Command {
     .option('--redis <url>', 'join a fleet of coordinator nodes on this Redis (redis://host:port; see docs/how-to/scale-out.md)')
     .option('--node-id <id>', 'this node\'s name in the fleet (default: random)')
     .option('--lease <seconds>', 'fleet: leader lease and node liveness time (default 5)', num(0.5, 600))
+    .option('--min-group-size <n>', 'fleet with secure aggregation: smallest group of clients a node runs SecAgg+ with (default 100, at least 3)', int(3, 2 ** 20))
     .option('--log <mode>', 'terminal output: human (a progress bar and one line per round), json (JSON lines), auto (human on a TTY)', oneOf(LOG_MODES))
     .action(async (f: CoordinatorFlags) => {
       let file: z.infer<typeof configFileSchema> = {};
@@ -258,6 +262,10 @@ export function coordinatorCommand(): Command {
       const security = await setUpSecurity({ ...f, open: f.open === true || settings.auth === 'open' }, database.registry);
       if ((f.redis ?? fileFleet?.redis) !== undefined) {
         // Before the member opens its Redis connection: a refused strategy must not leave one open.
+        // Grouped SecAgg+ merges group sums in float64: not the exact sum deterministic mode needs.
+        if ((f.deterministic ?? fileDeterministic) === true && settings.secureAggregation?.enabled === true) {
+          throw new UsageError('--redis --deterministic: a fleet runs deterministic mode without secure aggregation only (group sums are merged in float64, not on the exact grid); see docs/explanation/fleet.md');
+        }
         try {
           strategy = fleetStrategy(strategy, { exact: (f.deterministic ?? fileDeterministic) === true });
         } catch (e) {
@@ -305,12 +313,14 @@ export function coordinatorCommand(): Command {
 }
 
 /** The fleet membership asked for by --redis (or the config file's "fleet"), if any. */
-function fleetMemberOf(f: CoordinatorFlags, file: { redis: string; nodeId?: string | undefined; leaseMs?: number | undefined } | undefined, federationId: string): FleetMember | undefined {
+function fleetMemberOf(f: CoordinatorFlags, file: { redis: string; nodeId?: string | undefined; leaseMs?: number | undefined; minGroupSize?: number | undefined } | undefined, federationId: string): FleetMember | undefined {
   const redisUrl = f.redis ?? file?.redis;
+  if (redisUrl === undefined && f.minGroupSize !== undefined) throw new UsageError('--min-group-size needs --redis (it sizes the secure-aggregation groups of a fleet)');
   if (redisUrl === undefined) return undefined;
   if (!/^rediss?:\/\//.test(redisUrl)) throw new UsageError(`--redis must be a redis:// or rediss:// URL; got '${redisUrl}'`);
   const nodeId = f.nodeId ?? file?.nodeId;
   if (nodeId !== undefined && !/^[^:\s]{1,64}$/.test(nodeId)) throw new UsageError(`--node-id must be 1-64 characters without ":" or spaces; got '${nodeId}'`);
   const leaseMs = f.lease !== undefined ? Math.round(f.lease * 1000) : file?.leaseMs;
-  return new FleetMember({ redisUrl, federationId, ...(nodeId ? { nodeId } : {}), ...(leaseMs ? { leaseMs } : {}) });
+  const minGroupSize = f.minGroupSize ?? file?.minGroupSize;
+  return new FleetMember({ redisUrl, federationId, ...(nodeId ? { nodeId } : {}), ...(leaseMs ? { leaseMs } : {}), ...(minGroupSize !== undefined ? { minGroupSize } : {}) });
 }

@@ -18,6 +18,9 @@ import { Lease } from './lease.js';
 import { ExactSumAggregator } from './exact-sum.js';
 import { PartialSumAggregator } from './partial-sum.js';
 import { PartialLedger, decodePartial, encodePartial, type MergeVerdict, type Partial } from './partials.js';
+import { groupedSecure, leadGroupedRound, mergeGroup, startGroup, type GroupContext } from './grouped-round.js';
+import type { CohortPrivacy } from './partial-sum.js';
+import { DEFAULT_MIN_GROUP_SIZE, GROUP_TOO_SMALL, checkMinGroupSize, noContribution, type GroupContribution } from './secagg-group.js';
 import { NodeRegistry } from './registry.js';
 import { modelStoreAdapter, type FleetStoreAdapter } from './store-adapter.js';
 import { StreamFollower, appendEntry } from './stream.js';
@@ -36,6 +39,9 @@ export interface FleetNodeParts {
   coordinatorKey: string;
   /** The coordinator's deterministic mode (`--deterministic`): the strategy must then sum exactly. */
   deterministic?(): boolean;
+  /** Secure aggregation: the node's SecAgg session and identity registry (grouped SecAgg, fleet/grouped-round.ts). */
+  session?: string;
+  trustIdentity?: (clientId: string, identityKey: Uint8Array) => boolean;
   emit(event: string, payload?: unknown): void;
   on(event: string, fn: (payload: any) => void): void; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
@@ -58,11 +64,30 @@ export interface FleetMemberOptions {
   nodeId?: string;
   /** Lease and node-liveness time (default 5000 ms). */
   leaseMs?: number;
+  /** Smallest group a node runs secure aggregation with (default 100; fleet/secagg-group.ts). */
+  minGroupSize?: number;
 }
 
 /** One message of the leader to a node (its plan stream): what to send to which of its clients. */
-const planEntrySchema = z.object({ event: z.string().min(1).max(64), ids: z.array(z.string()).nullable(), token: z.number().int().min(1), msg: z.unknown() }).strict();
+const planEntrySchema = z
+  .object({
+    event: z.string().min(1).max(64),
+    ids: z.array(z.string()).nullable(),
+    token: z.number().int().min(1),
+    msg: z.unknown(),
+    /** Grouped SecAgg+ (present exactly then): the whole cohort every group plans its DP quantization and noise for. */
+    whole: z.object({ cohort: z.number().int().min(1).max(2 ** 20), summands: z.number().int().min(1).max(2 ** 20) }).strict().optional(),
+  })
+  .strict();
 type PlanEntry = z.infer<typeof planEntrySchema>;
+
+/** Follower: the local share of the leader's round; `group` when it runs grouped SecAgg+. */
+interface LocalRound {
+  r: RoundMachine;
+  token: number;
+  sum: PartialSumAggregator | undefined;
+  group?: Promise<GroupContribution>;
+}
 
 /** Events the member reports through the coordinator ('fleet'), for logs and tests. */
 export type FleetEvent =
@@ -95,8 +120,11 @@ export class FleetMember implements FleetHooks {
   /** Leader: the round in flight, who may send partials, and where each member counts. */
   private ledger: PartialLedger | undefined;
   private assignment = new Map<string, string>();
+  /** Leader, grouped SecAgg+ under DP: what the round's merged sum is released with. */
+  private privacy: CohortPrivacy | undefined;
   /** Follower: the local share of the leader's round. */
-  private localRound: { r: RoundMachine; token: number; sum: PartialSumAggregator | undefined } | undefined;
+  private localRound: LocalRound | undefined;
+  readonly minGroupSize: number;
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
   private leading = false;
@@ -105,6 +133,7 @@ export class FleetMember implements FleetHooks {
     if (typeof o.redisUrl !== 'string' || !/^rediss?:\/\//.test(o.redisUrl)) throw new TypeError('redisUrl must be a redis:// or rediss:// URL');
     this.nodeId = o.nodeId ?? `node-${randomBytes(4).toString('hex')}`;
     this.leaseMs = o.leaseMs ?? 5000;
+    this.minGroupSize = o.minGroupSize === undefined ? DEFAULT_MIN_GROUP_SIZE : checkMinGroupSize(o.minGroupSize);
     this.keys = fleetKeys(o.federationId);
     this.redis = new Redis(o.redisUrl, { maxRetriesPerRequest: 2, retryStrategy: (n) => Math.min(1000, 50 * n) });
     this.redis.on('error', () => undefined); // reconnects on its own; failures surface where a command fails
@@ -151,8 +180,7 @@ export class FleetMember implements FleetHooks {
   readonly fence: CommitFence = (next) => fencedCommit({ redis: this.redis, keys: this.keys, spec: this.parts.store.spec, leaseValue: () => (this.leading ? this.lease.value : undefined) })(next);
 
   attach(parts: FleetNodeParts): void {
-    if (parts.settings.secureAggregation.enabled) throw new RangeError('a fleet cannot run secure aggregation yet (grouped SecAgg: docs/explanation/fleet.md)');
-    if (parts.strategy.confidentialRounds) throw new RangeError('a fleet cannot run differential privacy yet (docs/explanation/fleet.md)');
+    if (parts.strategy.confidentialRounds && !parts.settings.secureAggregation.enabled) throw new RangeError('a fleet runs differential privacy only under secure aggregation (grouped SecAgg+, docs/explanation/fleet.md): enable secureAggregation');
     if (!(parts.strategy.createAggregator(1) instanceof PartialSumAggregator)) throw new RangeError(`strategy ${parts.strategy.name} does not aggregate by partial sums: wrap it with fleetStrategy() (FedAvg-family strategies only)`);
     this.parts = parts;
     this.store = modelStoreAdapter(parts.store);
@@ -190,6 +218,9 @@ export class FleetMember implements FleetHooks {
   start(): void {
     if (this.parts.deterministic?.() && !(this.parts.strategy.createAggregator(1) instanceof ExactSumAggregator)) {
       throw new RangeError('a fleet in deterministic mode needs exact sums: wrap the strategy with fleetStrategy(strategy, { exact: true }) (docs/explanation/fleet.md)');
+    }
+    if (this.parts.deterministic?.() && this.parts.settings.secureAggregation.enabled) {
+      throw new RangeError('a fleet runs deterministic mode without secure aggregation only: group sums are merged in float64, not on the exact grid (docs/explanation/fleet.md)');
     }
     void this.startAsync().catch((err: unknown) => {
       this.parts.logger.error({ err }, 'fleet: start failed');
@@ -307,6 +338,8 @@ export class FleetMember implements FleetHooks {
     if (event === EVENTS.roundStart) {
       if (token === undefined || !this.leading) return; // deposed between selection and start: nobody hears of it
       const start = msg as RoundStart;
+      this.privacy = undefined;
+      if (groupedSecure(this.parts.settings, start.kind)) return this.sendGrouped(start, token, mine, byNode);
       this.ledger = new PartialLedger(start.roundId, token, byNode);
       this.assignment = new Map([...mine.map((id) => [id, this.nodeId] as const), ...[...byNode].flatMap(([n, cs]) => cs.map((c) => [c, n] as const))]);
       void this.redis.set(this.keys.round, String(start.round)).catch(() => undefined);
@@ -334,7 +367,7 @@ export class FleetMember implements FleetHooks {
   private async onPlan(raw: string): Promise<void> {
     const parsed = planEntrySchema.safeParse(JSON.parse(raw));
     if (!parsed.success) throw new Error(`fleet: bad plan entry: ${parsed.error.message}`);
-    const { event, ids, token, msg } = parsed.data;
+    const { event, ids, token, msg, whole } = parsed.data;
     if (ids === null) return this.local.broadcast(event, msg);
     if (event === EVENTS.roundStart) {
       const start = roundStartSchema.parse(msg);
@@ -342,7 +375,9 @@ export class FleetMember implements FleetHooks {
       const holder = await this.redis.get(this.keys.lease);
       if (holder?.split(':')[0] !== String(token) || this.isLeader) return;
       await this.sync(start.modelVersion);
-      this.collect(start, ids, token);
+      const out = this.collect(start, ids, token, whole);
+      if (out) this.local.send(ids, event, out === start ? msg : out);
+      return;
     } else if (event === EVENTS.roundEnd) {
       const end = msg as { roundId?: unknown };
       if (this.localRound && this.localRound.r.roundId === end.roundId) this.localRound.r.finish();
@@ -351,13 +386,22 @@ export class FleetMember implements FleetHooks {
   }
 
   /** Follower: collects this node's share of the leader's round, then ships one partial. */
-  private collect(start: RoundStart, ids: string[], token: number): void {
+  private collect(start: RoundStart, ids: string[], token: number, whole?: { cohort: number; summands: number }): RoundStart | undefined {
     const { settings, numParams, runner, clock } = this.parts;
     this.localRound?.r.finish();
     // Ship before the leader's deadline: the partial must reach it while the round still collects.
-    const margin = Math.min(1000, Math.floor(settings.roundTimeoutMs / 10));
+    const margin = this.margin();
+    const grouped = groupedSecure(settings, start.kind);
+    // A group below this node's own minGroupSize never runs SecAgg+, whatever the leader planned;
+    // nor does a node without secure aggregation collect a round the leader runs securely.
+    const refusal = grouped && ids.length < this.minGroupSize ? GROUP_TOO_SMALL : !grouped && whole ? 'SECAGG_UNAVAILABLE' : undefined;
+    if (refusal) {
+      if (refusal !== GROUP_TOO_SMALL) this.parts.logger.error({ roundId: start.roundId }, 'fleet: the leader runs this round under secure aggregation and this node has it off; give every node the same config');
+      void this.append({ roundId: start.roundId, round: start.round, nodeId: this.nodeId, token, ...noContribution(ids, refusal), metrics: {} });
+      return undefined;
+    }
     // The strategy's aggregator: exact sums in deterministic mode (fleetStrategy checked the type).
-    const sum = start.kind === 'train' ? (this.parts.strategy.createAggregator(numParams) as PartialSumAggregator) : undefined;
+    const sum = start.kind === 'train' && !grouped ? (this.parts.strategy.createAggregator(numParams) as PartialSumAggregator) : undefined;
     const r = new RoundMachine(
       { roundId: start.roundId, round: start.round, kind: start.kind, modelVersion: start.modelVersion, cohort: ids, deadline: start.deadline - margin },
       {
@@ -371,7 +415,10 @@ export class FleetMember implements FleetHooks {
       },
     );
     r.start = start;
-    const lr = { r, token, sum };
+    const lr: LocalRound = { r, token, sum };
+    // Grouped SecAgg+: the group's unmasked sum is this node's partial (fleet/grouped-round.ts).
+    const group = grouped ? startGroup(this.groupContext(), r, start, ids, margin, whole) : undefined;
+    if (group) lr.group = group.done.then((c) => (r.finish(), c));
     this.localRound = lr;
     runner.adopt(r);
     const cancel = clock.after(Math.max(0, r.deadline - clock.now()), r.finish);
@@ -383,10 +430,39 @@ export class FleetMember implements FleetHooks {
       await this.ship(lr);
       r.release();
     });
+    return group ? group.start : start;
   }
 
-  private async ship(lr: { r: RoundMachine; token: number; sum: PartialSumAggregator | undefined }): Promise<void> {
+  private margin(): number {
+    return Math.min(1000, Math.floor(this.parts.settings.roundTimeoutMs / 10));
+  }
+
+  private groupContext(): GroupContext {
+    const { settings, numParams, clock, session, trustIdentity } = this.parts;
+    return { settings, numParams, clock, minGroupSize: this.minGroupSize, session: session ?? `${this.keys.lease}:${this.nodeId}`, trustIdentity, connected: (id) => this.local.connected(id), send: (ids, e, m) => this.local.send(ids, e, m) };
+  }
+
+  /** Leader, grouped SecAgg+ (fleet/grouped-round.ts): plans go to the groups that take part. */
+  private sendGrouped(start: RoundStart, token: number, mine: string[], byNode: Map<string, string[]>): void {
+    const { kept, whole, privacy } = leadGroupedRound({ ctx: this.groupContext(), r: this.parts.runner.active, start, mine, byNode, margin: this.margin(), logger: this.parts.logger });
+    this.privacy = privacy;
+    this.ledger = new PartialLedger(start.roundId, token, kept);
+    this.assignment = new Map([...mine.map((id) => [id, this.nodeId] as const), ...[...byNode].flatMap(([n, cs]) => cs.map((c) => [c, n] as const))]);
+    void this.redis.set(this.keys.round, String(start.round)).catch(() => undefined);
+    for (const [n, cs] of kept) {
+      void this.post(n, { event: EVENTS.roundStart, ids: cs, token, msg: start, whole }).then((ok) => {
+        if (!ok) this.nodeLost(n);
+      });
+    }
+  }
+
+  private async ship(lr: LocalRound): Promise<void> {
     const { r, sum } = lr;
+    const c = await lr.group;
+    if (c) {
+      if (c.error) this.parts.logger.warn({ roundId: r.roundId, err: c.error.message, code: c.error.code }, 'fleet: secure group added no sum');
+      return this.append({ roundId: r.roundId, round: r.round, nodeId: this.nodeId, token: lr.token, reporters: c.reporters, rejected: c.rejected, numExamples: c.numExamples, weightTotal: c.weightTotal, count: c.count, metrics: {}, sum: c.sum });
+    }
     const agg = sum?.partial();
     // This partial is the node's last word on its share: members it heard nothing from
     // (disconnected, or moved to another node where they cannot count) settle as NO_REPORT, so
@@ -405,14 +481,18 @@ export class FleetMember implements FleetHooks {
       metrics: r.metricTotals(),
       sum: agg && agg.count > 0 ? agg.sum : undefined,
     };
+    return this.append(p);
+  }
+
+  private async append(p: Partial): Promise<void> {
     const bytes = encodePartial(p);
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
         await appendEntry(this.redis, this.keys.partials, { p: bytes }, 1000);
-        this.event({ type: 'partial-shipped', nodeId: this.nodeId, roundId: r.roundId, reporters: p.reporters.length });
+        this.event({ type: 'partial-shipped', nodeId: this.nodeId, roundId: p.roundId, reporters: p.reporters.length });
         return;
       } catch (err) {
-        this.parts.logger.warn({ err: (err as Error).message, roundId: r.roundId }, 'fleet: cannot ship the partial; retrying');
+        this.parts.logger.warn({ err: (err as Error).message, roundId: p.roundId }, 'fleet: cannot ship the partial; retrying');
         await new Promise((res) => setTimeout(res, 200 * (attempt + 1)));
       }
     }
@@ -427,9 +507,7 @@ export class FleetMember implements FleetHooks {
     if (verdict === 'merged') {
       let ok = false;
       try {
-        ok = r!.mergePartial(p, (agg) => {
-          if (p.sum) (agg as PartialSumAggregator).addPartial(p.sum, p.weightTotal, p.count);
-        });
+        ok = mergeGroup(r!, p, this.privacy);
       } catch (err) {
         // Another summing mode (one node without --deterministic) or SUM_OVERFLOW: nothing was added.
         this.parts.logger.error({ from: p.nodeId, roundId: p.roundId, err: (err as Error).message }, 'fleet: partial refused');

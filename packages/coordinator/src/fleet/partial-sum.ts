@@ -1,4 +1,17 @@
-import { WeightedMeanAggregator } from '../aggregator.js';
+import { FlockError } from '@flock/protocol';
+import { WeightedMeanAggregator, type AggregateResult } from '../aggregator.js';
+
+/**
+ * Grouped SecAgg+ under differential privacy (fleet/grouped-round.ts): the merged sum of the
+ * groups' decoded sums is released to the DP strategy as one secure aggregate, with the
+ * sensitivity and accounted noise multiplier of the whole cohort's quantization plan.
+ * `minCount`: distributed mode, the survivors the clients' noise shares were calibrated to.
+ */
+export interface CohortPrivacy {
+  sensitivity: number;
+  accountedNoiseMultiplier: number;
+  minCount: number;
+}
 
 /**
  * FedAvg's streaming weighted sum (the arithmetic of WeightedMeanAggregator: float64
@@ -18,6 +31,35 @@ export class PartialSumAggregator extends WeightedMeanAggregator {
     for (let i = 0; i < acc.length; i++) acc[i]! += sum[i]!;
     this.totalWeight += weight;
     this.reports += count;
+  }
+
+  private privacy: CohortPrivacy | undefined;
+
+  /** Grouped SecAgg+ under DP: result() releases the sum as a privacy aggregate (see CohortPrivacy). */
+  calibrate(privacy: CohortPrivacy): void {
+    if (!privacy || !(privacy.sensitivity > 0) || !(privacy.accountedNoiseMultiplier >= 0) || !Number.isInteger(privacy.minCount) || privacy.minCount < 0) {
+      throw new RangeError('privacy must have sensitivity > 0, accountedNoiseMultiplier >= 0 and an integer minCount >= 0');
+    }
+    this.privacy = privacy;
+  }
+
+  /**
+   * The weighted mean; under DP (calibrate()) also the sum, its sensitivity and accounted noise.
+   * Distributed mode with fewer summands than the noise was calibrated to: DP_UNAVAILABLE, as
+   * the sum would carry less than sigma times the sensitivity (nothing is released).
+   */
+  override result(): AggregateResult {
+    const r = super.result();
+    const p = this.privacy;
+    if (!p) return r;
+    if (this.reports < p.minCount) {
+      throw new FlockError('DP_UNAVAILABLE', `the groups' sums hold ${this.reports} updates; the distributed noise was calibrated to at least ${p.minCount} (a group aborted or its node was lost): nothing is released`, {
+        reason: 'too-few-summands',
+        summands: this.reports,
+        calibratedFor: p.minCount,
+      });
+    }
+    return { ...r, privacy: { sum: Float64Array.from(this.sum), sensitivity: p.sensitivity, accountedNoiseMultiplier: p.accountedNoiseMultiplier } };
   }
 
   /** The running sum (not a copy: serialize it before adding more), weight total and count. */

@@ -1,5 +1,6 @@
 import { WeightedMeanAggregator } from '../aggregator.js';
 import type { Strategy } from '../strategy.js';
+import { DifferentiallyPrivate } from '../strategies/differential-privacy.js';
 import { isStatefulStrategy } from '../strategies/server-optimizer.js';
 import { ExactSumAggregator } from './exact-sum.js';
 import { PartialSumAggregator } from './partial-sum.js';
@@ -24,7 +25,12 @@ export function fleetStrategy(inner: Strategy, options: FleetStrategyOptions = {
   if (!inner || typeof inner.createAggregator !== 'function') throw new TypeError('strategy must be a Strategy');
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
   if (options.exact !== undefined && typeof options.exact !== 'boolean') throw new TypeError('options.exact must be a boolean');
-  if (!(inner.createAggregator(1) instanceof WeightedMeanAggregator)) {
+  // Differential privacy over FedAvg: only in central or distributed mode, where the fleet runs
+  // grouped SecAgg+ and the DP strategy gets the cohort's sum (fleet/grouped-round.ts); local
+  // mode would need the DP aggregator's uniform weights on every node.
+  const dp = inner instanceof DifferentiallyPrivate ? inner : undefined;
+  if (dp && dp.options.mode === 'local') throw new RangeError('a fleet runs differential privacy in central or distributed mode only, under secure aggregation (grouped SecAgg+)');
+  if (!((dp ? dp.inner : inner).createAggregator(1) instanceof WeightedMeanAggregator)) {
     throw new RangeError(`strategy ${inner.name} does not aggregate by a weighted mean; a fleet can only run FedAvg-family strategies`);
   }
   const exact = options.exact === true;
@@ -34,9 +40,11 @@ export function fleetStrategy(inner: Strategy, options: FleetStrategyOptions = {
     );
   }
   return new Proxy(inner, {
-    get(target, prop, receiver) {
+    get(target, prop) {
       if (prop === 'createAggregator') return (numParams: number) => (exact ? new ExactSumAggregator(numParams) : new PartialSumAggregator(numParams));
-      return Reflect.get(target, prop, receiver) as unknown;
+      // On the strategy itself: methods and getters that use private (#) fields (the DP accountant).
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
 }

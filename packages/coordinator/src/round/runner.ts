@@ -60,6 +60,11 @@ export interface RoundRunnerOptions {
   admit?: ((roundId: string, clientId: string) => void) | undefined;
   /** Fleet: publishes a commit under the leader's lease before it is stored (round/commit.ts CommitFence). */
   fence?: CommitFence | undefined;
+  /**
+   * Fleet: secure aggregation runs per node group (fleet/secagg-group.ts), not over the whole
+   * cohort; the round itself collects the groups' sums like plain partials.
+   */
+  groupedSecure?: boolean | undefined;
 }
 
 /**
@@ -262,7 +267,7 @@ export class RoundRunner {
       },
     );
     let secureError: FlockError | undefined;
-    if (kind === 'train' && settings.secureAggregation.enabled) {
+    if (kind === 'train' && settings.secureAggregation.enabled && !this.o.groupedSecure) {
       try {
         r.secure = new SecureCollector({
           session: this.o.session,
@@ -301,10 +306,12 @@ export class RoundRunner {
     await database?.rounds.start({ round, roundId, kind, modelVersion: model.version, cohort, startedAt: startedAt.toISOString() });
     logger.info({ round, kind, cohort: cohort.length, modelVersion: model.version }, 'round started');
     let secureResult: (AggregateResult & { survivors: string[] }) | undefined;
+    // One SecAgg round over the whole cohort (a fleet sets its group's collector during send()).
+    const flat = r.secure;
     if (!secureError) fleet.send(cohort, EVENTS.roundStart, start);
     if (secureError) {
       // Nothing to collect: the round cannot run securely.
-    } else if (r.secure) {
+    } else if (flat && r.secure) {
       try {
         secureResult = await r.secure.run(deadline);
         r.settleSecure(secureResult.survivors, secureResult.totalWeight);
