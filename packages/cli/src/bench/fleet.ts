@@ -142,6 +142,9 @@ export async function runFleetConfiguration(clients: number, o: Required<Omit<Fl
       model: o.params ? `synthetic-${o.params}` : o.model,
       sealing: suite,
       chunkBytes,
+      // The round this line measures (from round 2 on, every session's key record is already verified and its X25519 done).
+      round: last.summary.round,
+      rounds: o.rounds,
       connectSeconds: round3(connectSeconds),
       roundSeconds: round3(roundSeconds),
       status: last.summary.status,

@@ -45,13 +45,18 @@ export function benchCommand(): Command {
       if (!Number.isInteger(n) || n < 1024 || n > 16 * 1024 * 1024) throw new UsageError(`--chunk-bytes: '${v}' is not a chunk size between 1024 and 16777216`);
       return n;
     })
+    .option('--rounds <n>', 'fleet: rounds per configuration (default 1); the line reports the last one (from the second on, each session\'s key record is already verified)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 100) throw new UsageError(`--rounds: '${v}' is not a round count between 1 and 100`);
+      return n;
+    })
     .option('--timeout <seconds>', 'fleet: how long connecting, and each round, may take (default 600)', (v) => {
       const n = Number(v);
       if (!Number.isFinite(n) || n < 1 || n > 86_400) throw new UsageError(`--timeout: '${v}' is not a number of seconds between 1 and 86400`);
       return n;
     })
     .option('--cohort <sizes>', 'secagg: only these cohort sizes, comma-separated (e.g. 1000)')
-    .action(async (suite: string, f: { json?: boolean; quick?: boolean; clients?: number[]; cohort?: string; sealing?: Array<'aes' | 'nacl'>; params?: number; chunkBytes?: number; timeout?: number }) => {
+    .action(async (suite: string, f: { json?: boolean; quick?: boolean; clients?: number[]; cohort?: string; sealing?: Array<'aes' | 'nacl'>; params?: number; chunkBytes?: number; rounds?: number; timeout?: number }) => {
       const load = SUITES[suite];
       if (!load) throw new UsageError(`unknown suite '${suite}'; choose one of ${Object.keys(SUITES).join(', ')}`);
       let cohorts: number[] | undefined;
@@ -60,6 +65,6 @@ export function benchCommand(): Command {
         if (cohorts.some((v) => !Number.isInteger(v) || v < 3)) throw new UsageError(`--cohort must list integers >= 3, got '${f.cohort}'`);
       }
       const run = await load();
-      for await (const line of run({ quick: f.quick === true, ...(f.clients ? { clients: f.clients } : {}), ...(cohorts ? { cohorts } : {}), ...(f.sealing ? { sealing: f.sealing } : {}), ...(f.params ? { params: f.params } : {}), ...(f.chunkBytes ? { chunkBytes: f.chunkBytes } : {}), ...(f.timeout ? { timeoutMs: f.timeout * 1000 } : {}) })) out(JSON.stringify({ suite, ...line }));
+      for await (const line of run({ quick: f.quick === true, ...(f.clients ? { clients: f.clients } : {}), ...(cohorts ? { cohorts } : {}), ...(f.sealing ? { sealing: f.sealing } : {}), ...(f.params ? { params: f.params } : {}), ...(f.chunkBytes ? { chunkBytes: f.chunkBytes } : {}), ...(f.rounds ? { rounds: f.rounds } : {}), ...(f.timeout ? { timeoutMs: f.timeout * 1000 } : {}) })) out(JSON.stringify({ suite, ...line }));
     });
 }
