@@ -39,7 +39,7 @@ export interface FleetBenchOptions {
   sealing?: FleetSealing[];
   /** A synthetic model of this many float32 parameters instead of `model` (e.g. 100000). */
   params?: number;
-  /** The node's `uploads.chunkBytes` (default 256 KiB, the coordinator default). */
+  /** The node's `uploads.chunkBytes` (default 1 MiB, the coordinator default). */
   chunkBytes?: number;
 }
 

@@ -40,7 +40,7 @@ export function benchCommand(): Command {
       if (!Number.isInteger(n) || n < 1 || n > 100_000_000) throw new UsageError(`--params: '${v}' is not a parameter count between 1 and 100000000`);
       return n;
     })
-    .option('--chunk-bytes <n>', 'fleet: the node\'s uploads.chunkBytes (default 262144)', (v) => {
+    .option('--chunk-bytes <n>', 'fleet: the node\'s uploads.chunkBytes (default 1048576)', (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1024 || n > 16 * 1024 * 1024) throw new UsageError(`--chunk-bytes: '${v}' is not a chunk size between 1024 and 16777216`);
       return n;
