@@ -35,7 +35,6 @@ import {
   aeadNonce,
   checkClientSealKeyRecord,
   sealedChunkContext,
-  sha256,
   equalBytes,
   isAllZero,
   isSealSuite,
@@ -48,6 +47,7 @@ import {
   type SealSuite,
   type SealedUploadContext,
 } from '@flock/privacy';
+import { createHash } from 'node:crypto';
 import { gcmOpenInto } from '@flock/privacy/node';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -403,17 +403,14 @@ function lowOrder(): FlockError {
   return new FlockError('SEAL_INVALID', 'the client box key is a low-order point', { reason: 'key-binding' });
 }
 
-/** SHA-256(context_i) from the upload's context prefix: LP(i) is 00000008 | u64be(i). */
+/** SHA-256(context_i) from the upload's context prefix: LP(i) is 00000008 | u64be(i). OpenSSL's SHA-256 (the coordinator runs on Node). */
 function chunkAad(prefix: Uint8Array, index: number): Uint8Array {
   const tail = new Uint8Array(12);
   const v = new DataView(tail.buffer);
   v.setUint32(0, 8);
   v.setUint32(4, Math.floor(index / 2 ** 32));
   v.setUint32(8, index >>> 0);
-  const input = new Uint8Array(prefix.length + 12);
-  input.set(prefix);
-  input.set(tail, prefix.length);
-  return sha256(input);
+  return createHash('sha256').update(prefix).update(tail).digest();
 }
 
 /** Scans values [u.scanned, end) of the update for NaN and infinity; records the first one. */
