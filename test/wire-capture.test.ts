@@ -66,7 +66,7 @@ describe('sealed updates on the wire', () => {
       const offs = windows(u.bytes, 400);
       expect(offs.length).toBeGreaterThan(100);
       for (const off of offs) expect(capture.indexOf(u.bytes.subarray(off, off + 64))).toBe(-1);
-      // Nor windows across chunk boundaries (256 KiB) when they are informative.
+      // Nor windows across 256 KiB boundaries (chunk boundaries of the earlier default) when they are informative.
       const f = new Float32Array(u.bytes.buffer, u.bytes.byteOffset, u.bytes.byteLength / 4);
       for (let b = 256 * 1024; b < u.bytes.length; b += 256 * 1024) {
         const w = f.subarray((b - 32) / 4, (b + 32) / 4);
@@ -90,7 +90,8 @@ describe('sealed updates on the wire', () => {
     [SEAL_SUITE_AEAD, 'decrypt'],
     [SEAL_SUITE_LEGACY, 'context'],
   ] as const)('%s: a sealed upload replayed into another round, by another client id, or with a forged chunk fails with SEAL_INVALID', async (suite, replayReason) => {
-    const { coordinator, url } = await startCoordinator({ minClients: 2, rounds: 2, roundTimeoutMs: 10_000 });
+    // 256 KiB chunks: the mlp update (~800 KB) is sent in several, so a chunk can be replayed on its own.
+    const { coordinator, url } = await startCoordinator({ minClients: 2, rounds: 2, roundTimeoutMs: 10_000, uploads: { chunkBytes: 256 * 1024 } });
     cleanups.push(() => coordinator.close());
     const proxy = NetProxy.forUrl(url);
     const proxied = await proxy.listen();

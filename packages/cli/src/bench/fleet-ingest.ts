@@ -45,9 +45,10 @@ export async function runIngestPath(numParams: number, suite: SealSuite, uploads
     host: {
       admit: () => undefined,
       sessionIdentity: () => null,
-      accept: (clientId, meta, delta) => {
-        // What the round does with a finished update (round/machine.ts acceptDelta): finite check, then the streaming FedAvg.
-        if (firstNonFinite(delta) >= 0) throw new FlockError('NON_FINITE');
+      accept: (clientId, meta, delta, scanned) => {
+        // What the round does with a finished update (round/machine.ts acceptDelta): the finite
+        // check (done by the receiver chunk by chunk as they were opened), then the streaming FedAvg.
+        if ((scanned ?? firstNonFinite(delta)) >= 0) throw new FlockError('NON_FINITE');
         aggregator.add(clientId, delta, meta.numExamples);
         accepted++;
       },
@@ -121,6 +122,6 @@ export async function runIngestPath(numParams: number, suite: SealSuite, uploads
     // The same sessions' next round (key record and X25519 remembered per session).
     nextRoundSealedMBPerCpuSecond: Math.round((sealedBytes / second.cpuSeconds / 1e6) * 10) / 10,
     nextRoundCpuMsPerUpdate: Math.round((second.cpuSeconds / uploads) * 1e6) / 1000,
-    what: 'UploadReceiver (key record check, key derivation, open into the update buffer) + finite check + WeightedMeanAggregator.add, in one process; sealing done beforehand; no socket.io',
+    what: 'UploadReceiver (key record check, key derivation, open into the update buffer, finite check per chunk) + WeightedMeanAggregator.add, in one process; sealing done beforehand; no socket.io',
   };
 }

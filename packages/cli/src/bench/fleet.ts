@@ -41,7 +41,7 @@ export interface FleetBenchOptions {
   sealing?: FleetSealing[];
   /** A synthetic model of this many float32 parameters instead of `model` (e.g. 100000). */
   params?: number;
-  /** The node's `uploads.chunkBytes` (default 256 KiB, the coordinator default). */
+  /** The node's `uploads.chunkBytes` (default 1 MiB, the coordinator default). */
   chunkBytes?: number;
   /** Node counts, one configuration each (default [1]); more than one runs a fleet on Redis. */
   nodes?: number[];
@@ -183,6 +183,9 @@ export async function runFleetConfiguration(clients: number, o: ConfigurationOpt
       model: o.params ? `synthetic-${o.params}` : o.model,
       sealing: suite,
       chunkBytes,
+      // The round this line measures (from round 2 on, every session's key record is already verified and its X25519 done).
+      round: last.summary.round,
+      rounds: o.rounds,
       connectSeconds: round3(connectSeconds),
       roundSeconds: round3(roundSeconds),
       status: last.summary.status,

@@ -40,9 +40,14 @@ export function benchCommand(): Command {
       if (!Number.isInteger(n) || n < 1 || n > 100_000_000) throw new UsageError(`--params: '${v}' is not a parameter count between 1 and 100000000`);
       return n;
     })
-    .option('--chunk-bytes <n>', 'fleet: the node\'s uploads.chunkBytes (default 262144)', (v) => {
+    .option('--chunk-bytes <n>', 'fleet: the node\'s uploads.chunkBytes (default 1048576)', (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1024 || n > 16 * 1024 * 1024) throw new UsageError(`--chunk-bytes: '${v}' is not a chunk size between 1024 and 16777216`);
+      return n;
+    })
+    .option('--rounds <n>', 'fleet: rounds per configuration (default 1); the line reports the last one (from the second on, each session\'s key record is already verified)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 100) throw new UsageError(`--rounds: '${v}' is not a round count between 1 and 100`);
       return n;
     })
     .option('--timeout <seconds>', 'fleet: how long connecting, and each round, may take (default 600)', (v) => {
@@ -60,7 +65,7 @@ export function benchCommand(): Command {
       return v;
     })
     .option('--cohort <sizes>', 'secagg: only these cohort sizes, comma-separated (e.g. 1000)')
-    .action(async (suite: string, f: { json?: boolean; quick?: boolean; clients?: number[]; cohort?: string; sealing?: Array<'aes' | 'nacl'>; params?: number; chunkBytes?: number; timeout?: number; nodes?: number[]; redis?: string }) => {
+    .action(async (suite: string, f: { json?: boolean; quick?: boolean; clients?: number[]; cohort?: string; sealing?: Array<'aes' | 'nacl'>; params?: number; chunkBytes?: number; rounds?: number; timeout?: number; nodes?: number[]; redis?: string }) => {
       const load = SUITES[suite];
       if (!load) throw new UsageError(`unknown suite '${suite}'; choose one of ${Object.keys(SUITES).join(', ')}`);
       let cohorts: number[] | undefined;
@@ -69,6 +74,6 @@ export function benchCommand(): Command {
         if (cohorts.some((v) => !Number.isInteger(v) || v < 3)) throw new UsageError(`--cohort must list integers >= 3, got '${f.cohort}'`);
       }
       const run = await load();
-      for await (const line of run({ quick: f.quick === true, ...(f.clients ? { clients: f.clients } : {}), ...(cohorts ? { cohorts } : {}), ...(f.sealing ? { sealing: f.sealing } : {}), ...(f.params ? { params: f.params } : {}), ...(f.chunkBytes ? { chunkBytes: f.chunkBytes } : {}), ...(f.timeout ? { timeoutMs: f.timeout * 1000 } : {}), ...(f.nodes ? { nodes: f.nodes } : {}), ...(f.redis ? { redisUrl: f.redis } : {}) })) out(JSON.stringify({ suite, ...line }));
+      for await (const line of run({ quick: f.quick === true, ...(f.clients ? { clients: f.clients } : {}), ...(cohorts ? { cohorts } : {}), ...(f.sealing ? { sealing: f.sealing } : {}), ...(f.params ? { params: f.params } : {}), ...(f.chunkBytes ? { chunkBytes: f.chunkBytes } : {}), ...(f.rounds ? { rounds: f.rounds } : {}), ...(f.timeout ? { timeoutMs: f.timeout * 1000 } : {}), ...(f.nodes ? { nodes: f.nodes } : {}), ...(f.redis ? { redisUrl: f.redis } : {}) })) out(JSON.stringify({ suite, ...line }));
     });
 }

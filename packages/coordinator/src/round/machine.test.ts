@@ -95,6 +95,22 @@ describe('RoundMachine', () => {
     expect(await isSettledPromise(r.finished)).toBe(true);
   });
 
+  it('an upload whose receiver already found a non-finite value (firstNonFinite >= 0) is NON_FINITE at that index and adds nothing; -1 is aggregated', () => {
+    const { r } = machine();
+    const up = { ...meta(1), uploadId: 'aaaaaaaaaaaaaaaa', byteLength: 8, chunkBytes: 1024 };
+    let err: unknown;
+    try {
+      r.acceptUpload('a', up, Float32Array.of(1, Number.NaN), 1);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'NON_FINITE', details: { index: 1 } });
+    r.acceptUpload('b', up, Float32Array.of(2, 4), -1);
+    expect(r.rejected).toEqual([{ clientId: 'a', code: 'NON_FINITE' }]);
+    // Only b's values are in the aggregate: a's finite first value was never added.
+    expect(r.aggregate()).toMatchObject({ count: 1, totalWeight: 1, meanDelta: Float32Array.of(2, 4) });
+  });
+
   it('a report after the deadline, or once collection stopped, is LATE_UPDATE', () => {
     const { r, clock } = machine();
     clock.t = r.deadline;

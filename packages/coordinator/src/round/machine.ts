@@ -217,9 +217,12 @@ export class RoundMachine {
     this.checkVersion(clientId, meta.modelVersion);
   }
 
-  /** The decoded delta of a finished, re-checked upload. */
-  acceptUpload(clientId: string, meta: UploadBegin, delta: Float32Array): void | Promise<void> {
-    return this.acceptDelta(clientId, meta.numExamples, meta.metrics ?? {}, delta);
+  /**
+   * The decoded delta of a finished, re-checked upload; `firstNonFinite` (the first NaN or
+   * infinite value's index, -1 for none), when the receiver already scanned it chunk by chunk.
+   */
+  acceptUpload(clientId: string, meta: UploadBegin, delta: Float32Array, firstNonFinite?: number): void | Promise<void> {
+    return this.acceptDelta(clientId, meta.numExamples, meta.metrics ?? {}, delta, firstNonFinite);
   }
 
   /** A checked `round:evaluate`. */
@@ -317,8 +320,9 @@ export class RoundMachine {
   }
 
   /** Non-finite check, weighting and aggregation of a decoded update; the aggregator copies what it keeps. */
-  private acceptDelta(clientId: string, numExamples: number, metrics: Record<string, number>, delta: Float32Array): void | Promise<void> {
-    const bad = firstNonFinite(delta);
+  private acceptDelta(clientId: string, numExamples: number, metrics: Record<string, number>, delta: Float32Array, scanned?: number): void | Promise<void> {
+    // Nothing is added before every value is known to be finite: a rejected update leaves the sum untouched.
+    const bad = scanned ?? firstNonFinite(delta);
     if (bad >= 0) this.reject(clientId, new FlockError('NON_FINITE', `update value ${bad} is ${delta[bad]}; NaN and Infinity are never aggregated`, { index: bad }));
     // Durable idempotency key (round id, client id), claimed where an update is counted: a
     // re-sent upload is recognised and counted once (store/uploads.ts).

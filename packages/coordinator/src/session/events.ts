@@ -145,10 +145,10 @@ export function uploadHost(rounds: ActiveRounds, sessionIdentity: UploadHost['se
     admit: (clientId, meta) => void rounds.check(clientId, meta.roundId, 'train').admitUpload(clientId, meta),
     sessionIdentity,
     // The last chunk arrived: the round is checked again (the deadline may have passed).
-    accept: (clientId, meta, delta) => {
+    accept: (clientId, meta, delta, firstNonFinite) => {
       const r = rounds.check(clientId, meta.roundId, 'train');
       r.admitUpload(clientId, meta);
-      return r.acceptUpload(clientId, meta, delta);
+      return r.acceptUpload(clientId, meta, delta, firstNonFinite);
     },
     reject: (clientId, err) => {
       const r = rounds.active;

@@ -33,14 +33,38 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
  * its bytes (strings as UTF-8, numbers as u64be). Used for every hash / signature / AEAD context.
  */
 export function lengthPrefixed(...fields: (Uint8Array | string | number)[]): Uint8Array {
-  const parts: Uint8Array[] = [];
-  for (const f of fields) {
-    const b = typeof f === 'string' ? utf8(f) : typeof f === 'number' ? u64be(f) : f;
-    const len = new Uint8Array(4);
-    new DataView(len.buffer).setUint32(0, b.length);
-    parts.push(len, b);
+  // Sized first, then written into one buffer: no per-field length arrays (this runs for every
+  // upload's key derivation and chunk context on the coordinator).
+  const encoded: Array<Uint8Array | number> = new Array(fields.length);
+  let total = 0;
+  for (let k = 0; k < fields.length; k++) {
+    const f = fields[k]!;
+    if (typeof f === 'number') {
+      if (!Number.isSafeInteger(f) || f < 0) throw new RangeError(`expected a non-negative safe integer, got ${f}`);
+      encoded[k] = f;
+      total += 12;
+    } else {
+      const b = typeof f === 'string' ? utf8(f) : f;
+      encoded[k] = b;
+      total += 4 + b.length;
+    }
   }
-  return concatBytes(...parts);
+  const out = new Uint8Array(total);
+  const dv = new DataView(out.buffer);
+  let off = 0;
+  for (const e of encoded) {
+    if (typeof e === 'number') {
+      dv.setUint32(off, 8);
+      dv.setUint32(off + 4, Math.floor(e / 2 ** 32));
+      dv.setUint32(off + 8, e >>> 0);
+      off += 12;
+    } else {
+      dv.setUint32(off, e.length);
+      out.set(e, off + 4);
+      off += 4 + e.length;
+    }
+  }
+  return out;
 }
 
 /** Constant-time equality for equal-length inputs (length itself is not secret). */
