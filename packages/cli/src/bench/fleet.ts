@@ -174,7 +174,11 @@ export async function runFleetConfiguration(clients: number, o: ConfigurationOpt
     const numParams = readies[0]!.numParams;
     const payload = reported * numParams * 4;
     // What crossed the wire sealed: the payload plus the suite's per-chunk overhead (16 or 72 bytes).
-    const sealedBytes = payload + reported * chunkCount(numParams * 4, chunkBytes) * SEAL_SUITE_OVERHEAD[suite];
+    const sealedPerUpdate = numParams * 4 + chunkCount(numParams * 4, chunkBytes) * SEAL_SUITE_OVERHEAD[suite];
+    // A fleet's samples cover every round since its clients connected (followers do not see round
+    // boundaries): the CPU rates then divide by every round's updates, not the last one's.
+    const cpuUpdates = redis ? rounds.reduce((a, r) => a + r.summary.reporters.length, 0) : reported;
+    const cpuSealedBytes = cpuUpdates * sealedPerUpdate;
     return {
       bench: 'fleet',
       nodes: nodeCount,
@@ -195,10 +199,11 @@ export async function runFleetConfiguration(clients: number, o: ConfigurationOpt
       ingestBytesPerSecond: Math.round(payload / roundSeconds),
       ingestMBPerSecond: round3(payload / roundSeconds / 1e6),
       // Per node CPU second: sealed bytes over the CPU of all nodes together (the fleet's cost per byte).
-      sealedBytesPerNodeCpuSecond: cpuSeconds > 0 ? Math.round(sealedBytes / cpuSeconds) : null,
-      sealedMBPerNodeCpuSecond: cpuSeconds > 0 ? round3(sealedBytes / cpuSeconds / 1e6) : null,
+      sealedBytesPerNodeCpuSecond: cpuSeconds > 0 ? Math.round(cpuSealedBytes / cpuSeconds) : null,
+      sealedMBPerNodeCpuSecond: cpuSeconds > 0 ? round3(cpuSealedBytes / cpuSeconds / 1e6) : null,
       peakRssMiBPerNode: Math.round(Math.max(...samples.map((x) => x.peakRssBytes)) / 2 ** 20),
-      cpuSecondsPerUpdate: reported > 0 ? Number((cpuSeconds / reported).toPrecision(4)) : null,
+      cpuSecondsPerUpdate: cpuUpdates > 0 ? Number((cpuSeconds / cpuUpdates).toPrecision(4)) : null,
+      ...(redis ? { cpuCovers: 'every round since all clients connected' } : {}),
       nodeCpuSeconds: round3(cpuSeconds),
       ...(redis ? { cpuSecondsEachNode: samples.map((x) => round3(x.cpuSeconds)), peakRssMiBEachNode: samples.map((x) => Math.round(x.peakRssBytes / 2 ** 20)) } : {}),
       rejected: refused,
