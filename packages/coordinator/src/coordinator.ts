@@ -205,7 +205,7 @@ export class Coordinator extends EventEmitter {
       emit: (e, clientId) => {
         this.emit(e, clientId);
         // A collecting round may end early when its remaining members are gone (round/machine.ts).
-        if (e === 'client:connect' || e === 'client:disconnect') this.runner.active?.membershipChanged();
+        if (e === 'client:connect' || e === 'client:disconnect') this.runner.active?.membershipChanged(clientId);
       },
       listen: (socket, clientId) => events.listen(socket, clientId),
       dropped: (clientId, socketId) => uploads.dropSession(clientId, socketId),

@@ -342,4 +342,35 @@ describe('RoundMachine: members that are gone', () => {
     plain.clock.advance(GRACE * 10);
     expect(await isSettledPromise(plain.r.finished)).toBe(false);
   });
+
+  it('keeps its counts incrementally (told who changed) equal to a recount of the cohort, through reports, rejections, disconnections and reconnections', () => {
+    const cohort = Array.from({ length: 40 }, (_, i) => `m${i}`);
+    const { r, online } = present({ cohort, minClients: 1 });
+    const recount = () => {
+      const unsettled = cohort.filter((id) => !r.settled.has(id));
+      const away = unsettled.filter((id) => !online.has(id)).length;
+      return { disconnected: away, waiting: unsettled.length - away };
+    };
+    expect(r.progress()).toMatchObject(recount());
+    // A fixed, varied script: every 3rd member leaves, every 5th comes back, every 2nd reports,
+    // every 7th is rejected (while connected or not).
+    for (let i = 0; i < cohort.length; i++) {
+      const id = cohort[i]!;
+      if (i % 3 === 0) {
+        online.delete(id);
+        r.membershipChanged(id);
+      }
+      if (i % 5 === 0) {
+        online.add(id);
+        r.membershipChanged(id);
+      }
+      if (i % 7 === 0) codeOf(() => r.update(id, meta(1), bytes(Number.NaN, 0)));
+      else if (i % 2 === 0 && r.awaits(id)) r.update(id, meta(1), bytes(1, 1));
+      expect(r.progress()).toMatchObject(recount());
+    }
+    // A change it is not told of: rebuilt on the next call without a client id.
+    online.delete('m1');
+    r.membershipChanged();
+    expect(r.progress()).toMatchObject(recount());
+  });
 });

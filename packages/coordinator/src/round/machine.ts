@@ -80,6 +80,10 @@ export class RoundMachine {
   readonly deadline: number;
   /** Clients that need not be waited for any more (reported, rejected or declined). */
   readonly settled = new Set<string>();
+  /** Cohort members not settled yet. */
+  private unsettled: number;
+  /** Unsettled members without a live session (undefined: to be rebuilt from presence). */
+  private away: Set<string> | undefined;
   readonly reporters: string[] = [];
   readonly rejected: Array<{ clientId: string; code: string }> = [];
   numExamples = 0;
@@ -108,6 +112,7 @@ export class RoundMachine {
     this.kind = plan.kind;
     this.modelVersion = plan.modelVersion;
     this.cohort = new Set(plan.cohort);
+    this.unsettled = this.cohort.size;
     this.deadline = plan.deadline;
     this.o = options;
     this.aggregator = options.aggregator;
@@ -116,16 +121,23 @@ export class RoundMachine {
     this.finish = finish;
   }
 
-  /** Counts of the cohort by state. */
+  /** Counts of the cohort by state: O(1) per report, so a round of n reports costs O(n), not O(n²). */
   progress(): RoundProgress {
-    let disconnected = 0;
-    let waiting = 0;
-    for (const id of this.cohort) {
-      if (this.settled.has(id)) continue;
-      if (this.o.presence && !this.o.presence.connected(id)) disconnected++;
-      else waiting++;
+    if (!this.away) {
+      // Rebuilt after a change it was not told the client of (membershipChanged()).
+      this.away = new Set();
+      if (this.o.presence) for (const id of this.cohort) if (!this.settled.has(id) && !this.o.presence.connected(id)) this.away.add(id);
     }
-    return { round: this.round, selected: this.cohort.size, reported: this.reporters.length, rejected: this.rejected.length, disconnected, waiting };
+    const disconnected = this.away.size;
+    return { round: this.round, selected: this.cohort.size, reported: this.reporters.length, rejected: this.rejected.length, disconnected, waiting: this.unsettled - disconnected };
+  }
+
+  /** Members settle once; the unsettled count and the disconnected set follow. */
+  private settle(clientId: string): void {
+    if (this.settled.has(clientId)) return;
+    this.settled.add(clientId);
+    if (this.cohort.has(clientId)) this.unsettled--;
+    this.away?.delete(clientId);
   }
 
   /**
@@ -136,7 +148,17 @@ export class RoundMachine {
    * grace cancels it. A secure round ends the current stage instead, once every member it still
    * waits for has gone (SecureCollector.membershipChanged): dropouts are what SecAgg handles.
    */
-  membershipChanged(): void {
+  membershipChanged(clientId?: string): void {
+    // Told who: one lookup keeps the disconnected set current; not told: rebuilt when next needed.
+    if (clientId === undefined) this.away = undefined;
+    else if (this.away && this.cohort.has(clientId) && !this.settled.has(clientId)) {
+      if (this.o.presence && !this.o.presence.connected(clientId)) this.away.add(clientId);
+      else this.away.delete(clientId);
+    }
+    this.checkPresence();
+  }
+
+  private checkPresence(): void {
     const presence = this.o.presence;
     if (!presence || !this.collecting) return;
     if (this.secure) {
@@ -180,7 +202,7 @@ export class RoundMachine {
 
   /** Settles a client with a rejection (its report will not count) and throws `err`. */
   reject(clientId: string, err: FlockError): never {
-    this.settled.add(clientId);
+    this.settle(clientId);
     this.rejected.push({ clientId, code: err.code });
     this.maybeFinish();
     throw err;
@@ -189,7 +211,7 @@ export class RoundMachine {
   /** `round:decline` from a member still awaited: settles it as DECLINED; false otherwise. */
   decline(clientId: string): boolean {
     if (!this.awaits(clientId)) return false;
-    this.settled.add(clientId);
+    this.settle(clientId);
     this.rejected.push({ clientId, code: 'DECLINED' });
     this.maybeFinish();
     return true;
@@ -237,7 +259,7 @@ export class RoundMachine {
   settleSecure(survivors: readonly string[], totalWeight: number): void {
     for (const id of survivors) {
       this.reporters.push(id);
-      this.settled.add(id);
+      this.settle(id);
     }
     this.numExamples = totalWeight;
   }
@@ -258,11 +280,11 @@ export class RoundMachine {
       add(this.aggregator);
     }
     for (const id of p.reporters) {
-      this.settled.add(id);
+      this.settle(id);
       this.reporters.push(id);
     }
     for (const x of p.rejected) {
-      this.settled.add(x.clientId);
+      this.settle(x.clientId);
       this.rejected.push({ clientId: x.clientId, code: x.code });
     }
     this.numExamples += p.numExamples;
@@ -355,7 +377,7 @@ export class RoundMachine {
   }
 
   private record(clientId: string, numExamples: number, metrics: Record<string, number>): void {
-    this.settled.add(clientId);
+    this.settle(clientId);
     this.reporters.push(clientId);
     this.numExamples += numExamples;
     const w = Math.min(numExamples, this.o.maxExampleWeight);
@@ -367,7 +389,7 @@ export class RoundMachine {
   }
 
   private maybeFinish(): void {
-    if (this.o.presence && this.collecting) this.membershipChanged();
+    if (this.o.presence && this.collecting) this.checkPresence();
     else this.o.onProgress?.(this.progress());
     // On the next turn of the event loop: the round's aggregation and commit would otherwise run
     // as a microtask before the last client's ack is written, and that client would wait for them.
