@@ -103,6 +103,17 @@ export class PgModelStore implements DurableModelStore {
     }
   }
 
+  /**
+   * Fleet followers on a shared database: loads the versions other nodes committed since this
+   * store's latest (in order) and publishes them; returns them (none if up to date).
+   */
+  async refresh(): Promise<ModelVersion[]> {
+    const rows = await this.db.rows<VersionRow>('SELECT * FROM model_versions WHERE version > $1 AND weights IS NOT NULL ORDER BY version', [this.newest.version]);
+    const fresh = rows.map((r) => this.toVersion(r)).filter((v): v is ModelVersion => v !== undefined && v.version > this.newest.version);
+    for (const v of fresh) this.publish(v);
+    return fresh;
+  }
+
   /** Not available on an asynchronous store: rounds commit with FederationStore.commitRound. */
   commit(): ModelVersion {
     throw new TypeError('the PostgreSQL model store commits through commitRound() (one transaction with the round row)');
