@@ -193,7 +193,7 @@ export class Coordinator extends EventEmitter {
     this.limiter = new RateLimiter(settings.rateLimits);
     // The dashboard shows the recent records; everything still goes to the given log.
     this.audit = new RecentAuditLog(options.audit ?? nullAuditLog);
-    this.auth = new ClientAuthenticator({ mode: settings.auth, federationId: settings.federationId, registry: options.registry ?? this.database?.registry ?? new MemoryClientRegistry(), platform: nodePlatform, audit: this.audit });
+    this.auth = new ClientAuthenticator({ mode: settings.auth, federationId: settings.federationId, registry: options.registry ?? this.database?.registry ?? new MemoryClientRegistry(), platform: nodePlatform, audit: this.audit, challenges: options.fleet?.challenges?.(signingKey.secretKey) });
     const events = new EventRouter({ limiter: this.limiter, logger, emit: (e, p) => this.emit(e, p), rounds: this.runner, uploads, countUp });
     this.sessions = new Sessions({
       settings,

@@ -15,6 +15,8 @@ import type { Strategy } from '../strategy.js';
 import type { FederationStore } from '../store/types.js';
 import { publishedVersion } from './commit.js';
 import { fleetKeys, type FleetKeys } from './keys.js';
+import { FleetChallenges } from './challenges.js';
+import type { Challenges } from '../auth/challenges.js';
 import { Lease } from './lease.js';
 import { PartialSumAggregator } from './partial-sum.js';
 import { PartialLedger, decodePartial, encodePartial, type MergeVerdict, type Partial } from './partials.js';
@@ -45,6 +47,8 @@ export interface FleetHooks {
   wrap(local: Fleet): Fleet;
   admit(roundId: string, clientId: string): void;
   fence: CommitFence;
+  /** Handshake nonces every node accepts (fleet/challenges.ts); `secret`: the shared coordinator signing key. */
+  challenges?(secret: Uint8Array): Challenges;
   attach(parts: FleetNodeParts): void;
   start(): void;
   close(): Promise<void>;
@@ -149,6 +153,10 @@ export class FleetMember implements FleetHooks {
   }
 
   readonly fence: CommitFence = (next) => this.store.fence(next);
+
+  challenges(secret: Uint8Array): Challenges {
+    return new FleetChallenges({ redis: this.redis, keys: this.keys, secret });
+  }
 
   attach(parts: FleetNodeParts): void {
     if (parts.settings.secureAggregation.enabled) throw new RangeError('a fleet cannot run secure aggregation yet (grouped SecAgg: docs/explanation/fleet.md)');
