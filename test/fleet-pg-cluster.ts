@@ -107,7 +107,18 @@ export async function startPgCluster(n: number, postgresUrl: string, args: strin
 }
 
 /** The durable history in PostgreSQL: versions, and rounds with their outcomes. */
-export async function pgHistory(db: pg.Client): Promise<{ versions: number[]; rounds: Array<{ round: number; status: string; committed_version: number | null; reason: string | null; reporters: string | null }> }> {
+export async function pgHistory(on: pg.Client | string): Promise<{ versions: number[]; rounds: Array<{ round: number; status: string; committed_version: number | null; reason: string | null; reporters: string | null }> }> {
+  if (typeof on === 'string') {
+    // A connection of its own (the server may have restarted under the cluster's).
+    const c = new pg.Client({ connectionString: on });
+    await c.connect();
+    try {
+      return await pgHistory(c);
+    } finally {
+      await c.end();
+    }
+  }
+  const db = on;
   const versions = (await db.query<{ version: number }>('SELECT version FROM model_versions ORDER BY version')).rows.map((r) => r.version);
   const rounds = (await db.query('SELECT round, status, committed_version, reason, reporters FROM rounds ORDER BY round')).rows as Array<{ round: number; status: string; committed_version: number | null; reason: string | null; reporters: string | null }>;
   return { versions, rounds };

@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
@@ -14,9 +15,9 @@ import { freePort } from './fleet-redis.js';
 export interface PgInstance {
   url: string;
   /** Stops the server like a crash (pg_ctl -m immediate: connections cut, no checkpoint). */
-  stop(): void;
-  /** Starts it again on the same port and data (waits until it accepts connections). */
-  start(): void;
+  stop(): Promise<void>;
+  /** Starts it again on the same port and data (resolves once it accepts connections). */
+  start(): Promise<void>;
   dispose(): void;
 }
 
@@ -41,10 +42,18 @@ export function throwawayPostgresSkip(): string | undefined {
   return undefined;
 }
 
+const asPostgres = (cmd: string, args: string[]): [string, string[]] => (asRoot() ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args]);
+
 function run(cmd: string, args: string[]): void {
-  const [file, argv] = asRoot() ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
+  const [file, argv] = asPostgres(cmd, args);
   const r = spawnSync(file, argv, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${path.basename(cmd)} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.stdout}`);
+}
+
+/** As run(), without blocking the event loop (the test's clients keep running meanwhile). */
+async function runAsync(cmd: string, args: string[]): Promise<void> {
+  const [file, argv] = asPostgres(cmd, args);
+  await promisify(execFile)(file, argv, { encoding: 'utf8' });
 }
 
 /** initdb, start, and a `flock` superuser with a fresh database; the URL points at it. */
@@ -59,9 +68,9 @@ export async function startThrowawayPostgres(): Promise<PgInstance> {
   const superuser = asRoot() ? 'postgres' : userInfo().username;
   run(path.join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', superuser, '--no-sync']);
   const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`;
-  const start = (): void => run(path.join(bin, 'pg_ctl'), ['-D', data, '-o', opts, '-l', path.join(dir, 'log'), '-w', '-t', '60', 'start']);
-  const stop = (): void => run(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']);
-  start();
+  const startArgs = ['-D', data, '-o', opts, '-l', path.join(dir, 'log'), '-w', '-t', '60', 'start'];
+  const stopArgs = ['-D', data, '-m', 'immediate', '-w', 'stop'];
+  run(path.join(bin, 'pg_ctl'), startArgs);
   const password = randomBytes(8).toString('hex');
   const admin = new pg.Client({ connectionString: `postgres://${superuser}@127.0.0.1:${port}/postgres` });
   await admin.connect();
@@ -74,13 +83,13 @@ export async function startThrowawayPostgres(): Promise<PgInstance> {
   let disposed = false;
   return {
     url: `postgres://flock:${password}@127.0.0.1:${port}/flock`,
-    stop,
-    start,
+    stop: () => runAsync(path.join(bin, 'pg_ctl'), stopArgs),
+    start: () => runAsync(path.join(bin, 'pg_ctl'), startArgs),
     dispose() {
       if (disposed) return;
       disposed = true;
       try {
-        stop();
+        run(path.join(bin, 'pg_ctl'), stopArgs);
       } catch {
         // already stopped
       }

@@ -263,8 +263,9 @@ export class FleetMember implements FleetHooks {
     try {
       const published = await publishedVersion(this.redis, this.keys);
       if (published !== undefined) await this.sync(published);
-      if (this.lease.value === undefined) return;
-      const at = await this.store.lead(token);
+      const value = this.lease.value;
+      if (value === undefined) return;
+      const at = await this.store.lead(token, value);
       runner.roundCounter = Math.max(runner.roundCounter, at.round);
       runner.trainRoundsCommitted = Math.max(runner.trainRoundsCommitted, at.committed);
     } catch (err) {

@@ -45,7 +45,7 @@ export interface FleetStoreAdapter {
   /** The leader's commit fence (round/commit.ts). */
   fence: CommitFence;
   /** A node that just won the lease takes over; returns the round counter and committed training rounds to go on from. Throws to give the lease up. */
-  lead(token: number): Promise<{ round: number; committed: number }>;
+  lead(token: number, leaseValue: string): Promise<{ round: number; committed: number }>;
 }
 
 /** The fleet's store adapter for this node: shared when the coordinator runs on PostgreSQL. */
@@ -78,9 +78,7 @@ export function localStoreAdapter(ctx: FleetStoreContext): FleetStoreAdapter {
     latest,
     follow: (target) => catchUp({ redis, keys, numParams: ctx.numParams, store: { latest, apply: (v) => applyVersion(store, v) } }, target),
     fence: (next) => fencedCommit({ redis, keys, spec: store.spec, leaseValue: ctx.leaseValue })(next),
-    async lead() {
-      const value = ctx.leaseValue();
-      if (value === undefined) throw new Error('the lease was lost while taking over');
+    async lead(_token, value) {
       const local = store.latest().version;
       const v = await seedVersion(redis, keys, value, local);
       if (v !== local) throw new Error(`Redis holds version ${v}, this node's store ${local}`);
