@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { flock } from './flock-process.js';
 import { fleetBinaries } from './fleet-redis.js';
 import { clusterTestHooks, startClients } from './fleet-cluster.js';
 import { pgHistory, startPgCluster } from './fleet-pg-cluster.js';
@@ -48,5 +49,12 @@ describe.skipIf(skip !== undefined)(`fleet: PostgreSQL restarted mid-round${skip
     for (const r of h.rounds.filter((x) => x.status === 'abandoned')) {
       expect(['STORE_UNAVAILABLE', 'ROUND_ABANDONED', 'TOO_FEW_REPORTS']).toContain((JSON.parse(r.reason!) as { code: string }).code);
     }
+    // The nodes took their (shared) coordinator lock again after the restart: a single
+    // coordinator on the same database is still refused.
+    const single = flock(['coordinator', '--postgres', cluster.pgUrl, '--open', '--port', '0', '--data-dir', `${cluster.dir}/single`, '--log', 'json']);
+    cleanups.push(() => void single.child.kill('SIGKILL'));
+    const outcome = await Promise.race([single.exited(), single.waitFor((l) => l.event === 'listening', 60_000).then(() => 'it started')]);
+    expect(outcome).toBe(1);
+    expect(single.stderr.join('\n')).toContain('STORE_LOCKED');
   });
 });
