@@ -105,10 +105,15 @@ export class PgModelStore implements DurableModelStore {
 
   /**
    * Fleet followers on a shared database: loads the versions other nodes committed since this
-   * store's latest (in order) and publishes them; returns them (none if up to date).
+   * store's latest (in order; the newest `cacheVersions` of them) and publishes them; returns
+   * them (none if up to date).
    */
   async refresh(): Promise<ModelVersion[]> {
-    const rows = await this.db.rows<VersionRow>('SELECT * FROM model_versions WHERE version > $1 AND weights IS NOT NULL ORDER BY version', [this.newest.version]);
+    // At most the versions this store holds in memory: a node far behind skips the older ones.
+    const rows = await this.db.rows<VersionRow>('SELECT * FROM (SELECT * FROM model_versions WHERE version > $1 AND weights IS NOT NULL ORDER BY version DESC LIMIT $2) AS t ORDER BY version', [
+      this.newest.version,
+      this.cacheSize,
+    ]);
     const fresh = rows.map((r) => this.toVersion(r)).filter((v): v is ModelVersion => v !== undefined && v.version > this.newest.version);
     for (const v of fresh) this.publish(v);
     return fresh;
