@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { flock } from './flock-process.js';
 import { fleetBinaries } from './fleet-redis.js';
-import { clusterTestHooks, startClients } from './fleet-cluster.js';
-import { pgHistory, startPgCluster } from './fleet-pg-cluster.js';
+import { startClients } from './fleet-cluster.js';
+import { pgHistory, startPgCluster, pgClusterTestHooks } from './fleet-pg-cluster.js';
 import { startThrowawayPostgres, throwawayPostgresSkip } from './pg-instance.js';
 
-const { cleanups, track } = clusterTestHooks();
+const { cleanups, track } = pgClusterTestHooks();
 const pgSkip = throwawayPostgresSkip();
 if (pgSkip && process.env.FLOCK_REQUIRE_POSTGRES === '1') throw new Error(`FLOCK_REQUIRE_POSTGRES=1 but a throwaway PostgreSQL cannot run here: ${pgSkip}`);
 const skip = pgSkip ?? (fleetBinaries({ nginx: true }) ? undefined : 'redis-server or nginx missing');

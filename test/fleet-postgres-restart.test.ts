@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { fleetBinaries } from './fleet-redis.js';
-import { clusterTestHooks, startClients } from './fleet-cluster.js';
-import { pgHistory, startPgCluster } from './fleet-pg-cluster.js';
+import { startClients } from './fleet-cluster.js';
+import { pgHistory, startPgCluster, pgClusterTestHooks } from './fleet-pg-cluster.js';
 
-const { cleanups, track } = clusterTestHooks();
+const { cleanups, track } = pgClusterTestHooks();
 const PG = process.env.FLOCK_TEST_POSTGRES_URL;
 if (!PG && process.env.FLOCK_REQUIRE_POSTGRES === '1') throw new Error('FLOCK_REQUIRE_POSTGRES=1 but FLOCK_TEST_POSTGRES_URL is not set');
 const skip = !PG ? 'FLOCK_TEST_POSTGRES_URL is not set' : !fleetBinaries({ nginx: true }) ? 'redis-server or nginx missing' : undefined;

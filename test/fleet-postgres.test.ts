@@ -4,11 +4,11 @@ import { FlockClient } from '@flock/client';
 import { createPresetModel, selectBackend } from '@flock/model';
 import { flock } from './flock-process.js';
 import { fleetBinaries, until } from './fleet-redis.js';
-import { clusterTestHooks, getJson, leaderOf, type FleetNode } from './fleet-cluster.js';
-import { pgHistory, startPgCluster } from './fleet-pg-cluster.js';
+import { getJson, leaderOf, type Cluster, type FleetNode } from './fleet-cluster.js';
+import { pgHistory, startPgCluster, pgClusterTestHooks } from './fleet-pg-cluster.js';
 import { fashionSlices } from './helpers.js';
 
-const { cleanups, track } = clusterTestHooks();
+const { cleanups, track } = pgClusterTestHooks();
 const PG = process.env.FLOCK_TEST_POSTGRES_URL;
 const skip = !PG ? 'FLOCK_TEST_POSTGRES_URL is not set' : !fleetBinaries({ nginx: true }) ? 'redis-server or nginx missing' : undefined;
 if (!PG && process.env.FLOCK_REQUIRE_POSTGRES === '1') throw new Error('FLOCK_REQUIRE_POSTGRES=1 but FLOCK_TEST_POSTGRES_URL is not set');
@@ -49,7 +49,7 @@ describe.skipIf(skip !== undefined)(`a fleet on one PostgreSQL database${skip ? 
     for (const cl of clients) {
       cl.on('round:start', (s) => {
         if (victim || s.round < 2) return;
-        const leader = leaderOf(cluster as never);
+        const leader = leaderOf(cluster as unknown as Cluster);
         const follower = cluster.nodes.find((n) => n !== leader && clientsOf(n).size > 0);
         if (!follower) return;
         victim = follower;
@@ -59,7 +59,7 @@ describe.skipIf(skip !== undefined)(`a fleet on one PostgreSQL database${skip ? 
       });
     }
     await Promise.all(clients.map((c) => c.start()));
-    const leader = await until(() => leaderOf(cluster as never) !== undefined, 60_000, 'a leader').then(() => leaderOf(cluster as never)!);
+    const leader = await until(() => leaderOf(cluster as unknown as Cluster) !== undefined, 60_000, 'a leader').then(() => leaderOf(cluster as unknown as Cluster)!);
     await leader.proc.waitFor((l) => l.event === 'done', 150_000);
     expect(victim).toBeDefined();
     expect(victimClients.length).toBeGreaterThan(0);
