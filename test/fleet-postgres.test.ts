@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { FlockClient } from '@flock/client';
 import { createPresetModel, selectBackend } from '@flock/model';
+import { mintToken, openPostgresStore } from '@flock/coordinator';
 import { flock } from './flock-process.js';
 import { fleetBinaries, until } from './fleet-redis.js';
 import { getJson, leaderOf, type Cluster, type FleetNode } from './fleet-cluster.js';
@@ -30,14 +31,17 @@ function clientsOf(n: FleetNode): Set<string> {
 describe.skipIf(skip !== undefined)(`a fleet on one PostgreSQL database${skip ? ` (skipped: ${skip})` : ''}`, () => {
   it('tokens minted once authenticate on every node; a follower killed mid-round: its clients re-authenticate on the others; versions committed once, consecutive, served by every node from PostgreSQL', async () => {
     const cluster = track(await startPgCluster(3, PG!, ['--min-clients', '6', '--rounds', '2', '--timeout', '30', '--lease', '2'], cleanups, { nginx: true }));
-    // Six enrollment tokens, minted once into the shared registry (offline, as an operator does).
-    const minted = await Promise.all(
-      Array.from({ length: 6 }, async (_, i) => {
-        const p = flock(['token', 'create', '--postgres', cluster.pgUrl, '--label', `c${i}`, '--json', '--data-dir', `${cluster.dir}/tokens`]);
-        expect(await p.exited()).toBe(0);
-        return String(p.lines[0]!.token);
-      }),
-    );
+    // Six enrollment tokens, minted once into the shared registry: one with `flock token create
+    // --postgres` as an operator does, five through the store (the same registry, fewer processes).
+    const p = flock(['token', 'create', '--postgres', cluster.pgUrl, '--label', 'c0', '--json', '--data-dir', `${cluster.dir}/tokens`]);
+    expect(await p.exited()).toBe(0);
+    const minted = [String(p.lines[0]!.token)];
+    const store = await openPostgresStore({ url: cluster.pgUrl });
+    try {
+      for (let i = 1; i < 6; i++) minted.push((await mintToken(store.registry, { label: `c${i}` })).token);
+    } finally {
+      await store.close();
+    }
     await selectBackend('cpu');
     const slices = await fashionSlices(6, 32);
     cleanups.push(() => tf.dispose(slices.flatMap((s) => [s.x, s.y])));
