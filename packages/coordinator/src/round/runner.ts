@@ -311,6 +311,9 @@ export class RoundRunner {
       if (!isStoreFault(err)) throw err;
       started = false;
       secureError = err;
+      // A connection lost at COMMIT may still have written the row: end it (if it exists) once
+      // the database is back, so it never stays `running`.
+      if (err.code === 'STORE_UNAVAILABLE') this.unfinished.keep(round, { status: 'abandoned', reporters: [], metrics: {}, reason: err.toEnvelope() });
       logger.warn({ round, code: err.code, err: err.message }, 'round not started: the database refused it');
     }
     if (started) logger.info({ round, kind, cohort: cohort.length, modelVersion: model.version }, 'round started');

@@ -41,6 +41,11 @@ export class UnfinishedRounds {
     }
   }
 
+  /** Keeps a row to end at the next {@link retry} (a row that may or may not have been written). */
+  keep(round: number, end: Finish): void {
+    if (this.database) this.pending.set(round, { ...end, endedAt: new Date().toISOString() });
+  }
+
   /** Ends the rows kept by an outage; throws STORE_UNAVAILABLE while the database is still away. */
   async retry(): Promise<void> {
     for (const [round, e] of [...this.pending]) {
