@@ -91,9 +91,12 @@ export class Coordinator extends EventEmitter {
     if (!parsed.success) throw badMessage('coordinator settings', parsed.error);
     const strategy: Strategy = options.strategy ?? new FedAvg();
     strategy.checkSettings?.(parsed.data);
-    const lock = await database.lock();
+    // A fleet on one PostgreSQL database: every node shares it (its writes fenced by the leader's
+    // token, fleet/shared-store.ts), and a running round is the leader's to end, not a crash.
+    const shared = options.fleet !== undefined && database.backend === 'postgres';
+    const lock = await database.lock(shared ? 'fleet' : 'exclusive');
     try {
-      const resumed = await resumeFromDatabase(database, options.model, parsed.data, strategy, options.logger ?? silentLogger);
+      const resumed = await resumeFromDatabase(database, options.model, parsed.data, strategy, options.logger ?? silentLogger, { abandonRunning: !shared });
       return new Coordinator({ ...options, strategy }, { lock, resumed });
     } catch (err) {
       await lock?.release();
@@ -190,7 +193,7 @@ export class Coordinator extends EventEmitter {
     this.limiter = new RateLimiter(settings.rateLimits);
     // The dashboard shows the recent records; everything still goes to the given log.
     this.audit = new RecentAuditLog(options.audit ?? nullAuditLog);
-    this.auth = new ClientAuthenticator({ mode: settings.auth, federationId: settings.federationId, registry: options.registry ?? this.database?.registry ?? new MemoryClientRegistry(), platform: nodePlatform, audit: this.audit });
+    this.auth = new ClientAuthenticator({ mode: settings.auth, federationId: settings.federationId, registry: options.registry ?? this.database?.registry ?? new MemoryClientRegistry(), platform: nodePlatform, audit: this.audit, challenges: options.fleet?.challenges?.(signingKey.secretKey) });
     const events = new EventRouter({ limiter: this.limiter, logger, emit: (e, p) => this.emit(e, p), rounds: this.runner, uploads, countUp });
     this.sessions = new Sessions({
       settings,
@@ -305,6 +308,7 @@ export class Coordinator extends EventEmitter {
     options.fleet?.attach({
       runner: this.runner,
       store: this.store,
+      database: this.database,
       io: this.io,
       settings,
       strategy: this.strategy,

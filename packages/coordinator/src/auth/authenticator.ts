@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { FlockError, authSignedMessage, type HandshakeAuth } from '@flock/protocol';
 import { fromHex, verifyDetached, type PlatformCrypto } from '@flock/privacy';
-import { ChallengeStore } from './challenges.js';
+import { ChallengeStore, type Challenges } from './challenges.js';
 import type { ClientRegistry } from './registry.js';
 import { checkToken, mintToken, publicToken, constantTimeEqual, type MintOptions, type SyncClientRegistry } from './tokens.js';
 import { nullAuditLog, type AuditLog } from '../admin/audit.js';
@@ -16,6 +16,8 @@ export interface ClientAuthenticatorOptions {
   audit?: AuditLog;
   /** Lifetime of a handshake nonce, ms (default 60 s). */
   challengeTtlMs?: number;
+  /** Where nonces come from (default: this process's memory; a fleet shares them: fleet/challenges.ts). */
+  challenges?: Challenges | undefined;
 }
 
 /** Result of a successful handshake check. */
@@ -33,7 +35,7 @@ export interface Admission {
 export class ClientAuthenticator {
   readonly mode: AuthMode;
   readonly registry: ClientRegistry;
-  readonly challenges: ChallengeStore;
+  readonly challenges: Challenges;
   readonly audit: AuditLog;
   private readonly federationId: string;
   private readonly platform: PlatformCrypto;
@@ -46,7 +48,7 @@ export class ClientAuthenticator {
     this.federationId = o.federationId;
     this.platform = o.platform;
     this.audit = o.audit ?? nullAuditLog;
-    this.challenges = new ChallengeStore(o.challengeTtlMs ?? 60_000);
+    this.challenges = o.challenges ?? new ChallengeStore(o.challengeTtlMs ?? 60_000);
   }
 
   issueChallenge(): { nonce: string; federationId: string; expiresAt: string; auth: AuthMode } {
@@ -88,7 +90,7 @@ export class ClientAuthenticator {
       throw new FlockError('UNAUTHORIZED', 'publicKey must be 64 and signature 128 lowercase hex characters');
     }
     // The nonce is burnt by any attempt, good or bad: a captured handshake cannot be replayed.
-    if (!this.challenges.consume(auth.nonce)) {
+    if (!(await this.challenges.consume(auth.nonce))) {
       throw new FlockError('CHALLENGE_INVALID', 'the handshake nonce is unknown, expired or already used; fetch a fresh one for every connection');
     }
     const message = authSignedMessage(this.federationId, auth.clientId, auth.nonce);

@@ -1,10 +1,20 @@
 import { randomBytes } from 'node:crypto';
 
+/** Where handshake nonces come from and are burnt (one node: {@link ChallengeStore}; a fleet: fleet/challenges.ts). */
+export interface Challenges {
+  readonly ttlMs: number;
+  issue(now?: number): { nonce: string; expiresAt: number };
+  /** True if the nonce was issued (by this node or, in a fleet, any node), unused and unexpired; it can never be used again either way. */
+  consume(nonce: string, now?: number): boolean | Promise<boolean>;
+  /** Nonces issued here and not consumed yet (informative). */
+  readonly size: number;
+}
+
 /**
  * Single-use, short-lived handshake nonces. consume() succeeds at most once per nonce and
  * only before it expires; the store is bounded (oldest nonces are dropped first).
  */
-export class ChallengeStore {
+export class ChallengeStore implements Challenges {
   private readonly pending = new Map<string, number>();
 
   constructor(

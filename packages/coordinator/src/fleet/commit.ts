@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { CommitFence } from '../round/commit.js';
 import { FENCE_GUARD_LUA } from './lease.js';
 import type { FleetKeys } from './keys.js';
-import type { CommittedVersion, FleetStoreAdapter } from './store-adapter.js';
+import type { CommittedVersion } from './store-adapter.js';
 
 /** Versions whose weights stay in Redis for followers catching up. */
 export const KEEP_VERSIONS = 16;
@@ -93,7 +93,7 @@ export async function readVersion(redis: Redis, keys: FleetKeys, version: number
  * time, in order. Returns the versions applied. Stops (and reports) at a version Redis no longer
  * holds: that node needs the shared store, or a restart from a fresh database.
  */
-export async function catchUp(o: { redis: Redis; keys: FleetKeys; store: FleetStoreAdapter; numParams: number }, target: number): Promise<CommittedVersion[]> {
+export async function catchUp(o: { redis: Redis; keys: FleetKeys; store: { latest(): { version: number }; apply(v: CommittedVersion): unknown }; numParams: number }, target: number): Promise<CommittedVersion[]> {
   const applied: CommittedVersion[] = [];
   for (let v = o.store.latest().version + 1; v <= target; v++) {
     const c = await readVersion(o.redis, o.keys, v, o.numParams);

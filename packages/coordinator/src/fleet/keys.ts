@@ -13,6 +13,8 @@ export function fleetKeys(federationId: string) {
     model: (version: number) => `${p}model:${version}`,
     versions: `${p}versions`,
     adapter: `${p}socket.io`,
+    /** A burnt handshake nonce (fleet/challenges.ts). */
+    nonce: (id: string) => `${p}nonce:${id}`,
   };
 }
 

@@ -12,8 +12,11 @@ import type { Clock } from '../round/clock.js';
 import { RoundMachine } from '../round/machine.js';
 import type { Fleet, RoundRunner } from '../round/runner.js';
 import type { Strategy } from '../strategy.js';
-import { catchUp, fencedCommit, publishedVersion, seedVersion } from './commit.js';
+import type { FederationStore } from '../store/types.js';
+import { publishedVersion } from './commit.js';
 import { fleetKeys, type FleetKeys } from './keys.js';
+import { FleetChallenges } from './challenges.js';
+import type { Challenges } from '../auth/challenges.js';
 import { Lease } from './lease.js';
 import { ExactSumAggregator } from './exact-sum.js';
 import { PartialSumAggregator } from './partial-sum.js';
@@ -22,13 +25,15 @@ import { groupedSecure, leadGroupedRound, mergeGroup, startGroup, type GroupCont
 import type { CohortPrivacy } from './partial-sum.js';
 import { DEFAULT_MIN_GROUP_SIZE, GROUP_TOO_SMALL, checkMinGroupSize, noContribution, type GroupContribution } from './secagg-group.js';
 import { NodeRegistry } from './registry.js';
-import { modelStoreAdapter, type FleetStoreAdapter } from './store-adapter.js';
+import { fleetStoreAdapter, type FleetStoreAdapter } from './store-adapter.js';
 import { StreamFollower, appendEntry } from './stream.js';
 
 /** What the coordinator hands its fleet member (coordinator.ts). */
 export interface FleetNodeParts {
   runner: RoundRunner;
   store: ModelStore;
+  /** The coordinator's durable store: PostgreSQL makes it one store shared by every node (shared-store.ts). */
+  database?: FederationStore | undefined;
   io: IoServer;
   settings: CoordinatorSettings;
   strategy: Strategy;
@@ -51,6 +56,8 @@ export interface FleetHooks {
   wrap(local: Fleet): Fleet;
   admit(roundId: string, clientId: string): void;
   fence: CommitFence;
+  /** Handshake nonces every node accepts (fleet/challenges.ts); `secret`: the shared coordinator signing key. */
+  challenges?(secret: Uint8Array): Challenges;
   attach(parts: FleetNodeParts): void;
   start(): void;
   close(): Promise<void>;
@@ -177,13 +184,18 @@ export class FleetMember implements FleetHooks {
     if (node !== this.nodeId) throw new FlockError('NOT_SELECTED', `client ${clientId} counts through fleet node ${node ?? '(none)'} in this round; it reconnected to another node`);
   }
 
-  readonly fence: CommitFence = (next) => fencedCommit({ redis: this.redis, keys: this.keys, spec: this.parts.store.spec, leaseValue: () => (this.leading ? this.lease.value : undefined) })(next);
+  readonly fence: CommitFence = (next) => this.store.fence(next);
+
+  challenges(secret: Uint8Array): Challenges {
+    return new FleetChallenges({ redis: this.redis, keys: this.keys, secret });
+  }
 
   attach(parts: FleetNodeParts): void {
     if (parts.strategy.confidentialRounds && !parts.settings.secureAggregation.enabled) throw new RangeError('a fleet runs differential privacy only under secure aggregation (grouped SecAgg+, docs/explanation/fleet.md): enable secureAggregation');
     if (!(parts.strategy.createAggregator(1) instanceof PartialSumAggregator)) throw new RangeError(`strategy ${parts.strategy.name} does not aggregate by partial sums: wrap it with fleetStrategy() (FedAvg-family strategies only)`);
     this.parts = parts;
-    this.store = modelStoreAdapter(parts.store);
+    const { store, database, strategy, logger, numParams } = parts;
+    this.store = fleetStoreAdapter({ redis: this.redis, keys: this.keys, numParams, store, database, strategy, logger, leaseValue: () => (this.leading ? this.lease.value : undefined) });
     // Socket.IO broadcasts fan out to every node's sockets.
     // Its own connection: the coordinator closes socket.io after the member (close()), and the
     // adapter still talks to Redis while it closes.
@@ -272,7 +284,7 @@ export class FleetMember implements FleetHooks {
     this.chain = this.chain.then(async () => {
       if (this.store.latest().version >= version) return;
       try {
-        for (const v of await catchUp({ redis: this.redis, keys: this.keys, store: this.store, numParams: this.parts.numParams }, version)) {
+        for (const v of await this.store.follow(version)) {
           this.parts.emit('commit', this.parts.store.get(v.version));
           this.event({ type: 'synced', nodeId: this.nodeId, version: v.version });
         }
@@ -288,15 +300,11 @@ export class FleetMember implements FleetHooks {
     try {
       const published = await publishedVersion(this.redis, this.keys);
       if (published !== undefined) await this.sync(published);
-      const latest = this.store.latest().version;
       const value = this.lease.value;
       if (value === undefined) return;
-      const v = await seedVersion(this.redis, this.keys, value, latest);
-      if (v !== latest) throw new Error(`Redis holds version ${v}, this node's store ${latest}`);
-      const round = Number((await this.redis.get(this.keys.round)) ?? 0);
-      // Round numbers go on from the fleet's (Redis lost it: from the round of the latest version).
-      runner.roundCounter = Math.max(runner.roundCounter, round, this.parts.store.latest().round);
-      runner.trainRoundsCommitted = Math.max(runner.trainRoundsCommitted, latest);
+      const at = await this.store.lead(token, value);
+      runner.roundCounter = Math.max(runner.roundCounter, at.round);
+      runner.trainRoundsCommitted = Math.max(runner.trainRoundsCommitted, at.committed);
     } catch (err) {
       logger.error({ err: (err as Error).message }, 'fleet: cannot lead; releasing the lease');
       await this.lease.stop();

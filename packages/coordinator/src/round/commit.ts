@@ -57,9 +57,11 @@ export function summarize(
 
 /**
  * Called with the next version before it is stored (fleet/commit.ts); throws a FlockError to
- * refuse the commit (the round is then abandoned with it).
+ * refuse the commit (the round is then abandoned with it). It may return a function called with
+ * the version once it is stored (a fleet on a shared database announces it then; that function
+ * must not throw).
  */
-export type CommitFence = (next: { version: number; trained: number; round: number; weights: Float32Array; metrics: Record<string, number> }) => Promise<void>;
+export type CommitFence = (next: { version: number; trained: number; round: number; weights: Float32Array; metrics: Record<string, number> }) => Promise<void | ((committed: ModelVersion) => Promise<void>)>;
 
 /** Commits a training round's aggregate and signs its privacy receipt. */
 export class RoundCommitter {
@@ -91,11 +93,14 @@ export class RoundCommitter {
     // Confidential rounds (DP, confidential.ts): only the strategy's accounted figures go public with the model.
     const versionMetrics = strategy.confidentialRounds ? { ...strategy.roundMetrics?.() } : { ...metrics, clients: r.reporters.length, examples: r.numExamples, ...strategy.roundMetrics?.() };
     // A fleet's leader (fleet/commit.ts) publishes the version first, fenced by its lease; a
-    // refusal throws and nothing is stored here.
-    await fence?.({ version: model.version + 1, trained: model.version, round: ctx.round, weights: next, metrics: versionMetrics });
-    return database
-      ? database.commitRound({ round: ctx.round, weights: next, modelMetrics: versionMetrics, roundMetrics: metrics, reporters: [...r.reporters].sort(), strategy })
+    // refusal throws and nothing is stored here. On a shared PostgreSQL store the commit
+    // transaction itself is fenced, and the version is announced after it (fleet/shared-store.ts).
+    const stored = await fence?.({ version: model.version + 1, trained: model.version, round: ctx.round, weights: next, metrics: versionMetrics });
+    const version = database
+      ? await database.commitRound({ round: ctx.round, weights: next, modelMetrics: versionMetrics, roundMetrics: metrics, reporters: [...r.reporters].sort(), strategy })
       : store.commit(next, ctx.round, versionMetrics);
+    if (stored) await stored(version);
+    return version;
   }
 
   /**

@@ -14,6 +14,7 @@ import type { FitContext, Strategy } from '../strategy.js';
 import type { Clock, Wakeups } from './clock.js';
 import { RoundCommitter, roundEndOf, summarize, type CommitFence, type RoundSummary } from './commit.js';
 import { RoundMachine, checkRound, decideOutcome, type RoundKind, type RoundProgress } from './machine.js';
+import { UnfinishedRounds, isStoreFault } from './store-faults.js';
 
 /** The clients a round runs over, whatever carries them (one node's sockets, a cluster). */
 export interface Fleet {
@@ -79,6 +80,7 @@ export class RoundRunner {
   private activeRound: RoundMachine | undefined;
   private readonly endedRoundIds = new Set<string>();
   private readonly committer: RoundCommitter;
+  private readonly unfinished: UnfinishedRounds;
   private readonly stop = new AbortController();
   private running = false;
   private loopDone = false;
@@ -92,6 +94,7 @@ export class RoundRunner {
     this.history = o.resumed.history;
     // Reports for rounds of an earlier run are LATE_UPDATE (every resumed round has ended).
     for (const h of o.resumed.history.slice(-64)) this.endedRoundIds.add(h.roundId);
+    this.unfinished = new UnfinishedRounds(o.database, o.logger);
     this.committer = new RoundCommitter({ strategy: o.strategy, store: o.store, database: o.database, signingKey: o.signingKey, federationId: o.settings.federationId });
   }
 
@@ -303,8 +306,22 @@ export class RoundRunner {
     r.start = start;
     // Durable before any client hears of the round: a crash from here on leaves it 'running',
     // and the next start-up marks it abandoned.
-    await database?.rounds.start({ round, roundId, kind, modelVersion: model.version, cohort, startedAt: startedAt.toISOString() });
-    logger.info({ round, kind, cohort: cohort.length, modelVersion: model.version }, 'round started');
+    // A database that is away (a PostgreSQL restart) or a fleet store fenced off by a newer
+    // leader: the round is abandoned before any client hears of it, and the loop retries.
+    let started = true;
+    try {
+      await this.unfinished.retry();
+      await database?.rounds.start({ round, roundId, kind, modelVersion: model.version, cohort, startedAt: startedAt.toISOString() });
+    } catch (err) {
+      if (!isStoreFault(err)) throw err;
+      started = false;
+      secureError = err;
+      // A connection lost at COMMIT may still have written the row: end it (if it exists) once
+      // the database is back, so it never stays `running`.
+      if (err.code === 'STORE_UNAVAILABLE') this.unfinished.keep(round, { status: 'abandoned', reporters: [], metrics: {}, reason: err.toEnvelope() });
+      logger.warn({ round, code: err.code, err: err.message }, 'round not started: the database refused it');
+    }
+    if (started) logger.info({ round, kind, cohort: cohort.length, modelVersion: model.version }, 'round started');
     let secureResult: (AggregateResult & { survivors: string[] }) | undefined;
     // One SecAgg round over the whole cohort (a fleet sets its group's collector during send()).
     const flat = r.secure;
@@ -344,8 +361,10 @@ export class RoundRunner {
       try {
         version = await this.committer.commit(model, secureResult ?? r.aggregate(), ctx, r, metrics, this.o.fence);
       } catch (err) {
-        // A fleet leader's commit refused (lease lost, Redis unreachable): nothing was stored.
-        if (!(err instanceof FlockError) || !this.o.fence) throw err;
+        // A fleet leader's commit refused (lease lost, Redis unreachable, fenced off by a newer
+        // leader), or the database away (STORE_UNAVAILABLE: the server rolled the transaction
+        // back): nothing was stored.
+        if (!(err instanceof FlockError) || !(this.o.fence || isStoreFault(err))) throw err;
         outcome = { status: 'abandoned', reason: err.toEnvelope() };
       }
     }
@@ -359,7 +378,7 @@ export class RoundRunner {
       if (!strategy.confidentialRounds) store.annotate(model.version, metrics);
     }
     const status = outcome.status;
-    if (status !== 'committed') await database?.rounds.finish(round, { status, reporters: [...r.reporters].sort(), metrics, ...(reason ? { reason } : {}) });
+    if (status !== 'committed' && started) await this.unfinished.finish(round, { status, reporters: [...r.reporters].sort(), metrics, ...(reason ? { reason } : {}) });
     r.release();
     // A fleet node that lost the lease may already collect for the new leader (adopt()).
     if (this.activeRound === r) this.activeRound = undefined;
@@ -370,7 +389,7 @@ export class RoundRunner {
     this.history.push(summary);
     if (this.history.length > 10_000) this.history.shift();
     const receipt = status === 'committed' ? this.committer.receipt(summary, new Date(clock.now()).toISOString()) : undefined;
-    fleet.send(cohort, EVENTS.roundEnd, roundEndOf(summary, receipt, strategy.confidentialRounds === true));
+    if (started) fleet.send(cohort, EVENTS.roundEnd, roundEndOf(summary, receipt, strategy.confidentialRounds === true));
     logger.info({ round, kind, status, reporters: r.reporters.length, modelVersion: version.version, reason: reason?.code }, 'round ended');
     this.o.emit('round', summary);
     return summary;

@@ -56,14 +56,16 @@ export function summaryOf(rec: RoundRecord, hashes: ReadonlyMap<number, string>)
  * does. Google's production FL system makes the same choice (Bonawitz et al., "Towards
  * Federated Learning at Scale", SysML 2019): a failed round is simply restarted.
  *
+ * `abandonRunning: false` (fleet nodes on one shared database): running rounds are left alone.
+ *
  * The same steps for both backends: synchronous on SQLite (so `new Coordinator()` can
  * resume), a promise on PostgreSQL (`Coordinator.open()`).
  */
-export function resumeFromDatabase(db: FederationStore, model: FlatModel, settings: CoordinatorSettings, strategy: Strategy, logger: Logger): Awaitable<Resumed> {
-  return drive(resumeSteps(db, model, settings, strategy, logger));
+export function resumeFromDatabase(db: FederationStore, model: FlatModel, settings: CoordinatorSettings, strategy: Strategy, logger: Logger, o: { abandonRunning?: boolean } = {}): Awaitable<Resumed> {
+  return drive(resumeSteps(db, model, settings, strategy, logger, o.abandonRunning ?? true));
 }
 
-function* resumeSteps(db: FederationStore, model: FlatModel, settings: CoordinatorSettings, strategy: Strategy, logger: Logger): Generator<unknown, Resumed, unknown> {
+function* resumeSteps(db: FederationStore, model: FlatModel, settings: CoordinatorSettings, strategy: Strategy, logger: Logger, abandonRunning: boolean): Generator<unknown, Resumed, unknown> {
   const database = db.location;
   const { store, created } = (yield db.openModels({ federationId: settings.federationId, config: { ...settings }, model, keepVersions: settings.keepVersions })) as { store: DurableModelStore; created: boolean };
   const fed = (yield db.federation()) as FederationRecord;
@@ -79,7 +81,9 @@ function* resumeSteps(db: FederationStore, model: FlatModel, settings: Coordinat
   }
   const restored = (yield db.state.restore(strategy)) as boolean;
   const reason = new FlockError('ROUND_ABANDONED', 'the coordinator restarted while the round was running', { reason: 'coordinator-restarted' }).toEnvelope();
-  for (const a of (yield db.rounds.abandonRunning(reason)) as RoundRecord[]) {
+  // A fleet node joining a shared database leaves running rounds to the leader (it abandons an
+  // earlier leader's when it takes over: fleet/shared-store.ts).
+  for (const a of abandonRunning ? ((yield db.rounds.abandonRunning(reason)) as RoundRecord[]) : []) {
     logger.warn({ round: a.round, roundId: a.roundId, kind: a.kind, modelVersion: a.modelVersion, reason: reason.code, details: reason.details }, 'round abandoned: the coordinator restarted while it was running; a fresh round will run');
   }
   const roundCounter = (yield db.rounds.lastRound()) as number;

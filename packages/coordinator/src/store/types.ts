@@ -106,8 +106,13 @@ export interface FederationStore {
    * ledger). Throws STORE_CONFLICT, writing nothing, if the round is no longer running.
    */
   commitRound(c: RoundCommit): Awaitable<ModelVersion>;
-  /** Takes the one-coordinator lock; throws STORE_LOCKED when another coordinator holds it. */
-  lock(): Awaitable<StoreLock | undefined>;
+  /**
+   * Takes the one-coordinator lock; throws STORE_LOCKED when another coordinator holds it.
+   * `'fleet'`: a node of a fleet sharing this store (PostgreSQL: every node holds the lock in
+   * shared mode; a single coordinator is refused while they run). SQLite ignores the mode: each
+   * fleet node has its own file.
+   */
+  lock(mode?: 'exclusive' | 'fleet'): Awaitable<StoreLock | undefined>;
   readonly isOpen: boolean;
   close(): Awaitable<void>;
 }

@@ -1,4 +1,4 @@
-import { FlockError, type ModelSpec } from '@flock/protocol';
+import { FlockError, type ErrorEnvelope, type ModelSpec } from '@flock/protocol';
 import { federationFromRow, type FederationRow } from '../rows.js';
 import type { FlatModel } from '@flock/model';
 import type { ModelVersion } from '../../model-store.js';
@@ -10,6 +10,7 @@ import { migratePg } from './migrations.js';
 import { PgModelStore } from './model-store.js';
 import { PgClientRegistry } from './registry.js';
 import { PgRoundLog, finishRound } from './rounds.js';
+import { checkFence, claimFence, type FenceClaim } from './fence.js';
 import { PgServingEvents } from './serving-events.js';
 import { PgStrategyState, PgUploadKeys, saveSnapshot, snapshotOf } from './state.js';
 import { WriteQueue } from './write-queue.js';
@@ -35,6 +36,8 @@ export class PgFederationStore implements FederationStore {
   readonly registry: PgClientRegistry;
   private store: PgModelStore | undefined;
   private closed = false;
+  /** Fleet mode: the token the leader writes with (undefined: this node does not lead). */
+  private fencing: (() => number | undefined) | undefined;
 
   private constructor(
     private readonly db: Db,
@@ -43,7 +46,7 @@ export class PgFederationStore implements FederationStore {
     readonly serving: PgServingEvents,
   ) {
     this.location = options.schema ? `${redactUrl(options.url)} (schema ${options.schema})` : redactUrl(options.url);
-    this.rounds = new PgRoundLog(db);
+    this.rounds = new PgRoundLog(db, () => this.fencing);
     this.state = new PgStrategyState(db);
     this.uploads = new PgUploadKeys(db);
     this.registry = new PgClientRegistry(db);
@@ -125,6 +128,8 @@ export class PgFederationStore implements FederationStore {
     const version = await this.db.transaction(async (tx) => {
       // The commit lock: one commit at a time on this database (see the class comment).
       await tx.query('SELECT id FROM federation WHERE id = 1 FOR UPDATE');
+      // Fleet: a deposed leader (a smaller token than one already claimed) writes nothing.
+      if (this.fencing) await checkFence(tx, this.fencing(), `commit round ${c.round}`, true);
       const row = (await tx.query<{ status: string }>('SELECT status FROM rounds WHERE round = $1 FOR UPDATE', [c.round])).rows[0];
       if (row?.status !== 'running') {
         throw new FlockError('STORE_CONFLICT', `round ${c.round} is not running (${row?.status ?? 'not recorded'}); a round ends exactly once`, { round: c.round, status: row?.status ?? null });
@@ -138,9 +143,30 @@ export class PgFederationStore implements FederationStore {
     return version;
   }
 
-  /** One coordinator per schema (pg/lock.ts). */
-  lock(): Promise<PgCoordinatorLock> {
-    return PgCoordinatorLock.acquire(this.options);
+  /** One coordinator per schema, or any number of fleet nodes sharing it (pg/lock.ts). */
+  lock(mode: 'exclusive' | 'fleet' = 'exclusive'): Promise<PgCoordinatorLock> {
+    return PgCoordinatorLock.acquire(this.options, mode);
+  }
+
+  /**
+   * Fleet mode (docs/explanation/fleet.md): from now on round starts and round commits carry
+   * `token()`, the fencing token of this node's leader lease (undefined while it does not lead),
+   * and are refused (ROUND_ABANDONED, details.reason 'lease-lost', details.fenced) when it is missing or smaller than the highest token the
+   * federation row has seen.
+   */
+  fenceWith(token: () => number | undefined): void {
+    if (typeof token !== 'function') throw new TypeError('token must be a function returning the fencing token');
+    this.fencing = token;
+  }
+
+  /**
+   * A new fleet leader takes over the database with its fencing token, in ONE transaction: the
+   * federation row's token becomes `token` (refused the same way if a larger one is there: this node was
+   * deposed meanwhile), and rounds left `running` by an earlier leader are abandoned with
+   * `reason` (their leader can no longer commit them). Returns where the rounds go on from.
+   */
+  claimFence(token: number, reason: ErrorEnvelope): Promise<FenceClaim> {
+    return claimFence(this.db, token, reason);
   }
 
   /** Resolves when the queued background writes (annotations, serving events) are written. */

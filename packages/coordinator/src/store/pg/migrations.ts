@@ -95,6 +95,11 @@ export const PG_MIGRATIONS: readonly string[] = [
     metrics TEXT NOT NULL DEFAULT '{}'
   );
   `,
+  // 3: fleets on one database (issue #15): the highest fleet fencing token a leader claimed or
+  // committed with; a write carrying a smaller one is refused (ROUND_ABANDONED, reason lease-lost).
+  `
+  ALTER TABLE federation ADD COLUMN fence_token BIGINT NOT NULL DEFAULT 0;
+  `,
 ];
 
 /** First key of Flock's advisory locks ('Floc'); the second is the schema's hash. */

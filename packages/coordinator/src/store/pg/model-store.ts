@@ -103,6 +103,22 @@ export class PgModelStore implements DurableModelStore {
     }
   }
 
+  /**
+   * Fleet followers on a shared database: loads the versions other nodes committed since this
+   * store's latest (in order; the newest `cacheVersions` of them) and publishes them; returns
+   * them (none if up to date).
+   */
+  async refresh(): Promise<ModelVersion[]> {
+    // At most the versions this store holds in memory: a node far behind skips the older ones.
+    const rows = await this.db.rows<VersionRow>('SELECT * FROM (SELECT * FROM model_versions WHERE version > $1 AND weights IS NOT NULL ORDER BY version DESC LIMIT $2) AS t ORDER BY version', [
+      this.newest.version,
+      this.cacheSize,
+    ]);
+    const fresh = rows.map((r) => this.toVersion(r)).filter((v): v is ModelVersion => v !== undefined && v.version > this.newest.version);
+    for (const v of fresh) this.publish(v);
+    return fresh;
+  }
+
   /** Not available on an asynchronous store: rounds commit with FederationStore.commitRound. */
   commit(): ModelVersion {
     throw new TypeError('the PostgreSQL model store commits through commitRound() (one transaction with the round row)');

@@ -3,12 +3,17 @@ import { toJson } from '../sqlite.js';
 import { notRunning, toRecord, type RoundRecord, type RoundRow, type RoundStatus } from '../rounds.js';
 import type { RoundLogStore } from '../types.js';
 import type { Db } from './connection.js';
+import { checkFence } from './fence.js';
 
 type Queryable = Pick<Db, 'query'> | { query: Db['query'] };
 
 /** The round log in PostgreSQL: the same rows and rules as the SQLite RoundLog. */
 export class PgRoundLog implements RoundLogStore {
-  constructor(private readonly db: Db) {}
+  /** `fencing`: the store's fleet fencing token, if it runs in fleet mode (fence.ts). */
+  constructor(
+    private readonly db: Db,
+    private readonly fencing: () => (() => number | undefined) | undefined = () => undefined,
+  ) {}
 
   async start(r: { round: number; roundId: string; kind: 'train' | 'evaluate'; modelVersion: number; cohort: readonly string[]; startedAt: string }): Promise<void> {
     if (!r || typeof r !== 'object') throw new TypeError('round must be an object');
@@ -16,14 +21,19 @@ export class PgRoundLog implements RoundLogStore {
     if (typeof r.roundId !== 'string' || r.roundId.length === 0) throw new TypeError('round.roundId must be a non-empty string');
     if (r.kind !== 'train' && r.kind !== 'evaluate') throw new RangeError(`round.kind must be 'train' or 'evaluate'; got ${String(r.kind)}`);
     if (!Array.isArray(r.cohort)) throw new TypeError('round.cohort must be an array of client ids');
-    await this.db.query("INSERT INTO rounds (round, round_id, kind, status, model_version, cohort, started_at) VALUES ($1, $2, $3, 'running', $4, $5, $6)", [
-      r.round,
-      r.roundId,
-      r.kind,
-      r.modelVersion,
-      JSON.stringify([...r.cohort]),
-      r.startedAt,
-    ]);
+    const params = [r.round, r.roundId, r.kind, r.modelVersion, JSON.stringify([...r.cohort]), r.startedAt];
+    const insert = "INSERT INTO rounds (round, round_id, kind, status, model_version, cohort, started_at) VALUES ($1, $2, $3, 'running', $4, $5, $6)";
+    const fencing = this.fencing();
+    if (!fencing) {
+      await this.db.query(insert, params);
+      return;
+    }
+    // Fleet: only the current leader starts rounds (a deposed one would take a round number).
+    await this.db.transaction(async (tx) => {
+      await tx.query('SELECT id FROM federation WHERE id = 1 FOR SHARE');
+      await checkFence(tx, fencing(), `start round ${r.round}`, false);
+      await tx.query(insert, params);
+    });
   }
 
   finish(round: number, end: { status: Exclude<RoundStatus, 'running'>; committedVersion?: number; reporters?: readonly string[]; metrics?: Record<string, number>; reason?: ErrorEnvelope; endedAt?: string }): Promise<void> {
