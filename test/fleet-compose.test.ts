@@ -12,9 +12,13 @@ import { flock, type Proc } from './flock-process.js';
 import { clusterTestHooks, getJson, startClients } from './fleet-cluster.js';
 import { spawnNginx } from './fleet-nginx.js';
 import { fleetBinaries, spawnRedis, until } from './fleet-redis.js';
+import { freshSchema } from './fleet-pg-cluster.js';
 
 const EXAMPLE = fileURLToPath(new URL('../examples/fleet/', import.meta.url));
 const { cleanups } = clusterTestHooks();
+const PG = process.env.FLOCK_TEST_POSTGRES_URL;
+if (!PG && process.env.FLOCK_REQUIRE_POSTGRES === '1') throw new Error('FLOCK_REQUIRE_POSTGRES=1 but FLOCK_TEST_POSTGRES_URL is not set');
+const skip = !PG ? 'FLOCK_TEST_POSTGRES_URL is not set (the compose nodes share a PostgreSQL database)' : !fleetBinaries({ nginx: true }) ? 'redis-server or nginx missing' : undefined;
 
 interface ComposeNode {
   service: string;
@@ -37,7 +41,7 @@ function composeNodes(text: string): ComposeNode[] {
   return nodes;
 }
 
-describe.skipIf(!fleetBinaries({ nginx: true }))('examples/fleet/docker-compose.yml, run as processes', () => {
+describe.skipIf(skip !== undefined)(`examples/fleet/docker-compose.yml, run as processes${skip ? ` (skipped: ${skip})` : ''}`, () => {
   it('three coordinator services as the compose file writes them form one fleet behind the example nginx and train', async () => {
     const compose = readFileSync(path.join(EXAMPLE, 'docker-compose.yml'), 'utf8');
     const nodes = composeNodes(compose);
@@ -49,6 +53,10 @@ describe.skipIf(!fleetBinaries({ nginx: true }))('examples/fleet/docker-compose.
     execFileSync(process.execPath, [path.join(EXAMPLE, 'make-key.mjs'), key]);
     const redis = await spawnRedis();
     cleanups.push(() => redis.stop());
+    // The compose file's database, here a fresh schema of the test server.
+    const composePg = /"--postgres", "([^"]+)"/.exec(compose)?.[1];
+    expect(composePg).toMatch(/^postgres:\/\/.*@postgres:5432\//);
+    const { url: pgUrl } = await freshSchema(PG!, cleanups);
     const procs: Proc[] = [];
     for (const node of nodes) {
       // The container's view: the key mounted into /data, the config at /etc/flock.
@@ -59,6 +67,7 @@ describe.skipIf(!fleetBinaries({ nginx: true }))('examples/fleet/docker-compose.
       copyFileSync(key, path.join(data, 'coordinator-key.json'));
       const swaps: Record<string, string> = {
         'redis://redis:6379': redis.url,
+        [composePg!]: pgUrl,
         '0.0.0.0': '127.0.0.1',
         '8080': '0',
         '/data': data,
@@ -66,7 +75,7 @@ describe.skipIf(!fleetBinaries({ nginx: true }))('examples/fleet/docker-compose.
       };
       const args = node.command.slice(1).map((a) => swaps[a] ?? a);
       // Every container-only value was swapped (the test runs the file's commands, not its own).
-      for (const a of args) expect(a).not.toMatch(/redis:6379|^\/data|^\/etc\/flock|0\.0\.0\.0/);
+      for (const a of args) expect(a).not.toMatch(/redis:6379|@postgres:5432|^\/data|^\/etc\/flock|0\.0\.0\.0/);
       // Shorter than the example's 10 rounds of 2 minutes; nothing else added.
       const proc = flock(['coordinator', ...args, '--rounds', '2']);
       cleanups.push(async () => {
@@ -77,7 +86,10 @@ describe.skipIf(!fleetBinaries({ nginx: true }))('examples/fleet/docker-compose.
       });
       procs.push(proc);
     }
-    const urls = await Promise.all(procs.map(async (p) => String((await p.waitFor((l) => l.event === 'listening', 60_000)).url)));
+    const listening = await Promise.all(procs.map((p) => p.waitFor((l) => l.event === 'listening', 60_000)));
+    // One database for the three nodes (the password never appears).
+    for (const l of listening) expect(String(l.database)).toMatch(/^postgres:\/\/[^:@]*(:\*\*\*)?@127\.0\.0\.1/);
+    const urls = listening.map((l) => String(l.url));
     const nginx = await spawnNginx(path.join(dir, 'nginx'), urls.map((u) => new URL(u).host));
     cleanups.push(() => nginx.stop());
     // coordinator.json asks for 3 clients per round.
