@@ -209,7 +209,9 @@ export async function runFleetConfiguration(clients: number, o: ConfigurationOpt
       rejected: refused,
       rejectCodes: codes,
       // Accepted by a node (acked) but not counted in the commit: must be 0.
-      lost: Math.max(0, accepted - reported),
+      // An abandoned round counts nobody: its accepted updates are dropped by design, not lost.
+      lost: last.summary.status === 'committed' ? Math.max(0, accepted - reported) : null,
+      ...(last.summary.status === 'committed' ? {} : { acceptedThenDropped: accepted }),
       generators,
       nofile,
       sealingImpl: suite === SEAL_SUITE_AEAD ? 'node: OpenSSL AES-256-GCM (node:crypto); generators: node:crypto' : 'tweetnacl nacl.box (both ends)',
