@@ -29,7 +29,11 @@ export interface Cluster {
 
 /** `flock coordinator --redis URL`: one fleet node as its own process. */
 export async function startNode(redisUrl: string, dir: string, nodeId: string, extra: string[], cleanups: Array<() => Promise<void> | void>): Promise<FleetNode> {
-  const proc = flock(['coordinator', '--redis', redisUrl, '--node-id', nodeId, '--open', '--port', '0', '--data-dir', path.join(dir, nodeId), '--log', 'json', ...extra]);
+  return await fleetNode(flock(['coordinator', '--redis', redisUrl, '--node-id', nodeId, '--open', '--port', '0', '--data-dir', path.join(dir, nodeId), '--log', 'json', ...extra]), nodeId, cleanups);
+}
+
+/** A started node process as a FleetNode, once it listens: kill() sends SIGKILL (once) and waits for the exit. */
+export async function fleetNode(proc: Proc, nodeId: string, cleanups: Array<() => Promise<void> | void>): Promise<FleetNode> {
   const node: FleetNode = {
     proc,
     url: '',
@@ -47,6 +51,18 @@ export async function startNode(redisUrl: string, dir: string, nodeId: string, e
   const l = await proc.waitFor((x) => x.event === 'listening', 60_000);
   node.url = String(l.url);
   return node;
+}
+
+/** The clients a node has a session with now, from its log lines on stderr. */
+export function clientsOf(n: FleetNode): Set<string> {
+  const on = new Set<string>();
+  for (const line of n.proc.stderr) {
+    if (!line.startsWith('{')) continue;
+    const l = JSON.parse(line) as { msg?: string; clientId?: string };
+    if (l.msg === 'client connected') on.add(l.clientId!);
+    else if (l.msg === 'client disconnected') on.delete(l.clientId!);
+  }
+  return on;
 }
 
 /** redis-server, `n` node processes and nginx in front of them, all on free loopback ports. */

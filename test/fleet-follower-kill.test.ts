@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fleetBinaries, until } from './fleet-redis.js';
-import { clusterTestHooks, getJson, leaderOf, startClients, startCluster, type FleetNode } from './fleet-cluster.js';
+import { clientsOf, clusterTestHooks, getJson, leaderOf, startClients, startCluster, type FleetNode } from './fleet-cluster.js';
 
 const { cleanups, track } = clusterTestHooks();
 
@@ -12,18 +12,6 @@ interface Summary {
   rejected: Array<{ clientId: string; code: string }>;
   numExamples: number;
   reason?: { code: string; details?: Record<string, unknown> };
-}
-
-/** The clients each live node has a session with now, from its log lines on stderr. */
-function clientsOf(n: FleetNode): Set<string> {
-  const on = new Set<string>();
-  for (const line of n.proc.stderr) {
-    if (!line.startsWith('{')) continue;
-    const l = JSON.parse(line) as { msg?: string; clientId?: string };
-    if (l.msg === 'client connected') on.add(l.clientId!);
-    else if (l.msg === 'client disconnected') on.delete(l.clientId!);
-  }
-  return on;
 }
 
 // Processes killed with SIGKILL mid-federation: redis-server, three node processes, nginx, SDK clients.

@@ -7,7 +7,7 @@ import { afterEach } from 'vitest';
 import { generateIdentityKeyPair, toHex } from '@flock/privacy';
 import { nodePlatform } from '@flock/privacy/node';
 import { flock } from './flock-process.js';
-import type { FleetNode } from './fleet-cluster.js';
+import { fleetNode, type FleetNode } from './fleet-cluster.js';
 import { spawnNginx, type NginxProcess } from './fleet-nginx.js';
 import { freePort, spawnRedis, type RedisProcess } from './fleet-redis.js';
 
@@ -65,24 +65,7 @@ export async function startPgCluster(n: number, postgresUrl: string, args: strin
   }
   const start = async (i: number): Promise<FleetNode> => {
     const nodeId = `n${i + 1}`;
-    const proc = flock(['coordinator', '--redis', redis.url, '--postgres', pgUrl, '--node-id', nodeId, '--port', String(ports[i]), '--data-dir', path.join(dir, nodeId), '--log', 'json', ...args]);
-    const node: FleetNode = {
-      proc,
-      url: '',
-      nodeId,
-      killed: false,
-      async kill() {
-        node.killed = true;
-        if (proc.child.exitCode === null && proc.child.signalCode === null) {
-          proc.child.kill('SIGKILL');
-          await proc.exited();
-        }
-      },
-    };
-    cleanups.push(() => node.kill());
-    const l = await proc.waitFor((x) => x.event === 'listening', 60_000);
-    node.url = String(l.url);
-    return node;
+    return await fleetNode(flock(['coordinator', '--redis', redis.url, '--postgres', pgUrl, '--node-id', nodeId, '--port', String(ports[i]), '--data-dir', path.join(dir, nodeId), '--log', 'json', ...args]), nodeId, cleanups);
   };
   // At once: migrations and the first federation row are safe under concurrent start-ups.
   const nodes = await Promise.all(Array.from({ length: n }, (_, i) => start(i)));

@@ -5,7 +5,7 @@ import { createPresetModel, selectBackend } from '@flock/model';
 import { mintToken, openPostgresStore } from '@flock/coordinator';
 import { flock } from './flock-process.js';
 import { fleetBinaries, until } from './fleet-redis.js';
-import { getJson, leaderOf, type Cluster, type FleetNode } from './fleet-cluster.js';
+import { clientsOf, getJson, leaderOf, type Cluster, type FleetNode } from './fleet-cluster.js';
 import { pgHistory, startPgCluster, pgClusterTestHooks } from './fleet-pg-cluster.js';
 import { fashionSlices } from './helpers.js';
 
@@ -13,18 +13,6 @@ const { cleanups, track } = pgClusterTestHooks();
 const PG = process.env.FLOCK_TEST_POSTGRES_URL;
 const skip = !PG ? 'FLOCK_TEST_POSTGRES_URL is not set' : !fleetBinaries({ nginx: true }) ? 'redis-server or nginx missing' : undefined;
 if (!PG && process.env.FLOCK_REQUIRE_POSTGRES === '1') throw new Error('FLOCK_REQUIRE_POSTGRES=1 but FLOCK_TEST_POSTGRES_URL is not set');
-
-/** The clients a node has a session with now, from its log lines on stderr. */
-function clientsOf(n: FleetNode): Set<string> {
-  const on = new Set<string>();
-  for (const line of n.proc.stderr) {
-    if (!line.startsWith('{')) continue;
-    const l = JSON.parse(line) as { msg?: string; clientId?: string };
-    if (l.msg === 'client connected') on.add(l.clientId!);
-    else if (l.msg === 'client disconnected') on.delete(l.clientId!);
-  }
-  return on;
-}
 
 // Real processes: PostgreSQL (a fresh schema), redis-server, three `flock coordinator --redis
 // --postgres` nodes sharing it, Debian's nginx in front, SDK clients with enrollment tokens.
