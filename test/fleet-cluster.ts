@@ -123,9 +123,9 @@ export async function getJson<T>(url: string): Promise<T> {
  * A test file's cleanups, run after each test (newest first), and the cluster it started,
  * whose node logs are printed after a test when FLEET_DEBUG is set.
  */
-export function clusterTestHooks(): { cleanups: Array<() => Promise<void> | void>; track(c: Cluster): Cluster } {
+export function clusterTestHooks<C extends { nodes: FleetNode[] } = Cluster>(): { cleanups: Array<() => Promise<void> | void>; track(c: C): C } {
   const cleanups: Array<() => Promise<void> | void> = [];
-  let current: Cluster | undefined;
+  let current: C | undefined;
   afterEach(async () => {
     if (process.env.FLEET_DEBUG && current) {
       for (const n of current.nodes) {
@@ -137,4 +137,26 @@ export function clusterTestHooks(): { cleanups: Array<() => Promise<void> | void
     for (const c of cleanups.splice(0).reverse()) await c();
   });
   return { cleanups, track: (c) => (current = c) };
+}
+
+/**
+ * kill -9 of a follower that has clients, at the first `round:start` a client sees for which
+ * `when(round)` holds. Synchronous in the event handler: the signal is sent before any of its
+ * clients can have trained and uploaded. The returned record fills in when it happens.
+ */
+export function killFollowerAtRoundStart(cluster: { nodes: FleetNode[] }, clients: FlockClient[], when: (round: number) => boolean): { victim: FleetNode | undefined; victimClients: string[] } {
+  const kill: { victim: FleetNode | undefined; victimClients: string[] } = { victim: undefined, victimClients: [] };
+  for (const cl of clients) {
+    cl.on('round:start', (s: { round: number }) => {
+      if (kill.victim || !when(s.round)) return;
+      const leader = leaderOf(cluster as Cluster);
+      const follower = cluster.nodes.find((n) => n !== leader && clientsOf(n).size > 0);
+      if (!follower) return;
+      kill.victim = follower;
+      kill.victimClients = [...clientsOf(follower)];
+      follower.killed = true;
+      follower.proc.child.kill('SIGKILL');
+    });
+  }
+  return kill;
 }

@@ -3,11 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterEach } from 'vitest';
 import { generateIdentityKeyPair, toHex } from '@flock/privacy';
 import { nodePlatform } from '@flock/privacy/node';
 import { flock } from './flock-process.js';
-import { fleetNode, type FleetNode } from './fleet-cluster.js';
+import { clusterTestHooks, fleetNode, type FleetNode } from './fleet-cluster.js';
 import { spawnNginx, type NginxProcess } from './fleet-nginx.js';
 import { freePort, spawnRedis, type RedisProcess } from './fleet-redis.js';
 
@@ -108,22 +107,5 @@ export async function pgHistory(on: pg.Client | string): Promise<{ versions: num
   return { versions, rounds };
 }
 
-/**
- * As clusterTestHooks (fleet-cluster.ts) for a PgCluster: a test file's cleanups, run after
- * each test (newest first); node logs printed after a test when FLEET_DEBUG is set.
- */
-export function pgClusterTestHooks(): { cleanups: Array<() => Promise<void> | void>; track(c: PgCluster): PgCluster } {
-  const cleanups: Array<() => Promise<void> | void> = [];
-  let current: PgCluster | undefined;
-  afterEach(async () => {
-    if (process.env.FLEET_DEBUG && current) {
-      for (const n of current.nodes) {
-        console.log(`=== ${n.nodeId}`, JSON.stringify(n.proc.lines.filter((l) => l.event !== 'listening')));
-        console.log(n.proc.stderr.filter((l) => !l.includes('"level":30')).slice(-30).join('\n'));
-      }
-    }
-    current = undefined;
-    for (const c of cleanups.splice(0).reverse()) await c();
-  });
-  return { cleanups, track: (c) => (current = c) };
-}
+/** clusterTestHooks (fleet-cluster.ts) for a PgCluster. */
+export const pgClusterTestHooks = (): ReturnType<typeof clusterTestHooks<PgCluster>> => clusterTestHooks<PgCluster>();

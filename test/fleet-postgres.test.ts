@@ -5,7 +5,7 @@ import { createPresetModel, selectBackend } from '@flock/model';
 import { mintToken, openPostgresStore } from '@flock/coordinator';
 import { flock } from './flock-process.js';
 import { fleetBinaries, until } from './fleet-redis.js';
-import { clientsOf, getJson, leaderOf, type Cluster, type FleetNode } from './fleet-cluster.js';
+import { clientsOf, getJson, leaderOf, type Cluster, killFollowerAtRoundStart } from './fleet-cluster.js';
 import { pgHistory, startPgCluster, pgClusterTestHooks } from './fleet-pg-cluster.js';
 import { fashionSlices } from './helpers.js';
 
@@ -36,25 +36,12 @@ describe.skipIf(skip !== undefined)(`a fleet on one PostgreSQL database${skip ? 
     const clients = slices.map((data, i) => new FlockClient({ url: cluster.nginx!.url, clientId: `c${i}`, token: minted[i]!, model: () => createPresetModel('mlp', { seed: 1 }), data }));
     cleanups.push(() => Promise.all(clients.map((c) => c.stop())).then(() => undefined));
 
-    let victim: FleetNode | undefined;
-    let victimClients: string[] = [];
-    for (const cl of clients) {
-      cl.on('round:start', (s) => {
-        if (victim || s.round < 2) return;
-        const leader = leaderOf(cluster as unknown as Cluster);
-        const follower = cluster.nodes.find((n) => n !== leader && clientsOf(n).size > 0);
-        if (!follower) return;
-        victim = follower;
-        victimClients = [...clientsOf(follower)];
-        follower.killed = true;
-        follower.proc.child.kill('SIGKILL');
-      });
-    }
+    const kill = killFollowerAtRoundStart(cluster, clients, (r) => r >= 2);
     await Promise.all(clients.map((c) => c.start()));
     const leader = await until(() => leaderOf(cluster as unknown as Cluster) !== undefined, 60_000, 'a leader').then(() => leaderOf(cluster as unknown as Cluster)!);
     await leader.proc.waitFor((l) => l.event === 'done', 150_000);
-    expect(victim).toBeDefined();
-    expect(victimClients.length).toBeGreaterThan(0);
+    expect(kill.victim).toBeDefined();
+    expect(kill.victimClients.length).toBeGreaterThan(0);
 
     // Every node admitted clients with tokens from the shared registry: nginx spread them, and
     // round 1 counted all six (followers shipped partials of their token-authenticated clients).
@@ -65,8 +52,8 @@ describe.skipIf(skip !== undefined)(`a fleet on one PostgreSQL database${skip ? 
     expect(shipped.length).toBeGreaterThan(0);
     // The killed follower's clients came back through nginx to the other nodes, authenticated
     // there by the identities they enrolled on the dead node, and the last round counted all six.
-    const survivors = cluster.nodes.filter((n) => n !== victim);
-    for (const id of victimClients) expect(survivors.some((n) => clientsOf(n).has(id))).toBe(true);
+    const survivors = cluster.nodes.filter((n) => n !== kill.victim);
+    for (const id of kill.victimClients) expect(survivors.some((n) => clientsOf(n).has(id))).toBe(true);
     const last = rounds.filter((r) => r.status === 'committed').at(-1)!;
     expect([...last.reporters].sort()).toEqual(['c0', 'c1', 'c2', 'c3', 'c4', 'c5']);
     for (const r of rounds.filter((x) => x.status === 'abandoned')) expect(['TOO_FEW_REPORTS', 'ROUND_ABANDONED']).toContain(r.reason?.code);
