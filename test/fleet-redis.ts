@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { freeLoopbackPort, startRedisServer } from '../packages/cli/src/bench/redis-server.js';
 
 /** Where Debian puts the binaries the fleet tests spawn (.ci/run installs them). */
 export const REDIS_SERVER = process.env.FLOCK_REDIS_SERVER ?? '/usr/bin/redis-server';
@@ -19,16 +19,7 @@ export function fleetBinaries(needs: { nginx?: boolean } = {}): boolean {
 }
 
 /** A TCP port nobody listens on right now. */
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export const freePort = freeLoopbackPort;
 
 export interface RedisProcess {
   port: number;
@@ -47,26 +38,7 @@ export interface RedisProcess {
 export async function spawnRedis(): Promise<RedisProcess> {
   const port = await freePort();
   const clients: Redis[] = [];
-  const start = async (): Promise<ChildProcess> => {
-    const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 20_000);
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('Ready to accept connections')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`redis-server exited with ${code}: ${out}`));
-      });
-    });
-    child.stdout!.resume();
-    return child;
-  };
+  const start = (): Promise<ChildProcess> => startRedisServer(REDIS_SERVER, port);
   const dead = (c: ChildProcess): Promise<void> => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', () => r())));
   const proc: RedisProcess = {
     port,
