@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { runFleetConfiguration } from '../packages/cli/src/bench/fleet.js';
 import { runIngestPath } from '../packages/cli/src/bench/fleet-ingest.js';
+import { FLOOR_TRANSPORTS, runTransportFloor } from '../packages/cli/src/bench/fleet-transport.js';
 import { fleetBinaries } from './fleet-redis.js';
 
 describe('flock bench fleet', () => {
@@ -34,4 +35,14 @@ describe('flock bench fleet', () => {
       expect(line.sealedMBPerCpuSecond).toBeGreaterThan(0);
     }
   });
+
+  it('the transport floor lines: on websocket, socket.io and HTTP the receiver counts every timed message whole, and the ceiling combines it with the ingest figure', async () => {
+    for (const transport of FLOOR_TRANSPORTS) {
+      const line = await runTransportFloor(transport, { numParams: 5000, chunkBytes: 8192, suite: 'x25519-hkdf-sha256-aes-256-gcm', ingestMBPerCpuSecond: 100, messages: 300 });
+      // The first sealed chunk of a 20,000-byte update in 8 KiB chunks: 8192 + the 16-byte tag.
+      expect(line).toMatchObject({ bench: 'fleet-transport', transport, messageBytes: 8208, messages: 300, receivedBytes: 300 * 8208 });
+      expect(line.receivedMBPerCpuSecond).toBeGreaterThan(0);
+      expect(line.ceilingMBPerNodeCpuSecond).toBeLessThan(100);
+    }
+  }, 120_000);
 });

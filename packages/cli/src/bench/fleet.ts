@@ -16,7 +16,7 @@
  * `lost` counts clients whose accepted upload was not in the committed round (must be 0);
  * `rejected` counts uploads the coordinator refused (with their codes).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import type { ModelPreset } from '@flock/model';
@@ -24,6 +24,7 @@ import { DEFAULT_CHUNK_BYTES, chunkCount } from '@flock/protocol';
 import { generateIdentityKeyPair, SEAL_SUITE_AEAD, SEAL_SUITE_LEGACY, SEAL_SUITE_OVERHEAD, type SealSuite } from '@flock/privacy';
 import { nodePlatform } from '@flock/privacy/node';
 import { machineInfo } from './machine.js';
+import { child, waitForMessage } from './fleet-child.js';
 import type { FleetNodeInit, FleetNodeMessage, FleetNodeSampleRequest } from './fleet-node.js';
 import { benchRedis } from './redis-server.js';
 import type { FleetLoadInit, FleetLoadMessage } from './fleet-load.js';
@@ -61,39 +62,6 @@ function openFilesLimit(): { soft: number; hard: number } {
   } catch {
     return { soft: 1024, hard: 1024 };
   }
-}
-
-function child<I, M extends { type: string }>(entry: string, nofile: number, init: I, onMessage: (m: M) => void): ChildProcess {
-  // From src/ (a checkout) through the repository's source loader; from dist/, the .js entry.
-  const fromSource = import.meta.url.endsWith('.ts');
-  const file = new URL(`./${entry}${fromSource ? '.ts' : '.js'}`, import.meta.url).pathname;
-  const loader = fromSource ? `--import ${JSON.stringify(new URL('../../../../scripts/source-loader.mjs', import.meta.url).pathname)} ` : '';
-  // exec keeps the IPC channel (its fd and NODE_CHANNEL_FD pass through bash).
-  const cmd = `ulimit -n ${nofile} 2>/dev/null; exec ${JSON.stringify(process.execPath)} --max-old-space-size=4096 ${loader}${JSON.stringify(file)}`;
-  const p = spawn('bash', ['-c', cmd], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  p.on('message', (m) => { if (process.env.FLOCK_FLEET_DEBUG) console.error(entry, JSON.stringify(m).slice(0, 300)); onMessage(m as M); });
-  p.send(init as object);
-  return p;
-}
-
-function waitForMessage<M extends { type: string }>(p: ChildProcess, pred: (m: M) => boolean, what: string, timeoutMs: number): Promise<M> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`fleet bench: timed out after ${timeoutMs / 1000} s waiting for ${what}`)), timeoutMs);
-    const onMessage = (m: M): void => {
-      if (m.type === 'error') return done(new Error(`fleet bench: ${what}: ${(m as unknown as { message: string }).message}`));
-      if (pred(m)) done(undefined, m);
-    };
-    const onExit = (code: number | null): void => done(new Error(`fleet bench: a child exited with ${code} before ${what}`));
-    const done = (err?: Error, m?: M): void => {
-      clearTimeout(t);
-      p.off('message', onMessage as never);
-      p.off('exit', onExit);
-      if (err) reject(err);
-      else resolve(m!);
-    };
-    p.on('message', onMessage as never);
-    p.once('exit', onExit);
-  });
 }
 
 /** Splits `n` items into `k` near-equal consecutive shares (sizes). */
@@ -166,7 +134,7 @@ export async function runFleetConfiguration(clients: number, o: ConfigurationOpt
           node.send({ type: 'sample' } satisfies FleetNodeSampleRequest);
           return reply;
         }))) as Array<Extract<FleetNodeMessage, { type: 'sample' }>>)
-      : [{ type: 'sample' as const, nodeId: 'node', cpuSeconds: last.cpuSeconds, peakRssBytes: last.peakRssBytes }];
+      : [{ type: 'sample' as const, nodeId: 'node', cpuSeconds: last.cpuSeconds, systemCpuSeconds: last.systemCpuSeconds, peakRssBytes: last.peakRssBytes }];
     const cpuSeconds = samples.reduce((a, x) => a + x.cpuSeconds, 0);
     // The round's wall time starts when the last node has all its clients (the leader waits for them).
     const roundSeconds = (last.endedAtMs - Math.max(last.startedAtMs, allConnectedAt)) / 1000;
@@ -205,6 +173,8 @@ export async function runFleetConfiguration(clients: number, o: ConfigurationOpt
       cpuSecondsPerUpdate: cpuUpdates > 0 ? Number((cpuSeconds / cpuUpdates).toPrecision(4)) : null,
       ...(redis ? { cpuCovers: 'every round since all clients connected' } : {}),
       nodeCpuSeconds: round3(cpuSeconds),
+      // The kernel's share of it (socket reads, page faults): what no user-space change can cut.
+      nodeSystemCpuSeconds: round3(samples.reduce((a, x) => a + x.systemCpuSeconds, 0)),
       ...(redis ? { cpuSecondsEachNode: samples.map((x) => round3(x.cpuSeconds)), peakRssMiBEachNode: samples.map((x) => Math.round(x.peakRssBytes / 2 ** 20)) } : {}),
       rejected: refused,
       rejectCodes: codes,
@@ -229,9 +199,19 @@ const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 export async function* benchFleet(opts: FleetBenchOptions = {}): AsyncGenerator<Record<string, unknown>> {
   // The node's ingest path alone (no transport), per suite: what the crypto + validation + aggregation cost.
+  const numParams = opts.params ?? 100_000;
+  const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  let ingestMBPerCpuSecond: number | undefined;
   for (const sealing of opts.sealing ?? ['aes']) {
     const { runIngestPath } = await import('./fleet-ingest.js');
-    yield { ...(await runIngestPath(opts.params ?? 100_000, SUITE_OF[sealing], opts.quick ? 50 : 200, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES)), loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100) };
+    const line = await runIngestPath(numParams, SUITE_OF[sealing], opts.quick ? 50 : 200, chunkBytes);
+    if (sealing === 'aes') ingestMBPerCpuSecond = line.nextRoundSealedMBPerCpuSecond as number;
+    yield { ...line, loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100) };
+  }
+  // The transport floor (receive and ack only) and, with the ingest path, the ceiling it sets.
+  if (!opts.quick) {
+    const { runTransportFloor, FLOOR_TRANSPORTS } = await import('./fleet-transport.js');
+    for (const transport of FLOOR_TRANSPORTS) yield await runTransportFloor(transport, { numParams, chunkBytes, suite: SEAL_SUITE_AEAD, ...(ingestMBPerCpuSecond ? { ingestMBPerCpuSecond } : {}) });
   }
   const grid = opts.clients ?? (opts.quick ? [200] : [1_000, 5_000, 10_000]);
   for (const clients of grid) {
