@@ -36,12 +36,15 @@ describe('flock coordinator --redis: configurations a fleet refuses', () => {
     return p.stderr.join('\n');
   };
 
-  it('refuses a strategy with server state in deterministic mode, and exits even after a refusal from the coordinator itself', async () => {
-    const [stateful, dpInClear, exactSecure] = await Promise.all([
+  it('refuses a strategy with server state in deterministic mode, differential privacy without a shared database, and exits even after a refusal from the coordinator itself', async () => {
+    const [stateful, dpInClear, exactSecure, dpWithoutSharedStore] = await Promise.all([
       refused(['--deterministic', '--strategy', 'fedavgm']),
       refused(['--dp', 'central', '--noise-multiplier', '1', '--clip', '1']),
       refused(['--deterministic'], { secureAggregation: { enabled: true } }),
+      refused(['--dp', 'distributed', '--noise-multiplier', '1', '--clip', '1'], { secureAggregation: { enabled: true } }),
     ]);
+    // A store per node: a new leader would account epsilon from its own stale copy.
+    expect(dpWithoutSharedStore).toMatch(/--redis: a fleet runs differential privacy with one shared PostgreSQL database only \(--postgres\)/);
     expect(stateful).toMatch(/strategy fedavgm keeps server state .* deterministic mode runs stateless strategies only/);
     // Refused by the member after the node was created: before, its Redis connection kept the process alive.
     expect(dpInClear).toMatch(/--redis: a fleet runs differential privacy only under secure aggregation/);

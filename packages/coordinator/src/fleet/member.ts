@@ -192,6 +192,11 @@ export class FleetMember implements FleetHooks {
 
   attach(parts: FleetNodeParts): void {
     if (parts.strategy.confidentialRounds && !parts.settings.secureAggregation.enabled) throw new RangeError('a fleet runs differential privacy only under secure aggregation (grouped SecAgg+, docs/explanation/fleet.md): enable secureAggregation');
+    // The accountant must outlive the leader: with a store per node, a node that takes the lease
+    // would go on from its own (empty or stale) accountant and publish too small an epsilon.
+    if (parts.strategy.confidentialRounds && parts.database?.backend !== 'postgres') {
+      throw new RangeError('a fleet runs differential privacy with one shared PostgreSQL database only (--postgres): the privacy accountant must survive a change of leader, and with a store per node a new leader would account from its own stale copy and report too small an epsilon');
+    }
     if (!(parts.strategy.createAggregator(1) instanceof PartialSumAggregator)) throw new RangeError(`strategy ${parts.strategy.name} does not aggregate by partial sums: wrap it with fleetStrategy() (FedAvg-family strategies only)`);
     this.parts = parts;
     const { store, database, strategy, logger, numParams } = parts;
