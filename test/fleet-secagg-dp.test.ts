@@ -14,7 +14,7 @@ const C = 1;
 const PG = process.env.FLOCK_TEST_POSTGRES_URL;
 if (!PG && process.env.FLOCK_REQUIRE_POSTGRES === '1') throw new Error('FLOCK_REQUIRE_POSTGRES=1 but FLOCK_TEST_POSTGRES_URL is not set');
 const skip = !PG ? 'FLOCK_TEST_POSTGRES_URL is not set' : !fleetBinaries() ? 'redis-server missing' : undefined;
-const dpArgs = async (): Promise<string[]> => ['--dp', 'distributed', '--noise-multiplier', String(SIGMA), '--clip', String(C), '--postgres', (await freshSchema(PG!, cleanups)).url];
+const dpArgs = async (): Promise<string[]> => ['--public-metrics', '--dp', 'distributed', '--noise-multiplier', String(SIGMA), '--clip', String(C), '--postgres', (await freshSchema(PG!, cleanups)).url];
 
 // Distributed DP over grouped SecAgg+ (issue #15): every client's noise share is calibrated to
 // the whole cohort's guaranteed survivors (all nodes' groups), not to its own group's t, so the
@@ -63,6 +63,17 @@ describe.skipIf(skip !== undefined)(`distributed DP across fleet nodes (grouped 
     expect(measured / wholeCalibrated).toBeGreaterThan(0.97);
     expect(measured / wholeCalibrated).toBeLessThan(1.03);
     expect(measured / groupCalibrated).toBeLessThan(0.8);
+
+    // Every node shows the fleet's epsilon on /metrics: the follower loads the committed
+    // accountant with the version (it never accounts itself).
+    const epsilonOn = async (url: string): Promise<number | undefined> => {
+      const m = /^flock_dp_epsilon_spent ([0-9.e+-]+)$/m.exec(await (await fetch(`${url}/metrics`)).text());
+      return m ? Number(m[1]) : undefined;
+    };
+    const leaderEpsilon = await epsilonOn(leader.url);
+    expect(leaderEpsilon).toBeGreaterThan(0);
+    const follower = nodes.find((n) => n !== leader)!;
+    await until(async () => (await epsilonOn(follower.url)) === leaderEpsilon, 15_000, "the follower's epsilon");
 
     // Only group sums crossed Redis.
     for (const p of (await partialsInRedis(redis)).filter((x) => x.sum)) expect(p.reporters.length).toBeGreaterThanOrEqual(MIN_GROUP);

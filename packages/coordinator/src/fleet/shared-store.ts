@@ -1,5 +1,6 @@
 import { FlockError } from '@flock/protocol';
 import type { ModelVersion } from '../model-store.js';
+import { hasPersistentState } from '../store/strategy-state.js';
 import type { PgFederationStore } from '../store/pg/database.js';
 import type { FleetStoreAdapter, FleetStoreContext } from './store-adapter.js';
 
@@ -45,7 +46,15 @@ export function sharedStoreAdapter(ctx: FleetStoreContext): FleetStoreAdapter {
       const l = db.models.latest();
       return { version: l.version, hash: l.hash };
     },
-    follow: async () => db.models.refresh(),
+    follow: async () => {
+      const gained = await db.models.refresh();
+      // The committed strategy state too: a follower's /metrics and dashboard then show the
+      // fleet's epsilon (the accountant as of the newest version), not an accountant that never ran.
+      if (gained.length > 0 && hasPersistentState(ctx.strategy)) {
+        await db.state.restore(ctx.strategy).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'fleet: cannot load the committed strategy state; this node\'s privacy figures may lag'));
+      }
+      return gained;
+    },
     fence: async (next) => {
       if (ctx.leaseValue() === undefined) throw new FlockError('ROUND_ABANDONED', 'this node lost the fleet lease before the round could commit', { reason: 'lease-lost' });
       // A version committed that this node did not see (a commit whose reply a connection loss
