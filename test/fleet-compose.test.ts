@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { flock, type Proc } from './flock-process.js';
 import { clusterTestHooks, getJson, startClients } from './fleet-cluster.js';
 import { spawnNginx } from './fleet-nginx.js';
+import { Redis } from 'ioredis';
 import { fleetBinaries, spawnRedis, until } from './fleet-redis.js';
 import { freshSchema } from './fleet-pg-cluster.js';
 
@@ -51,8 +52,18 @@ describe.skipIf(skip !== undefined)(`examples/fleet/docker-compose.yml, run as p
     // The one-time step of the how-to: the key every node signs with.
     const key = path.join(dir, 'secrets', 'coordinator-key.json');
     execFileSync(process.execPath, [path.join(EXAMPLE, 'make-key.mjs'), key]);
-    const redis = await spawnRedis();
+    // The compose file's Redis requires a password, and every node's URL carries it.
+    const redisCommand = JSON.parse(/^ {2}redis:\n(?: {4}.*\n)*? {4}command: (\[.*\])$/m.exec(compose)?.[1] ?? '[]') as string[];
+    const password = redisCommand[redisCommand.indexOf('--requirepass') + 1];
+    expect(redisCommand).toContain('--requirepass');
+    const composeRedis = `redis://:${password}@redis:6379`;
+    for (const node of nodes) expect(node.command).toContain(composeRedis);
+    const redis = await spawnRedis({ password: password! });
     cleanups.push(() => redis.stop());
+    // ... and refuses a client without it.
+    const anonymous = new Redis(redis.port, '127.0.0.1', { maxRetriesPerRequest: 0, retryStrategy: () => null });
+    await expect(anonymous.ping()).rejects.toThrow(/NOAUTH/);
+    anonymous.disconnect();
     // The compose file's database, here a fresh schema of the test server.
     const composePg = /"--postgres", "([^"]+)"/.exec(compose)?.[1];
     expect(composePg).toMatch(/^postgres:\/\/.*@postgres:5432\//);
@@ -66,7 +77,7 @@ describe.skipIf(skip !== undefined)(`examples/fleet/docker-compose.yml, run as p
       mkdirSync(data, { recursive: true, mode: 0o700 });
       copyFileSync(key, path.join(data, 'coordinator-key.json'));
       const swaps: Record<string, string> = {
-        'redis://redis:6379': redis.url,
+        [composeRedis]: redis.url,
         [composePg!]: pgUrl,
         '0.0.0.0': '127.0.0.1',
         '8080': '0',

@@ -34,18 +34,18 @@ export interface RedisProcess {
   stop(): Promise<void>;
 }
 
-/** A private redis-server on a free loopback port, without persistence. */
-export async function spawnRedis(): Promise<RedisProcess> {
+/** A private redis-server on a free loopback port, without persistence; `password`: it requires AUTH (`--requirepass`). */
+export async function spawnRedis(o: { password?: string } = {}): Promise<RedisProcess> {
   const port = await freePort();
   const clients: Redis[] = [];
-  const start = (): Promise<ChildProcess> => startRedisServer(REDIS_SERVER, port);
+  const start = (): Promise<ChildProcess> => startRedisServer(REDIS_SERVER, port, o.password ? ['--requirepass', o.password] : []);
   const dead = (c: ChildProcess): Promise<void> => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', () => r())));
   const proc: RedisProcess = {
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: `redis://${o.password ? `:${encodeURIComponent(o.password)}@` : ''}127.0.0.1:${port}`,
     child: await start(),
     client() {
-      const c = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 2, retryStrategy: () => 100 });
+      const c = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 2, retryStrategy: () => 100, ...(o.password ? { password: o.password } : {}) });
       clients.push(c);
       return c;
     },
