@@ -45,6 +45,17 @@ describe.skipIf(POSTGRES_SKIP !== undefined)(`PostgreSQL migrations${POSTGRES_SK
     await db.query(`CREATE SCHEMA IF NOT EXISTS ${schemas.at(-1)!}`);
   };
 
+  it('migration 4 numbers new serving events after the ones a database already holds', async () => {
+    const db = fresh();
+    await create(db);
+    await migratePg(db, PG_MIGRATIONS.slice(0, 3));
+    const row = (id: number): unknown[] => [id, 'now', 'promote', id, id, '[]', 'always', 'coordinator', 'r', '{}'];
+    for (const id of [1, 2, 7]) await db.query('INSERT INTO serving_events (id, at, action, version, serving, stack, policy, actor, reason, metrics) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)', row(id));
+    await migratePg(db);
+    const ids = await db.rows<{ id: number }>("INSERT INTO serving_events (at, action, version, serving, stack, policy, actor, reason, metrics) VALUES ('now', 'promote', 8, 8, '[]', 'always', 'coordinator', 'r', '{}'), ('now', 'hold', 9, 8, '[]', 'always', 'coordinator', 'r', '{}') RETURNING id");
+    expect(ids.map((r) => r.id)).toEqual([8, 9]);
+  });
+
   it('apply in order inside a transaction and record schema_migrations', async () => {
     const db = fresh();
     await create(db);

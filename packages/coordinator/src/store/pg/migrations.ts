@@ -100,6 +100,13 @@ export const PG_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE federation ADD COLUMN fence_token BIGINT NOT NULL DEFAULT 0;
   `,
+  // 4: serving-event ids from the database (issue #15): every node of a fleet appends its own
+  // serving changes, and ids counted in each node's memory collided (the second insert failed).
+  `
+  CREATE SEQUENCE serving_events_id_seq OWNED BY serving_events.id;
+  SELECT setval('serving_events_id_seq', COALESCE((SELECT MAX(id) FROM serving_events), 0) + 1, false);
+  ALTER TABLE serving_events ALTER COLUMN id SET DEFAULT nextval('serving_events_id_seq');
+  `,
 ];
 
 /** First key of Flock's advisory locks ('Floc'); the second is the schema's hash. */

@@ -9,8 +9,11 @@ const KEPT = 1000;
 /**
  * The serving version's change log in PostgreSQL. ServingLifecycle reads and appends
  * synchronously, so the newest events are loaded at open and answered from memory; appends
- * get the next id at once and are written in order by the store's write queue (flushed
- * before the store closes). One coordinator appends at a time (the coordinator lock).
+ * are written in order by the store's write queue (flushed before the store closes). The
+ * database gives each event its id (a sequence, migration 4): the nodes of a fleet share the
+ * database and each appends its own serving changes. An appended event carries this node's
+ * next id at once, replaced by the database's when the insert returns (the same number unless
+ * another node appended meanwhile).
  */
 export class PgServingEvents implements ServingEventLog {
   private constructor(
@@ -30,9 +33,8 @@ export class PgServingEvents implements ServingEventLog {
     const stored = { ...e, id: ++this.lastId };
     this.events.push(stored);
     if (this.events.length > KEPT) this.events.shift();
-    this.queue.push(() =>
-      this.db.query('INSERT INTO serving_events (id, at, action, version, serving, stack, policy, actor, reason, metrics) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)', [
-        stored.id,
+    this.queue.push(async () => {
+      const rows = await this.db.rows<{ id: number }>('INSERT INTO serving_events (at, action, version, serving, stack, policy, actor, reason, metrics) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id', [
         e.at,
         e.action,
         e.version,
@@ -42,8 +44,10 @@ export class PgServingEvents implements ServingEventLog {
         e.actor,
         e.reason,
         JSON.stringify(e.metrics),
-      ]),
-    );
+      ]);
+      stored.id = rows[0]!.id;
+      this.lastId = Math.max(this.lastId, stored.id);
+    });
     return stored;
   }
 
