@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { FlockClient } from '@flock/client';
@@ -74,5 +76,14 @@ describe.skipIf(skip !== undefined)(`a fleet on one PostgreSQL database${skip ? 
       expect((await getJson<{ hash: string }>(`${n.url}/v1/models/latest`)).hash).toBe(hash);
     }
     expect(await cluster.redis.client().keys('*:model:*')).toEqual([]);
+
+    // One serving version for the fleet: the operator rolls back on one node (straight to it,
+    // not through nginx), and every live node serves version 1 again (they share the serving log).
+    const [a, b] = survivors as [(typeof survivors)[0], (typeof survivors)[0]];
+    const operator = readFileSync(path.join(cluster.dir, a.nodeId, 'operator-token'), 'utf8').trim();
+    const rolled = await fetch(`${a.url}/v1/admin/serving/rollback`, { method: 'POST', headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'complaints' }) });
+    expect(rolled.status).toBe(200);
+    for (const n of [a, b]) await until(async () => ((await getJson<{ version: number }>(`${n.url}/v1/models/serving`)).version === 1), 10_000, `${n.nodeId} to serve version 1 after the rollback on ${a.nodeId}`);
+    expect([...b.proc.lines.map((l) => JSON.stringify(l)), ...b.proc.stderr].some((l) => /serving version changed by another node/.test(l))).toBe(true);
   });
 });

@@ -322,6 +322,8 @@ export class Coordinator extends EventEmitter {
       emit: (event, payload) => this.emit(event, payload),
       on: (event, fn) => this.on(event, fn),
     });
+    // One database for the fleet: one serving version too (an operator's rollback on any node).
+    if (options.fleet && this.database?.backend === 'postgres') this.serving.followSharedLog(1000);
   }
 
   /** Starts listening; resolves with the base URL (http://host:port). */

@@ -30,6 +30,11 @@ export interface ServingEventLog {
   last(): ServingEvent | undefined;
   /** Newest first. */
   recent(limit: number): ServingEvent[];
+  /**
+   * A log that other coordinators append to as well (the fleet's shared database): reads the
+   * events they appended since the last call, adds them in order, and returns them.
+   */
+  refresh?(): Promise<ServingEvent[]>;
 }
 
 export class MemoryServingEvents implements ServingEventLog {
@@ -64,6 +69,8 @@ export class ServingLifecycle extends EventEmitter {
   private stack: number[];
   /** Versions the operator rolled back from: the evaluated policy never promotes them again. */
   private readonly rolledBack = new Set<number>();
+  /** Another node's serving change to adopt once this node holds its version (fleet, follow()). */
+  private adopting: ServingEvent | undefined;
 
   constructor(
     private readonly o: { store: ModelStore; log: ServingEventLog; settings: ServingSettings; audit: AuditLog },
@@ -99,6 +106,7 @@ export class ServingLifecycle extends EventEmitter {
   }
 
   private append(e: Omit<ServingEvent, 'at' | 'serving' | 'stack' | 'policy'>): ServingEvent {
+    this.adopting = undefined; // this node's own change is newer
     const event = this.o.log.append({ at: new Date().toISOString(), serving: this.serving, stack: this.stack.slice(), policy: this.o.settings.policy, ...e });
     this.o.audit.record({ action: `serving.${e.action}`, actor: e.actor, requestId: `serving-${event.id ?? 0}`, outcome: e.action === 'hold' ? 'refused' : 'ok', version: e.version, serving: event.serving, policy: event.policy, reason: e.reason });
     this.emit('change', event);
@@ -124,6 +132,32 @@ export class ServingLifecycle extends EventEmitter {
     this.stack.length = i + 1;
     this.rolledBack.add(from);
     return this.append({ action: 'rollback', version: from, actor, reason, metrics: {} });
+  }
+
+  /**
+   * Adopts the serving changes other nodes of a fleet appended to the shared log (an operator's
+   * promote or rollback on another node, that node's policy): the newest event of the log, by
+   * the database's order, is the fleet's serving state. Returns true if this node's changed.
+   */
+  async follow(): Promise<boolean> {
+    const foreign = (await this.o.log.refresh?.()) ?? [];
+    for (const e of foreign) {
+      if (e.action === 'rollback') this.rolledBack.add(e.version);
+      else if (e.action === 'promote' && e.actor === 'operator') this.rolledBack.delete(e.version);
+    }
+    if (foreign.length > 0) {
+      // The newest event of the log is the fleet's state; if it is this node's own, it stands.
+      const newest = this.o.log.last();
+      this.adopting = newest && foreign.includes(newest) ? newest : undefined;
+    }
+    const e = this.adopting;
+    // A version this node has not followed yet is adopted once it holds it (a later call).
+    if (!e || !this.o.store.get(e.serving)) return false;
+    this.adopting = undefined;
+    if (e.stack.length === this.stack.length && e.stack.every((v, i) => v === this.stack[i])) return false;
+    this.stack = e.stack.slice();
+    this.emit('change', e);
+    return true;
   }
 
   /** A training round committed version `version`. */

@@ -36,6 +36,7 @@ export class ServingService extends EventEmitter {
   readonly lifecycle: ServingLifecycle;
   private evaluations = Promise.resolve();
   private started = false;
+  private following: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly o: { store: ModelStore; settings: ServingSettings; audit: AuditLog; database: FederationStore | undefined; logger: Logger; evalData?: EvalData | undefined },
@@ -98,7 +99,27 @@ export class ServingService extends EventEmitter {
     return { policy: s.policy, metric: s.metric, tolerance: s.tolerance, serving: this.serving, latest: this.o.store.latest().version, rollbackStack: this.lifecycle.rollbackStack, events: this.lifecycle.recent(50) };
   }
 
+  /**
+   * Fleet nodes on one database: every `intervalMs`, adopt the serving changes other nodes
+   * appended (an operator's promote or rollback on any node is served by all within about that).
+   */
+  followSharedLog(intervalMs: number): void {
+    if (this.following) return;
+    let busy = false;
+    this.following = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      this.lifecycle
+        .follow()
+        .then((changed) => changed && this.o.logger.info({ serving: this.serving }, 'serving version changed by another node of the fleet'))
+        .catch((err: unknown) => this.o.logger.warn({ err: (err as Error).message }, 'cannot read the fleet\'s serving changes; retrying'))
+        .finally(() => (busy = false));
+    }, intervalMs);
+    this.following.unref();
+  }
+
   async close(): Promise<void> {
+    if (this.following) clearInterval(this.following);
     await this.evaluations.catch(() => undefined);
     await this.predictor.close();
   }

@@ -4,7 +4,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ModelSpec } from '@flock/protocol';
 import type { FlatModel } from '@flock/model';
-import type { ServingEvent } from '../../serving/lifecycle.js';
+import { ServingLifecycle, type ServingEvent } from '../../serving/lifecycle.js';
+import { servingSettingsSchema } from '../../serving/settings.js';
 import { BACKENDS, type Place } from '../backends.test-support.js';
 import type { PgFederationStore } from './database.js';
 
@@ -46,5 +47,52 @@ describe.skipIf(pgBackend.skip !== undefined)(`serving events on a shared Postgr
     // Each node's own view carries the ids the database gave its events.
     const dbIds = new Set(all.map((e) => e.id));
     for (const e of [...a.serving.recent(10), ...b.serving.recent(10)]) expect(dbIds.has(e.id)).toBe(true);
+  });
+
+  it("a fleet's nodes follow each other's serving changes: an operator's rollback on one node is served by the other after follow(), the newest change wins, and a version not yet followed is adopted once held", async () => {
+    // Versions 1 and 2 committed (by "the leader" a); b follows them through the shared database.
+    const commit = async (round: number): Promise<void> => {
+      await a.rounds.start({ round, roundId: `r${round}`, kind: 'train', modelVersion: round - 1, cohort: ['c'], startedAt: new Date().toISOString() });
+      await a.commitRound({ round, weights: Float32Array.from([round, round]), modelMetrics: {}, roundMetrics: {}, reporters: ['c'] });
+    };
+    // Both nodes start serving version 0 (manual policy: only the operator changes it).
+    const settings = servingSettingsSchema.parse({ policy: 'manual' });
+    const la = new ServingLifecycle({ store: a.models, log: a.serving, settings, audit: { record: () => undefined } });
+    const lb = new ServingLifecycle({ store: b.models, log: b.serving, settings, audit: { record: () => undefined } });
+    await commit(1);
+    await commit(2);
+    await b.models.refresh();
+    const changes: number[] = [];
+    lb.on('change', (e: ServingEvent) => changes.push(e.serving));
+    // (flush: the other node's insert has landed, as it has by a fleet's next follow tick)
+    la.promote(2, 'operator', 'ship it');
+    await a.flush();
+    expect(await la.follow()).toBe(false); // its own change: nothing to adopt
+    expect(await lb.follow()).toBe(true);
+    expect(lb.serving).toBe(2);
+    expect(changes).toEqual([2]);
+    // The operator rolls back on b: a serves version 0 again, and never promotes 2 by policy.
+    lb.rollback('operator', 'complaints');
+    await b.flush();
+    expect(await la.follow()).toBe(true);
+    expect(la.serving).toBe(0);
+    expect(la.rollbackStack).toEqual(lb.rollbackStack);
+    // Two changes at once: the one the database ordered last is every node's state.
+    la.promote(1, 'operator', 'a: version 1');
+    await a.flush();
+    lb.promote(2, 'operator', 'b: version 2 again');
+    await b.flush();
+    await la.follow();
+    await lb.follow();
+    expect([la.serving, lb.serving]).toEqual([2, 2]);
+    // A version b does not hold yet: adopted only once b has followed it.
+    await commit(3);
+    la.promote(3, 'operator', 'newest');
+    await a.flush();
+    expect(await lb.follow()).toBe(false);
+    expect(lb.serving).toBe(2);
+    await b.models.refresh();
+    expect(await lb.follow()).toBe(true);
+    expect(lb.serving).toBe(3);
   });
 });

@@ -16,12 +16,19 @@ const KEPT = 1000;
  * another node appended meanwhile).
  */
 export class PgServingEvents implements ServingEventLog {
+  /** The highest id read back from the database (refresh() reads what lies above it). */
+  private seen: number;
+  /** Ids of this node's own events not yet below `seen`. */
+  private readonly own = new Set<number>();
+
   private constructor(
     private readonly db: Db,
     private readonly queue: WriteQueue,
     private readonly events: ServingEvent[],
     private lastId: number,
-  ) {}
+  ) {
+    this.seen = lastId;
+  }
 
   static async load(db: Db, queue: WriteQueue): Promise<PgServingEvents> {
     const rows = await db.rows<ServingEventRow>('SELECT * FROM serving_events ORDER BY id DESC LIMIT $1', [KEPT]);
@@ -47,8 +54,24 @@ export class PgServingEvents implements ServingEventLog {
       ]);
       stored.id = rows[0]!.id;
       this.lastId = Math.max(this.lastId, stored.id);
+      this.own.add(stored.id);
     });
     return stored;
+  }
+
+  /** Events other coordinators on this database appended since the last call (after this node's own writes are done), in id order. */
+  async refresh(): Promise<ServingEvent[]> {
+    await this.queue.idle();
+    const rows = await this.db.rows<ServingEventRow>('SELECT * FROM serving_events WHERE id > $1 ORDER BY id', [this.seen]);
+    const foreign = rows.map(toEvent).filter((e) => !this.own.has(e.id!));
+    for (const r of rows) this.seen = Math.max(this.seen, Number(r.id));
+    for (const id of this.own) if (id <= this.seen) this.own.delete(id);
+    if (foreign.length > 0) {
+      this.events.push(...foreign);
+      this.events.sort((x, y) => x.id! - y.id!);
+      if (this.events.length > KEPT) this.events.splice(0, this.events.length - KEPT);
+    }
+    return foreign;
   }
 
   last(): ServingEvent | undefined {

@@ -19,6 +19,11 @@ export class WriteQueue {
     );
   }
 
+  /** Resolves when every write queued so far is done (a failure is left for {@link flush} to report). */
+  idle(): Promise<void> {
+    return this.tail;
+  }
+
   /** Resolves when every queued write is done; rejects with the first failure since the last flush. */
   async flush(): Promise<void> {
     await this.tail;
