@@ -35,13 +35,20 @@ export async function runTransportFloor(transport: FloorTransport, o: TransportF
     const receiver = child<TransportPeerInit, TransportPeerMessage>('fleet-transport-peer', 4096, { role: 'receiver', transport, messageBytes, warmup: 200, messages }, () => {});
     procs.push(receiver);
     const done = waitForMessage<TransportPeerMessage>(receiver, (m) => m.type === 'done', `the ${transport} receiver's count`, 300_000);
+    done.catch(() => undefined); // observed by the race below; a sender's failure may end the line first
     const { url } = (await waitForMessage<TransportPeerMessage>(receiver, (m) => m.type === 'listening', `the ${transport} receiver`, 30_000)) as Extract<TransportPeerMessage, { type: 'listening' }>;
     // Two sender processes (one per core here) of 50 connections each, as the load generators of the fleet lines.
+    // A sender that fails (refused, disconnected) ends the line at once instead of leaving the receiver waiting.
+    let senderFailed!: (err: Error) => void;
+    const failed = new Promise<never>((_, reject) => (senderFailed = reject));
+    failed.catch(() => undefined); // also when it comes after the count (the senders are killed then)
     for (let k = 0; k < 2; k++) {
-      const s = child<TransportPeerInit, TransportPeerMessage>('fleet-transport-peer', 4096, { role: 'sender', transport, url, messageBytes, connections: 50 }, () => {});
+      const s = child<TransportPeerInit, TransportPeerMessage>('fleet-transport-peer', 4096, { role: 'sender', transport, url, messageBytes, connections: 50 }, (m) => {
+        if (m.type === 'error') senderFailed(new Error(`fleet bench: a ${transport} sender failed: ${m.message}`));
+      });
       procs.push(s);
     }
-    const r = (await done) as Extract<TransportPeerMessage, { type: 'done' }>;
+    const r = (await Promise.race([done, failed])) as Extract<TransportPeerMessage, { type: 'done' }>;
     const mbPerCpu = r.bytes / r.cpuSeconds / 1e6;
     return {
       bench: 'fleet-transport',
