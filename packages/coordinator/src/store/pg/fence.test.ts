@@ -4,7 +4,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FlockError, type ModelSpec } from '@flock/protocol';
 import type { FlatModel } from '@flock/model';
-import { BACKENDS, type Place } from '../backends.test-support.js';
+import type { Place } from '../backends.test-support.js';
+import { pgBackend, twoPgNodes } from './shared-nodes.test-support.js';
 import type { PgFederationStore } from './database.js';
 
 const spec: ModelSpec = { format: 'flock-weights/v1', weights: [{ name: 'w', shape: [3], dtype: 'float32' }] };
@@ -12,7 +13,6 @@ const model: FlatModel = { topology: {}, spec, weights: Float32Array.from([0, 1,
 const init = { federationId: 'fed-a', config: {}, model };
 const reason = new FlockError('ROUND_ABANDONED', 'leader changed', { reason: 'coordinator-restarted' }).toEnvelope();
 const startedAt = '2026-01-01T00:00:00.000Z';
-const pgBackend = BACKENDS.find((b) => b.name === 'postgres')!;
 
 const refusal = async (p: Promise<unknown>): Promise<FlockError> => {
   try {
@@ -30,11 +30,7 @@ describe.skipIf(pgBackend.skip !== undefined)(`fleet fencing on a shared Postgre
   let tokenA: number | undefined;
   let tokenB: number | undefined;
   beforeEach(async () => {
-    place = await pgBackend.place();
-    a = (await place.open()) as PgFederationStore;
-    b = (await place.open()) as PgFederationStore;
-    await a.openModels(init);
-    await b.openModels(init);
+    ({ place, a, b } = await twoPgNodes(init));
     a.fenceWith(() => tokenA);
     b.fenceWith(() => tokenB);
   });

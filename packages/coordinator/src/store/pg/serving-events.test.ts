@@ -6,13 +6,13 @@ import type { ModelSpec } from '@flock/protocol';
 import type { FlatModel } from '@flock/model';
 import { ServingLifecycle, type ServingEvent } from '../../serving/lifecycle.js';
 import { servingSettingsSchema } from '../../serving/settings.js';
-import { BACKENDS, type Place } from '../backends.test-support.js';
+import type { Place } from '../backends.test-support.js';
+import { pgBackend, twoPgNodes } from './shared-nodes.test-support.js';
 import type { PgFederationStore } from './database.js';
 
 const spec: ModelSpec = { format: 'flock-weights/v1', weights: [{ name: 'w', shape: [2], dtype: 'float32' }] };
 const model: FlatModel = { topology: {}, spec, weights: Float32Array.from([0, 1]) };
 const init = { federationId: 'fed-s', config: {}, model };
-const pgBackend = BACKENDS.find((b) => b.name === 'postgres')!;
 const event = (version: number, actor: string): ServingEvent => ({ at: new Date().toISOString(), action: 'promote', version, serving: version, stack: [0, version], policy: 'always', actor, reason: `${actor} promoted`, metrics: {} });
 
 describe.skipIf(pgBackend.skip !== undefined)(`serving events on a shared PostgreSQL store${pgBackend.skip ? ` (skipped: ${pgBackend.skip})` : ''}`, () => {
@@ -20,11 +20,7 @@ describe.skipIf(pgBackend.skip !== undefined)(`serving events on a shared Postgr
   let a: PgFederationStore;
   let b: PgFederationStore;
   beforeEach(async () => {
-    place = await pgBackend.place();
-    a = (await place.open()) as PgFederationStore;
-    b = (await place.open()) as PgFederationStore;
-    await a.openModels(init);
-    await b.openModels(init);
+    ({ place, a, b } = await twoPgNodes(init));
   });
   afterEach(async () => {
     await place.dispose();
